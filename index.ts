@@ -1,2 +1,2 @@
-export type { Sample, LimitAlgorithm, BaseLimitOptions } from './lib/algorithms/types'
+export * from './lib/algorithms'
 export { errors } from './lib/errors'
