@@ -1,0 +1,29 @@
+// One admitted request. It is the only allocation the limiter makes per request, so it doubles
+// as the latency Sample handed to the algorithm (rtt, inflight, dropped, at): no second object.
+import type { Sample } from '../algorithms/types'
+
+export class Permit<C = unknown> implements Sample {
+  /** Clock reading (ms) at admission. */
+  readonly start: number
+  /** Requests in flight when this one was admitted, itself included. */
+  readonly inflight: number
+  readonly partition: string | undefined
+  /**
+   * The caller's handle for this request (the Fastify reply, say), so one shared, module-level
+   * completion listener can find everything from the permit without a per-request closure.
+   */
+  readonly context: C
+  /** Set by Limiter.release: a second release is a no-op, whatever path calls it. */
+  released = false
+  /** Filled in at release: latency in ms, completion time, and whether it counted as a drop. */
+  rtt = 0
+  at = 0
+  dropped = false
+
+  constructor (start: number, inflight: number, partition: string | undefined, context: C) {
+    this.start = start
+    this.inflight = inflight
+    this.partition = partition
+    this.context = context
+  }
+}
