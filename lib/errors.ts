@@ -15,6 +15,12 @@ export const errors = {
     'FST_CONCURRENCY_LIMIT_EXCEEDED',
     'Service overloaded: concurrency limit reached (%s)',
     503
+  ),
+  /** An optional peer dependency needed by an enabled feature is not installed. Message: package, feature. */
+  FST_CONCURRENCY_MISSING_DEPENDENCY: createError(
+    'FST_CONCURRENCY_MISSING_DEPENDENCY',
+    'The optional dependency "%s" is required by the "%s" option but is not installed: npm install %s',
+    500
   )
 }
 
