@@ -1,0 +1,72 @@
+// Who goes first when the service is at its limit: requests of active sessions ahead of new
+// sessions (and sessionless requests). The rule, given the limiter's limit L and in-flight n:
+//
+//   an active-session request is admitted while  n < L
+//   any other request is admitted while          n < L - reserve
+//   reserve = min(L, max(floor(minReserveRatio * L), ceil(headroom * demand)))
+//
+// `demand` estimates how much concurrency active sessions need. It jumps at once to the
+// number of active-session requests in flight when that is higher, grows by one each time an
+// active-session request is refused (the reserve was too small), and otherwise decays toward
+// the current active-session in-flight count by `decay` of the gap per decision on a new
+// request, so capacity active sessions stopped using flows back to new users.
+//
+// Since reserve >= 0, whenever an active-session request is refused (n >= L) a new one would
+// be too: new sessions are always shed first. Deterministic: no clock, no randomness.
+import { invalidOption } from '../errors'
+import { numberOption, objectOption, knownKeys } from '../validate'
+
+export interface OverloadPolicyOptions {
+  /** Reserve this multiple of the estimated active-session demand (default 1.25). */
+  headroom?: number
+  /** Fraction of the gap between demand and current use dropped per new-request decision (default 0.02). */
+  decay?: number
+  /** Share of the limit always kept for active sessions (default 0.1, floored). */
+  minReserveRatio?: number
+}
+
+export class SessionOverloadPolicy {
+  readonly headroom: number
+  readonly decay: number
+  readonly minReserveRatio: number
+  /** Active-session requests currently in flight. */
+  activeInflight = 0
+  /** Estimated concurrency active sessions need. */
+  demand = 0
+
+  constructor (options: OverloadPolicyOptions = {}) {
+    const opts = objectOption('sessions.overload', options) ?? invalidOption('sessions.overload', 'expected an object')
+    knownKeys('sessions.overload', opts, ['headroom', 'decay', 'minReserveRatio'])
+    this.headroom = numberOption('sessions.overload.headroom', opts.headroom, 1.25, 1, 10)
+    this.decay = numberOption('sessions.overload.decay', opts.decay, 0.02, 0, 1, { minExclusive: true })
+    this.minReserveRatio = numberOption('sessions.overload.minReserveRatio', opts.minReserveRatio, 0.1, 0, 1)
+  }
+
+  /** In-flight slots new sessions may not use at this limit. */
+  reserve (limit: number): number {
+    const floor = Math.floor(this.minReserveRatio * limit)
+    const wanted = Math.ceil(this.headroom * this.demand)
+    return Math.min(limit, wanted > floor ? wanted : floor)
+  }
+
+  /** Decide; call `started`/`finished` around requests that the limiter then admits. */
+  admits (active: boolean, limit: number, inflight: number): boolean {
+    if (active) {
+      if (inflight < limit) return true
+      if (this.demand < limit) this.demand++
+      return false
+    }
+    if (this.demand > this.activeInflight) this.demand -= (this.demand - this.activeInflight) * this.decay
+    return inflight < limit - this.reserve(limit)
+  }
+
+  started (active: boolean): void {
+    if (!active) return
+    this.activeInflight++
+    if (this.activeInflight > this.demand) this.demand = this.activeInflight
+  }
+
+  finished (active: boolean): void {
+    if (active && this.activeInflight > 0) this.activeInflight--
+  }
+}

@@ -1,0 +1,215 @@
+// Seat registry shared by several processes through Redis (ioredis), so `maxSessions` is one
+// cap for the whole cluster. Only NEW sessions pay a round trip (an atomic Lua
+// check-and-register); activity of known sessions is collected in a Map and flushed as one
+// heartbeat script every `heartbeatInterval` ms by a single unref'd timer.
+//
+// Every Redis call is bounded by `storeTimeout`; on error or timeout the `onStoreError` policy
+// decides: 'open' grants the seat (and warns at most once per `warnInterval`), 'closed' answers
+// 'unavailable' so the caller refuses the new session. Existing sessions never depend on Redis.
+import type { Cluster, Redis } from 'ioredis'
+import { invalidOption } from '../errors'
+import { enumOption, functionOption, numberOption, objectOption, knownKeys, describe } from '../validate'
+import { Deadlines } from './deadline'
+import { HEARTBEAT_SCRIPT, REGISTER_SCRIPT } from './redis-scripts'
+import type { Seat, SessionStore, StoreLogger } from './store'
+
+export type StoreErrorPolicy = 'open' | 'closed'
+
+export interface RedisStoreOptions {
+  /** A connected ioredis client (Redis or Cluster). The store never closes it. */
+  client: Redis | Cluster
+  /** Redis key of the seat pool; processes sharing a cap must use the same key. */
+  key?: string
+  /** Longest a Redis call may take, in ms (default 100). */
+  storeTimeout?: number
+  /** What a failing store answers for a new session (default 'open'). */
+  onStoreError?: StoreErrorPolicy
+  /** How often batched activity is flushed, in ms (default 1000). */
+  heartbeatInterval?: number
+  /** Minimum ms between two warnings about a failing store (default 60000). */
+  warnInterval?: number
+  logger?: StoreLogger
+  /** Clock for the warning interval and timeouts (default performance.now). */
+  clock?: () => number
+}
+
+interface SeatCommands {
+  fastifyConcurrencyRegister (pool: string, now: number, expiresAt: number, max: number, member: string, poolTtl: number): Promise<[number, number]>
+  fastifyConcurrencyHeartbeat (pool: string, ...args: Array<string | number>): Promise<[number, string[]]>
+}
+
+/** Max (expiresAt, member) pairs per heartbeat script call, so one call stays short. */
+const HEARTBEAT_CHUNK = 500
+const OPTION_NAMES = ['client', 'key', 'storeTimeout', 'onStoreError', 'heartbeatInterval', 'warnInterval', 'logger', 'clock']
+
+export class RedisStore implements SessionStore {
+  readonly policy: StoreErrorPolicy
+  readonly storeTimeout: number
+  readonly heartbeatInterval: number
+  onSeatLost: ((keys: readonly string[]) => void) | undefined = undefined
+  lastCount: number | undefined = undefined
+  /** Failures seen (errors and timeouts), for tests and diagnostics. */
+  failures = 0
+
+  private readonly client: Redis & SeatCommands
+  private readonly pool: string
+  private readonly warnInterval: number
+  private readonly logger: StoreLogger | undefined
+  private readonly clock: () => number
+  private readonly deadlines: Deadlines
+  private readonly timer: NodeJS.Timeout
+  private pending = new Map<string, number>()
+  private flushing: Promise<void> | undefined
+  private lastWarn = -Infinity
+  private suppressed = 0
+  private maxSessions = Infinity
+  private ttl = 0
+  private closed = false
+  /** Latest caller time seen; heartbeats clean up with the callers' clock, not ours. */
+  private latestNow = 0
+
+  constructor (options: RedisStoreOptions) {
+    const opts = objectOption('RedisStore', options) ?? invalidOption('RedisStore', 'expected an options object with a client')
+    knownKeys('RedisStore', opts, OPTION_NAMES)
+    const client = opts.client as { defineCommand?: unknown } | undefined
+    if (typeof client?.defineCommand !== 'function') {
+      invalidOption('RedisStore.client', `expected an ioredis client, got ${describe(opts.client)}`)
+    }
+    this.pool = typeof opts.key === 'string' && opts.key !== ''
+      ? opts.key
+      : opts.key === undefined ? 'fastify-concurrency:sessions' : invalidOption('RedisStore.key', `expected a non-empty string, got ${describe(opts.key)}`)
+    this.storeTimeout = numberOption('RedisStore.storeTimeout', opts.storeTimeout, 100, 1, 60_000)
+    this.policy = enumOption('RedisStore.onStoreError', opts.onStoreError, ['open', 'closed'] as const, 'open')
+    this.heartbeatInterval = numberOption('RedisStore.heartbeatInterval', opts.heartbeatInterval, 1000, 10, 3_600_000)
+    this.warnInterval = numberOption('RedisStore.warnInterval', opts.warnInterval, 60_000, 0)
+    const logger = objectOption('RedisStore.logger', opts.logger) as StoreLogger | undefined
+    if (logger !== undefined) functionOption('RedisStore.logger.warn', logger.warn)
+    this.logger = logger
+    this.clock = functionOption<() => number>('RedisStore.clock', opts.clock) ?? (() => performance.now())
+    this.deadlines = new Deadlines(this.storeTimeout, this.clock)
+
+    const redis = options.client as Redis
+    redis.defineCommand('fastifyConcurrencyRegister', { numberOfKeys: 1, lua: REGISTER_SCRIPT })
+    redis.defineCommand('fastifyConcurrencyHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT_SCRIPT })
+    this.client = redis as Redis & SeatCommands
+
+    this.timer = setInterval(() => { this.flush() }, this.heartbeatInterval)
+    // The heartbeat must not keep a process alive that has nothing else to do.
+    this.timer.unref()
+  }
+
+  async register (key: string, now: number, ttl: number, maxSessions: number): Promise<Seat> {
+    this.maxSessions = maxSessions
+    this.ttl = ttl
+    if (now > this.latestNow) this.latestNow = now
+    try {
+      const [granted, live] = await this.deadlines.run(this.client.fastifyConcurrencyRegister(
+        this.pool, now, now + ttl + this.grace(), maxSessions, key, this.poolTtl(ttl)))
+      this.lastCount = live
+      return granted === 1 ? 'granted' : 'full'
+    } catch (err) {
+      this.fail(err as Error, 'register')
+      return this.policy === 'open' ? 'granted' : 'unavailable'
+    }
+  }
+
+  touch (key: string, now: number, ttl: number): void {
+    // Overwrites the key's previous entry: only the latest activity matters.
+    this.pending.set(key, now + ttl + this.grace())
+    if (now > this.latestNow) this.latestNow = now
+  }
+
+  async remove (key: string): Promise<void> {
+    this.pending.delete(key)
+    try {
+      await this.deadlines.run(this.client.zrem(this.pool, key))
+    } catch (err) {
+      this.fail(err as Error, 'remove')
+    }
+  }
+
+  async count (now: number): Promise<number | undefined> {
+    try {
+      const live = await this.deadlines.run(this.client.zcount(this.pool, `(${now}`, '+inf'))
+      this.lastCount = live
+      return live
+    } catch (err) {
+      this.fail(err as Error, 'count')
+      return undefined
+    }
+  }
+
+  /**
+   * Send the batched activity now (also runs every heartbeatInterval). At most one flush is
+   * in flight; a call during a flush returns that flush. Never rejects.
+   */
+  flush (): Promise<void> {
+    if (this.flushing !== undefined) return this.flushing
+    if (this.pending.size === 0) return Promise.resolve()
+    const batch = this.pending
+    this.pending = new Map()
+    this.flushing = this.sendHeartbeats(batch).finally(() => { this.flushing = undefined })
+    return this.flushing
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    clearInterval(this.timer)
+    await this.flush()
+  }
+
+  private async sendHeartbeats (batch: Map<string, number>): Promise<void> {
+    const now = this.latestNow
+    let args: Array<string | number> = []
+    for (const [key, expiresAt] of batch) {
+      args.push(expiresAt, key)
+      if (args.length === HEARTBEAT_CHUNK * 2) {
+        await this.sendHeartbeatChunk(now, args)
+        args = []
+      }
+    }
+    if (args.length > 0) await this.sendHeartbeatChunk(now, args)
+  }
+
+  private async sendHeartbeatChunk (now: number, args: Array<string | number>): Promise<void> {
+    try {
+      const [live, lost] = await this.deadlines.run(this.client.fastifyConcurrencyHeartbeat(
+        this.pool, now, this.maxSessions, this.poolTtl(this.ttl), ...args))
+      this.lastCount = live
+      if (lost.length > 0) this.onSeatLost?.(lost)
+    } catch (err) {
+      // A lost heartbeat only shortens seats by one interval; the next one carries newer times.
+      this.fail(err as Error, 'heartbeat')
+    }
+  }
+
+  /**
+   * Seats in Redis outlive local idleness by one heartbeat interval plus one timeout, because
+   * activity reaches Redis that late; otherwise a busy session could expire there first.
+   */
+  private grace (): number {
+    return this.heartbeatInterval + this.storeTimeout
+  }
+
+  private poolTtl (ttl: number): number {
+    return Math.ceil(ttl + this.grace())
+  }
+
+  private fail (err: Error, operation: string): void {
+    this.failures++
+    if (this.logger === undefined) return
+    const t = this.clock()
+    if (t - this.lastWarn < this.warnInterval) {
+      this.suppressed++
+      return
+    }
+    this.lastWarn = t
+    const suppressed = this.suppressed
+    this.suppressed = 0
+    this.logger.warn(
+      { err, operation, policy: this.policy, suppressed },
+      `session store failing (${operation}): new sessions are ${this.policy === 'open' ? 'admitted without a shared seat' : 'refused'}`
+    )
+  }
+}
