@@ -1,0 +1,95 @@
+'use strict'
+
+const { fork } = require('node:child_process')
+const path = require('node:path')
+const { createArrivalSchedule } = require('./arrivals')
+const { createRecorder } = require('./metrics')
+const { runOpenLoop } = require('./load-generator')
+
+const SERVER = path.join(__dirname, '..', 'scenario-server.js')
+const SAMPLE_MS = 100
+
+function waitForMessage (child, type, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { cleanup(); reject(new Error(`server sent no '${type}' within ${timeoutMs} ms`)) }, timeoutMs)
+    function onMessage (msg) {
+      if (msg.type === type) { cleanup(); resolve(msg) }
+      if (msg.type === 'failed') { cleanup(); reject(new Error(`server failed: ${msg.message}`)) }
+    }
+    function onExit (code) { cleanup(); reject(new Error(`server exited with code ${code} before '${type}'`)) }
+    function cleanup () {
+      clearTimeout(timer)
+      child.off('message', onMessage)
+      child.off('exit', onExit)
+    }
+    child.on('message', onMessage)
+    child.on('exit', onExit)
+  })
+}
+
+function waitForExit (child, timeoutMs) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); resolve() }, timeoutMs)
+    child.once('exit', () => { clearTimeout(timer); resolve() })
+  })
+}
+
+/**
+ * One scenario x protection x run: a fresh server process, the open-loop load, and the
+ * server's own samples of limit / in-flight / RSS. Returns plain numbers (JSON-ready).
+ */
+async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, timeoutMs, connections, seed }) {
+  const child = fork(SERVER, [JSON.stringify({ scenario: scenario.server, protection, sampleMs: SAMPLE_MS })], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+  })
+  const samples = []
+  child.on('message', (msg) => { if (msg.type === 'sample') samples.push(msg) })
+  try {
+    const { port } = await waitForMessage(child, 'ready', 15000)
+    const schedule = createArrivalSchedule({ ...scenario.arrival, rate: scenario.rate, durationMs, seed })
+    const recorder = createRecorder({ durationMs, warmupMs, sloMs })
+    const load = await runOpenLoop({
+      origin: `http://127.0.0.1:${port}`,
+      schedule,
+      routes: scenario.routes,
+      recorder,
+      timeoutMs,
+      connections,
+      seed,
+      onStart: () => child.send({ type: 'start' })
+    })
+    const finalMsg = waitForMessage(child, 'final', 5000)
+    child.send({ type: 'stop' })
+    const final = await finalMsg
+    const summary = recorder.summarize()
+    return {
+      scenario: scenario.name,
+      protection: protection.name,
+      durationMs,
+      warmupMs,
+      total: summary.total,
+      perSecond: summary.perSecond,
+      achievedRate: load.sendPhaseMs > 0 ? summary.perSecond.reduce((n, s) => n + s.sent, 0) * 1000 / load.sendPhaseMs : 0,
+      errorCodes: load.errorCodes,
+      samples,
+      memory: memoryGrowth(samples, warmupMs),
+      final: { snapshot: final.snapshot }
+    }
+  } finally {
+    await waitForExit(child, 3000)
+  }
+}
+
+// RSS growth from the end of warm-up to the end of the run, in MB. The first post-warm-up
+// sample is the baseline; the maximum of the last second is the end point (worst case).
+function memoryGrowth (samples, warmupMs) {
+  const after = samples.filter((s) => s.t >= warmupMs)
+  if (after.length < 2) return null
+  const lastT = after[after.length - 1].t
+  const endRss = Math.max(...after.filter((s) => s.t >= lastT - 1000).map((s) => s.rss))
+  const mb = (b) => b / (1024 * 1024)
+  return { startMb: mb(after[0].rss), endMb: mb(endRss), growthMb: mb(endRss - after[0].rss) }
+}
+
+module.exports = { runTrial, memoryGrowth }

@@ -1,0 +1,163 @@
+'use strict'
+
+// The server under test, run in its own process (forked by run.js with an IPC channel) so
+// the load generator never competes with it for the same event loop.
+// argv[2] is a JSON config: { scenario, protection, sampleMs }.
+// Messages: child -> parent { type: 'ready', port }, { type: 'sample', ... } every sampleMs
+// after 'start', { type: 'final', ... } after 'stop'.
+
+const http = require('node:http')
+const Fastify = require('fastify')
+const { setTimeout: sleep } = require('node:timers/promises')
+const { monitorEventLoopDelay, performance } = require('node:perf_hooks')
+const { createDownstreamPool } = require('./lib/downstream-pool')
+const { installStaticLimit } = require('./lib/static-limit')
+const { loadPlugin } = require('./lib/plugin-loader')
+const { seededRandom } = require('./lib/arrivals')
+
+const config = JSON.parse(process.argv[2])
+const { scenario, protection, sampleMs } = config
+
+// Until 'start', requests are answered by the bare http server, before Fastify and any
+// protection see them: the load generator uses them only to open its connections.
+let warmingUp = true
+function serverFactory (handler) {
+  const server = http.createServer((req, res) => {
+    if (warmingUp) res.end('warm')
+    else handler(req, res)
+  })
+  // Keep the warmed connections open for the whole run.
+  server.keepAliveTimeout = 10 * 60 * 1000
+  return server
+}
+
+const app = Fastify({ logger: false, serverFactory })
+const status = { handlerInflight: 0 }
+const random = seededRandom(42)
+let downstream = null
+let protectionState = null
+
+async function installProtection () {
+  if (protection.kind === 'under-pressure') {
+    await app.register(require('@fastify/under-pressure'), protection.options)
+  } else if (protection.kind === 'static') {
+    protectionState = installStaticLimit(app, protection.limit)
+  } else if (protection.kind === 'plugin') {
+    const { plugin, reason } = loadPlugin()
+    if (!plugin) throw new Error(reason)
+    await app.register(plugin, protection.options)
+  }
+}
+
+// Service time with uniform +-jitter around the mean, as a real dependency varies.
+function jittered (ms, jitter) {
+  return ms * (1 - jitter + 2 * jitter * random())
+}
+
+async function callDownstream (serviceMs) {
+  await downstream.acquire()
+  try {
+    await sleep(jittered(serviceMs, scenario.jitter))
+  } finally {
+    downstream.release()
+  }
+}
+
+function burnCpu (ms) {
+  const until = performance.now() + ms
+  while (performance.now() < until) { /* spin: the handler is CPU-bound on purpose */ }
+}
+
+function installRoutes () {
+  if (scenario.kind === 'cpu') {
+    app.get('/work', () => {
+      status.handlerInflight++
+      burnCpu(scenario.burnMs)
+      status.handlerInflight--
+      return 'ok'
+    })
+    return
+  }
+  downstream = createDownstreamPool(scenario.slots)
+  // downstream: one route; mixed: several routes with different service times sharing
+  // the same pool (one database behind fast and slow endpoints).
+  for (const route of scenario.routes) {
+    app.get(route.path, async () => {
+      status.handlerInflight++
+      try {
+        await callDownstream(route.serviceMs)
+      } finally {
+        status.handlerInflight--
+      }
+      return 'ok'
+    })
+  }
+}
+
+// limit / in-flight as the protection itself sees them, when it has such a notion.
+function protectionView () {
+  if (protectionState) return { limit: protectionState.limit, inflight: protectionState.inflight }
+  const c = app.concurrency
+  if (c && typeof c.limit === 'number') return { limit: c.limit, inflight: c.inflight }
+  return { limit: null, inflight: null }
+}
+
+function startSampling (t0) {
+  const delay = monitorEventLoopDelay({ resolution: 10 })
+  delay.enable()
+  return setInterval(() => {
+    const view = protectionView()
+    process.send({
+      type: 'sample',
+      t: performance.now() - t0,
+      limit: view.limit,
+      protectionInflight: view.inflight,
+      handlerInflight: status.handlerInflight,
+      downstreamSlots: downstream ? downstream.slots : null,
+      downstreamQueued: downstream ? downstream.queued : null,
+      eventLoopDelayP99: delay.percentile(99) / 1e6,
+      rss: process.memoryUsage.rss()
+    })
+    delay.reset()
+  }, sampleMs)
+}
+
+function startCapacitySchedule () {
+  return (scenario.capacitySchedule || []).map(({ atMs, slots }) =>
+    setTimeout(() => downstream.setSlots(slots), atMs))
+}
+
+function finalReport () {
+  const c = app.concurrency
+  let snapshot = null
+  if (c && typeof c.snapshot === 'function') {
+    try { snapshot = c.snapshot() } catch (err) { snapshot = { error: err.message } }
+  }
+  return { type: 'final', snapshot, staticLimit: protectionState, rss: process.memoryUsage.rss() }
+}
+
+async function main () {
+  await installProtection()
+  installRoutes()
+  await app.listen({ host: '127.0.0.1', port: 0, backlog: 4096 })
+  let sampler = null
+  let capacityTimers = []
+  process.on('message', (msg) => {
+    if (msg.type === 'start') {
+      warmingUp = false
+      const t0 = performance.now()
+      sampler = startSampling(t0)
+      capacityTimers = startCapacitySchedule()
+    } else if (msg.type === 'stop') {
+      clearInterval(sampler)
+      capacityTimers.forEach(clearTimeout)
+      process.send(finalReport(), () => process.exit(0))
+    }
+  })
+  process.send({ type: 'ready', port: app.server.address().port })
+}
+
+main().catch((err) => {
+  process.send({ type: 'failed', message: err.message })
+  process.exit(1)
+})
