@@ -1,0 +1,107 @@
+// Gradient2: compare each RTT with a long-term average RTT, g = clamp(rttTolerance * longRtt /
+// rtt, 0.5, 1), and move the limit toward g * L (+ headroom while g = 1), smoothed.
+//
+// Deviations from the reference, each fixing a reported failure:
+// - drops back off multiplicatively (the reference ignores them; a failing downstream answers
+//   fast and would look healthy);
+// - headroom is added only when g = 1, and it is queueSize per round trip (L samples at full
+//   use), not per sample: per sample, growth is proportional to throughput and a constant RTT
+//   (the long average catches up with it) lets the limit creep to maxLimit in a few hundred
+//   samples;
+// - the gradient is also taken against a probed no-load RTT (see baseline.ts), so a long
+//   average that drifted up with a sustained queue cannot hide that queue.
+import { ADAPTIVE_KEYS, AdaptiveLimit, OptionReader, clamp, readAdaptive, round3 } from './common'
+import { BaselineProbe, PROBE_KEYS, readProbe, type ProbeOptions } from './baseline'
+import type { BaseLimitOptions, Sample } from './types'
+
+export interface Gradient2LimitOptions extends BaseLimitOptions, ProbeOptions {
+  /** RTT may reach rttTolerance x the long-term RTT before the limit shrinks, >= 1. Default 1.5. */
+  rttTolerance?: number
+  /** RTT may reach noLoadTolerance x the probed no-load RTT before the limit shrinks, >= 1. Default 2. */
+  noLoadTolerance?: number
+  /** Weight of the new limit, in (0, 1]. Default 0.2. */
+  smoothing?: number
+  /** Headroom added per round trip while RTT is within tolerance, >= 0. Default 4. */
+  queueSize?: number
+  /** Samples in the long-term RTT average (exponential), >= 1. Default 600. */
+  longWindow?: number
+  /** Multiplier applied on a drop, in [0.5, 1). Default 0.9. */
+  backoffRatio?: number
+  /** Double the limit per fully-used round trip until RTT exceeds a tolerance. Default true. */
+  slowStart?: boolean
+}
+
+/** The long average is a plain mean over this many first samples, then exponential. */
+const WARMUP_SAMPLES = 10
+
+export class Gradient2Limit extends AdaptiveLimit {
+  readonly name = 'gradient2'
+  private readonly rttTolerance: number
+  private readonly noLoadTolerance: number
+  private readonly smoothing: number
+  private readonly queueSize: number
+  private readonly decay: number
+  private readonly probe: BaselineProbe
+  private longRtt = 0
+  private longCount = 0
+  private lastRtt = 0
+  private gradient = 1
+
+  constructor (options: Gradient2LimitOptions = {}, prefix = '') {
+    const r = new OptionReader(prefix, options, [...ADAPTIVE_KEYS, ...PROBE_KEYS,
+      'rttTolerance', 'noLoadTolerance', 'smoothing', 'queueSize', 'longWindow'])
+    super(readAdaptive(r, { initialLimit: 20, minLimit: 20, maxLimit: 200 }))
+    this.rttTolerance = r.number('rttTolerance', 1.5, 1, Infinity)
+    this.noLoadTolerance = r.number('noLoadTolerance', 2, 1, Infinity)
+    this.smoothing = r.fraction('smoothing', 0.2)
+    this.queueSize = r.number('queueSize', 4, 0, Infinity)
+    this.decay = 2 / (r.integer('longWindow', 600, 1, Number.MAX_SAFE_INTEGER) + 1)
+    this.probe = new BaselineProbe(readProbe(r))
+  }
+
+  protected update (sample: Sample): void {
+    const rtt = sample.rtt
+    this.lastRtt = rtt
+    this.updateLongRtt(rtt)
+    const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit)
+    this.cap = this.probe.cap
+    if (probing) return
+
+    this.gradient = Math.min(ratio(this.rttTolerance * this.longRtt, rtt), ratio(this.noLoadTolerance * this.probe.rtt, rtt))
+    if (this.slowStartStep(sample, this.gradient < 1)) return
+    if (this.appLimited(sample)) return
+
+    const limit = this.estimate
+    const next = this.gradient * limit + (this.gradient === 1 ? this.queueSize / limit : 0)
+    this.setEstimate((1 - this.smoothing) * limit + this.smoothing * next)
+  }
+
+  private updateLongRtt (rtt: number): void {
+    if (this.longCount < WARMUP_SAMPLES) {
+      this.longCount++
+      this.longRtt += (rtt - this.longRtt) / this.longCount
+    } else {
+      this.longRtt += (rtt - this.longRtt) * this.decay
+    }
+    // After a latency spike the average stays high for a long window and would hide the next
+    // queue; when RTT is back well below it, let it fall faster.
+    if (this.longRtt > 2 * rtt) this.longRtt *= 0.95
+  }
+
+  override state (): Record<string, number | string> {
+    return {
+      ...super.state(),
+      rtt: round3(this.lastRtt),
+      longRtt: round3(this.longRtt),
+      minRtt: this.probe.rtt === Infinity ? 0 : round3(this.probe.rtt),
+      gradient: round3(this.gradient),
+      probing: this.probe.probing ? 'on' : 'off',
+      probes: this.probe.probes
+    }
+  }
+}
+
+/** clamp(reference / rtt, 0.5, 1), with a zero RTT (or reference) meaning "no queue". */
+function ratio (reference: number, rtt: number): number {
+  return rtt <= reference ? 1 : clamp(reference / rtt, 0.5, 1)
+}
