@@ -1,0 +1,399 @@
+// A bounded queue of requests waiting for a concurrency permit.
+//
+// Why this shape:
+// - Every waiter is a node of intrusive doubly-linked lists, so enqueue, service and removal of
+//   an arbitrary waiter (a client that disconnects) are O(1): no array splicing, no scans.
+// - Priority levels are a small fixed array of lists (level 0 is served first). Inside a level the
+//   queue serves the newest waiter (LIFO: its client is the most likely to still be waiting) or
+//   the oldest (FIFO).
+// - Timeouts use ONE timer for the whole queue, armed for the earliest expiry. The queue timeout
+//   is the same for every waiter and the clock is monotonic, so waiters without an earlier client
+//   deadline expire in arrival order: that list's head is always the next to expire. Waiters whose
+//   client deadline comes first sit on a second, unsorted list that is scanned only when its
+//   earliest deadline passes (cost proportional to the waiters that carry deadlines).
+// - Expiry is also checked lazily when a permit is granted, so a timer that fires late (busy event
+//   loop) can never let an expired waiter receive a permit.
+// - Callbacks (onExpire) run only after every list is consistent again, so they may re-enter the
+//   queue (enqueue, cancel, grantNext) safely.
+import { build } from 'hdr-histogram-js'
+import type { Histogram } from 'hdr-histogram-js'
+import { enumOption, numberOption } from '../validate'
+
+export type QueueOrder = 'lifo' | 'fifo'
+
+/** Why a waiter left the queue without a permit. */
+export type ExpiryReason = 'queue-timeout' | 'deadline'
+
+/** Clock and one-shot timer, injected so tests drive time by hand. Times in ms. */
+export interface TimerApi {
+  now (): number
+  /** Run `fn` once after `delayMs`. The timer should not keep the process alive (unref). */
+  setTimer (fn: () => void, delayMs: number): unknown
+  clearTimer (handle: unknown): void
+}
+
+export const systemTimers: TimerApi = {
+  now: () => performance.now(),
+  setTimer: (fn, delayMs) => setTimeout(fn, delayMs).unref(),
+  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout)
+}
+
+export interface WaitQueueOptions<T> {
+  /** Most waiters held at once; a full queue rejects new waiters at once. */
+  size: number
+  /** Longest time (ms) a waiter may wait for a permit. */
+  timeout: number
+  order?: QueueOrder
+  /** Number of priority levels (level 0 is served first). Default 1. */
+  levels?: number
+  timers?: TimerApi
+  /** Called exactly once for each waiter that times out or whose deadline passes while queued. */
+  onExpire: (value: T, reason: ExpiryReason) => void
+}
+
+const QUEUED = 0
+const GRANTED = 1
+const EXPIRED = 2
+const CANCELLED = 3
+type WaiterState = typeof QUEUED | typeof GRANTED | typeof EXPIRED | typeof CANCELLED
+
+/** A queued request: the handle returned by enqueue() and accepted by cancel(). */
+export class Waiter<T> {
+  readonly value: T
+  readonly level: number
+  readonly enqueuedAt: number
+  /** min(enqueuedAt + timeout, client deadline). */
+  readonly expiresAt: number
+  readonly reason: ExpiryReason
+  state: WaiterState = QUEUED
+  // Links in the level's service list (reused as a private chain once the waiter is detached).
+  prev: Waiter<T> | null = null
+  next: Waiter<T> | null = null
+  // Links in one of the two expiry lists.
+  expPrev: Waiter<T> | null = null
+  expNext: Waiter<T> | null = null
+  /** On the unsorted "client deadline first" list rather than the arrival-ordered one. */
+  readonly early: boolean
+
+  constructor (value: T, level: number, enqueuedAt: number, expiresAt: number, reason: ExpiryReason, early: boolean) {
+    this.value = value
+    this.level = level
+    this.enqueuedAt = enqueuedAt
+    this.expiresAt = expiresAt
+    this.reason = reason
+    this.early = early
+  }
+
+  get queued (): boolean { return this.state === QUEUED }
+  get granted (): boolean { return this.state === GRANTED }
+  get expired (): boolean { return this.state === EXPIRED }
+  get cancelled (): boolean { return this.state === CANCELLED }
+}
+
+/** A list through the service links (prev/next). */
+class ServiceList<T> {
+  head: Waiter<T> | null = null
+  tail: Waiter<T> | null = null
+  length = 0
+
+  push (w: Waiter<T>): void {
+    w.prev = this.tail
+    w.next = null
+    if (this.tail === null) this.head = w
+    else this.tail.next = w
+    this.tail = w
+    this.length++
+  }
+
+  remove (w: Waiter<T>): void {
+    if (w.prev === null) this.head = w.next
+    else w.prev.next = w.next
+    if (w.next === null) this.tail = w.prev
+    else w.next.prev = w.prev
+    w.prev = w.next = null
+    this.length--
+  }
+}
+
+/** A list through the expiry links (expPrev/expNext). */
+class ExpiryList<T> {
+  head: Waiter<T> | null = null
+  tail: Waiter<T> | null = null
+
+  push (w: Waiter<T>): void {
+    w.expPrev = this.tail
+    w.expNext = null
+    if (this.tail === null) this.head = w
+    else this.tail.expNext = w
+    this.tail = w
+  }
+
+  remove (w: Waiter<T>): void {
+    if (w.expPrev === null) this.head = w.expNext
+    else w.expPrev.expNext = w.expNext
+    if (w.expNext === null) this.tail = w.expPrev
+    else w.expNext.expPrev = w.expPrev
+    w.expPrev = w.expNext = null
+  }
+}
+
+// Waits are recorded in µs so sub-millisecond waits still count; an hour is far past any timeout.
+const MAX_RECORDED_WAIT_US = 3_600_000_000
+const MAX_TIMER_MS = 2_147_483_647
+
+export class WaitQueue<T extends object> {
+  readonly size: number
+  readonly timeout: number
+  readonly order: QueueOrder
+  private readonly lifo: boolean
+  private readonly levels: Array<ServiceList<T>> = []
+  private readonly byArrival = new ExpiryList<T>()
+  private readonly early = new ExpiryList<T>()
+  /** Lower bound of the earliest deadline on `early` (may be stale-low after removals: harmless). */
+  private earlyMin = Infinity
+  private readonly timers: TimerApi
+  private readonly onExpire: (value: T, reason: ExpiryReason) => void
+  private timer: unknown = undefined
+  private armedFor = Infinity
+  private readonly fire = (): void => { this.onTimer() }
+  private readonly waits: Histogram
+  // Waiters expired by the current sweep, linked through `next`, settled once the sweep is done.
+  private chainHead: Waiter<T> | null = null
+  private chainTail: Waiter<T> | null = null
+  private _length = 0
+  // Lifetime counters, for status.
+  enqueued = 0
+  granted = 0
+  rejectedFull = 0
+  timedOut = 0
+  deadlineExpired = 0
+  cancelled = 0
+
+  constructor (options: WaitQueueOptions<T>) {
+    this.size = numberOption('queue.size', options.size, 0, 1, 1_000_000, { integer: true })
+    this.timeout = numberOption('queue.timeout', options.timeout, 0, 0, MAX_TIMER_MS, { minExclusive: true })
+    this.order = enumOption('queue.order', options.order, ['lifo', 'fifo'] as const, 'lifo')
+    this.lifo = this.order === 'lifo'
+    const levels = numberOption('queue levels', options.levels, 1, 1, 64, { integer: true })
+    for (let i = 0; i < levels; i++) this.levels.push(new ServiceList<T>())
+    this.timers = options.timers ?? systemTimers
+    this.onExpire = options.onExpire
+    this.waits = build({ lowestDiscernibleValue: 1, highestTrackableValue: MAX_RECORDED_WAIT_US, numberOfSignificantValueDigits: 2 })
+  }
+
+  /** Waiters queued now. */
+  get length (): number { return this._length }
+
+  get levelCount (): number { return this.levels.length }
+
+  /** Waiters queued now at one priority level. */
+  levelLength (level: number): number { return this.levels[level].length }
+
+  /**
+   * How many queued waiters would be served before a new waiter at `level`: everyone at a more
+   * important level, plus (FIFO only) everyone already at the same level. The wait estimate uses it.
+   */
+  aheadOf (level: number): number {
+    let ahead = 0
+    for (let i = 0; i < level; i++) ahead += this.levels[i].length
+    if (!this.lifo) ahead += this.levels[level].length
+    return ahead
+  }
+
+  /**
+   * Queue `value` at `level`, or return 'full'. `deadline` is the client's absolute deadline on the
+   * same clock (ms); the waiter expires at the earlier of it and now + timeout.
+   */
+  enqueue (value: T, level = 0, deadline = Infinity): Waiter<T> | 'full' {
+    const now = this.timers.now()
+    // A late timer may leave expired waiters behind: they must not cost a live request its place.
+    if (this._length >= this.size) this.sweep(now)
+    if (this._length >= this.size) {
+      this.rejectedFull++
+      return 'full'
+    }
+    const timeoutAt = now + this.timeout
+    const early = deadline < timeoutAt
+    const expiresAt = early ? deadline : timeoutAt
+    const w = new Waiter(value, level, now, expiresAt, early ? 'deadline' : 'queue-timeout', early)
+    this.levels[level].push(w)
+    if (early) {
+      this.early.push(w)
+      if (expiresAt < this.earlyMin) this.earlyMin = expiresAt
+    } else {
+      this.byArrival.push(w)
+    }
+    this._length++
+    this.enqueued++
+    this.arm(expiresAt, now)
+    return w
+  }
+
+  /**
+   * Remove a waiter whose client went away. Returns true if it was still queued (nothing will be
+   * called for it); false if it had already left: granted (the caller now owns a permit and must
+   * release it), expired, or cancelled before.
+   */
+  cancel (w: Waiter<T>): boolean {
+    if (w.state !== QUEUED) return false
+    this.detach(w)
+    w.state = CANCELLED
+    this.cancelled++
+    this.recordWait(w, this.timers.now())
+    this.disarmIfEmpty()
+    return true
+  }
+
+  /**
+   * Hand one released permit to the next live waiter: the most important eligible level first,
+   * newest (LIFO) or oldest (FIFO) inside it. Expired waiters met on the way are settled through
+   * onExpire and never receive the permit. Returns the waiter's value, or undefined when no live
+   * eligible waiter exists (the permit then goes back to the pool: the caller decrements in-flight).
+   * `eligible(level)` lets partitions refuse a level that is at its guaranteed share.
+   */
+  grantNext (eligible?: (level: number) => boolean): T | undefined {
+    if (this._length === 0) return undefined
+    const now = this.timers.now()
+    let expiredHead: Waiter<T> | null = null
+    let expiredTail: Waiter<T> | null = null
+    let winner: Waiter<T> | null = null
+    const levels = this.levels
+    for (let level = 0; level < levels.length && winner === null; level++) {
+      const list = levels[level]
+      if (list.length === 0 || (eligible !== undefined && !eligible(level))) continue
+      while (list.length > 0) {
+        const w = (this.lifo ? list.tail : list.head) as Waiter<T>
+        this.detach(w)
+        if (w.expiresAt <= now) {
+          w.state = EXPIRED
+          if (expiredTail === null) expiredHead = w
+          else expiredTail.next = w
+          expiredTail = w
+          continue
+        }
+        w.state = GRANTED
+        winner = w
+        break
+      }
+    }
+    if (winner !== null) {
+      this.granted++
+      this.recordWait(winner, now)
+    }
+    this.disarmIfEmpty()
+    this.settleExpired(expiredHead, now)
+    return winner === null ? undefined : winner.value
+  }
+
+  /** Remove every waiter (server closing) and return their values for the caller to settle. */
+  removeAll (): T[] {
+    const out: T[] = []
+    const now = this.timers.now()
+    for (const list of this.levels) {
+      while (list.head !== null) {
+        const w = list.head
+        this.detach(w)
+        w.state = CANCELLED
+        this.cancelled++
+        this.recordWait(w, now)
+        out.push(w.value)
+      }
+    }
+    this.disarmIfEmpty()
+    return out
+  }
+
+  /** Queue-wait percentile in ms over every waiter that left the queue since the last reset. */
+  waitPercentile (percentile: number): number {
+    return this.waits.getValueAtPercentile(percentile) / 1000
+  }
+
+  get waitCount (): number { return this.waits.totalCount }
+
+  resetWaitStats (): void { this.waits.reset() }
+
+  private detach (w: Waiter<T>): void {
+    this.levels[w.level].remove(w)
+    if (w.early) this.early.remove(w)
+    else this.byArrival.remove(w)
+    this._length--
+  }
+
+  private recordWait (w: Waiter<T>, now: number): void {
+    const us = Math.round((now - w.enqueuedAt) * 1000)
+    this.waits.recordValue(Math.min(Math.max(us, 0), MAX_RECORDED_WAIT_US))
+  }
+
+  /** Arm the shared timer for `at` unless it already fires no later than that. */
+  private arm (at: number, now: number): void {
+    if (at >= this.armedFor) return
+    if (this.timer !== undefined) this.timers.clearTimer(this.timer)
+    this.armedFor = at
+    // Timers take whole ms and never fire early; at least 1 ms so a fractional remainder cannot spin.
+    this.timer = this.timers.setTimer(this.fire, Math.max(1, Math.ceil(at - now)))
+  }
+
+  private disarmIfEmpty (): void {
+    if (this._length !== 0) return
+    this.earlyMin = Infinity
+    if (this.timer === undefined) return
+    this.timers.clearTimer(this.timer)
+    this.timer = undefined
+    this.armedFor = Infinity
+  }
+
+  private onTimer (): void {
+    this.timer = undefined
+    this.armedFor = Infinity
+    const now = this.timers.now()
+    this.sweep(now)
+    // sweep may have re-entered enqueue (from onExpire) and armed already; arm() keeps the earlier.
+    if (this._length === 0) return
+    const head = this.byArrival.head
+    const next = Math.min(head === null ? Infinity : head.expiresAt, this.earlyMin)
+    this.arm(next, now)
+  }
+
+  /** Expire every waiter whose time has come; callbacks run after the lists are consistent. */
+  private sweep (now: number): void {
+    // Arrival order is expiry order here, so stop at the first waiter still in time.
+    while (this.byArrival.head !== null && this.byArrival.head.expiresAt <= now) this.takeExpired(this.byArrival.head)
+    if (this.earlyMin <= now) {
+      let min = Infinity
+      let w = this.early.head
+      while (w !== null) {
+        const next = w.expNext
+        if (w.expiresAt <= now) this.takeExpired(w)
+        else if (w.expiresAt < min) min = w.expiresAt
+        w = next
+      }
+      this.earlyMin = min
+    }
+    // Detach the chain before any callback runs: a callback may re-enter sweep (enqueue when full).
+    const head = this.chainHead
+    this.chainHead = this.chainTail = null
+    this.disarmIfEmpty()
+    this.settleExpired(head, now)
+  }
+
+  private takeExpired (w: Waiter<T>): void {
+    this.detach(w)
+    w.state = EXPIRED
+    if (this.chainTail === null) this.chainHead = w
+    else this.chainTail.next = w
+    this.chainTail = w
+  }
+
+  private settleExpired (head: Waiter<T> | null, now: number): void {
+    let w = head
+    while (w !== null) {
+      const next = w.next
+      w.next = null
+      if (w.reason === 'deadline') this.deadlineExpired++
+      else this.timedOut++
+      this.recordWait(w, now)
+      this.onExpire(w.value, w.reason)
+      w = next
+    }
+  }
+}
