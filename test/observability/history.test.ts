@@ -1,0 +1,117 @@
+import { test } from 'tap'
+import { History } from '../../lib/observability/history'
+
+function setup (seconds?: number) {
+  const clock = { ms: 1_000_000 } // second 1000
+  const stats = { limit: 10, inflight: 0 }
+  const history = new History({ stats, now: () => clock.ms, seconds })
+  const o = history.observer
+  const admit = (): void => { stats.inflight++; o.onAdmit!(undefined) }
+  const release = (): void => { stats.inflight-- }
+  const sample = (rtt: number): void => o.onSample!({ rtt, inflight: stats.inflight, dropped: false }, undefined)
+  return { clock, stats, history, o, admit, release, sample }
+}
+
+test('closes a second lazily with counts, peak in-flight and RTT percentiles', async t => {
+  const { clock, history, o, admit, release, sample } = setup()
+  t.same(history.points(), [], 'nothing before the first second ends')
+  t.equal(history.lastRttP50(), undefined)
+
+  admit(); admit(); admit() //           peak 3
+  release(); release()
+  admit() //                             in-flight 2, peak stays 3
+  o.onReject!('limit', undefined)
+  o.onReject!('queue-full', undefined)
+  for (let i = 1; i <= 100; i++) sample(i) // 1..100 ms
+  clock.ms += 999
+  t.same(history.points(), [], 'still the same second')
+
+  clock.ms += 1 // second 1001 begins
+  const [p] = history.points()
+  t.equal(p.t, 1_000_000)
+  t.equal(p.admitted, 4)
+  t.equal(p.rejected, 2)
+  t.equal(p.inflight, 3)
+  t.equal(p.limit, 10)
+  t.ok(Math.abs(p.rttP50! - 50) <= 0.5, `p50 ${p.rttP50} ≈ 50 ms`)
+  t.ok(Math.abs(p.rttP99! - 99) <= 1, `p99 ${p.rttP99} ≈ 99 ms`)
+  t.equal(history.lastRttP50(), p.rttP50)
+})
+
+test('the histogram is reset per point and seconds without samples have null RTT', async t => {
+  const { clock, history, sample, admit } = setup()
+  sample(500)
+  clock.ms += 1000
+  admit()
+  clock.ms += 1000
+  sample(2)
+  clock.ms += 1000
+  const pts = history.points()
+  t.equal(pts.length, 3)
+  t.ok(Math.abs(pts[0].rttP50! - 500) <= 5)
+  t.equal(pts[1].rttP50, null)
+  t.equal(pts[1].rttP99, null)
+  t.equal(pts[1].admitted, 1)
+  t.ok(Math.abs(pts[2].rttP99! - 2) <= 0.05, 'previous second\'s 500 ms is gone')
+  t.equal(history.lastRttP50(), pts[2].rttP50)
+  clock.ms += 1000
+  t.equal(history.lastRttP50(), undefined, 'last second had no sample')
+})
+
+test('gaps are filled with idle points; in-flight carries over', async t => {
+  const { clock, history, admit, release } = setup()
+  admit(); admit()
+  release() // one request still running through the idle seconds
+  clock.ms += 4000
+  const pts = history.points()
+  t.same(pts.map(p => p.t), [1_000_000, 1_001_000, 1_002_000, 1_003_000])
+  t.same(pts.map(p => p.admitted), [2, 0, 0, 0])
+  t.same(pts.map(p => p.inflight), [2, 1, 1, 1])
+  t.ok(pts.slice(1).every(p => p.rttP50 === null && p.rejected === 0))
+})
+
+test('limit is tracked from limit changes, not read late from stats', async t => {
+  const { clock, stats, history, o } = setup()
+  clock.ms += 1000
+  // The limiter updates its limit before notifying: stats already says 12 while second 1001 is
+  // still open; the point for 1000 must keep 10, and 1001 must end at 12.
+  stats.limit = 12
+  o.onLimitChange!(10, 12, 'sample')
+  clock.ms += 1000
+  const pts = history.points()
+  t.same(pts.map(p => p.limit), [10, 12])
+})
+
+test('the ring keeps the last N seconds, across long gaps too', async t => {
+  const { clock, history, admit } = setup(5)
+  for (let i = 0; i < 8; i++) {
+    for (let k = 0; k <= i; k++) admit()
+    clock.ms += 1000
+  }
+  let pts = history.points()
+  t.equal(pts.length, 5)
+  t.same(pts.map(p => p.admitted), [4, 5, 6, 7, 8], 'oldest dropped first')
+  t.equal(pts[4].t - pts[0].t, 4000)
+
+  clock.ms += 1_000_000 // far longer than the ring
+  pts = history.points()
+  t.equal(pts.length, 5)
+  t.ok(pts.every(p => p.admitted === 0), 'only idle seconds remain')
+  t.equal(pts[4].t, Math.floor(clock.ms / 1000) * 1000 - 1000, 'ends with the last completed second')
+})
+
+test('a clock stepping back does not close or reorder seconds', async t => {
+  const { clock, history, admit } = setup()
+  admit()
+  clock.ms -= 5000
+  admit()
+  t.same(history.points(), [])
+  clock.ms += 6000
+  t.same(history.points().map(p => p.admitted), [2])
+})
+
+test('defaults and option validation', async t => {
+  const h = new History({ stats: { limit: 1, inflight: 0 } })
+  t.same(h.points(), [], 'Date.now clock by default; nothing closed yet')
+  t.throws(() => new History({ stats: { limit: 1, inflight: 0 }, seconds: 0 }), { code: 'FST_CONCURRENCY_INVALID_OPTION', message: /history\.seconds/ })
+})
