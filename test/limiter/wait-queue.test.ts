@@ -271,7 +271,13 @@ t.test('options are validated with the option name', async t => {
   t.throws(() => new WaitQueue({ size: 1, timeout: 1, levels: 0, onExpire }), /levels/)
 })
 
-t.test('system timers expire waiters for real and do not hold the process open', async t => {
+t.test('system timers are unref\'d and expire waiters for real', async t => {
+  const handle = systemTimers.setTimer(() => {}, 60_000) as NodeJS.Timeout
+  t.equal(handle.hasRef(), false, 'a queued request never keeps the process alive')
+  systemTimers.clearTimer(handle)
+  // The queue's timer is unref'd, so something else must keep the process alive while we wait.
+  const keepAlive = setInterval(() => {}, 1000)
+  t.teardown(() => clearInterval(keepAlive))
   const q = await new Promise<WaitQueue<Req>>((resolve) => {
     const queue: WaitQueue<Req> = new WaitQueue<Req>({ size: 2, timeout: 5, onExpire: () => resolve(queue) })
     t.ok(systemTimers.now() > 0)
