@@ -9,6 +9,18 @@
 // next `probeSamples` samples *admitted at or under that cap* becomes the new baseline.
 // Requests admitted before the cap took effect carry an inflight above it and are ignored,
 // so they cannot smuggle the old queue into the new baseline.
+//
+// A probe result above the current baseline is adopted only if latency did not scale with
+// concurrency. Past capacity, RTT grows in proportion to concurrency (Little's law); so if the
+// RTT just before the probe (at concurrency c) is at least (c / probe cap)^0.75 times the
+// probe's RTT -- most of the way to proportional -- the probe itself still saw a queue, and
+// adopting it would ratchet the baseline up probe after probe. A too-low baseline (a freak sample)
+// corrects itself: it makes every RTT look like queueing, the limit shrinks below the real
+// capacity, and there latency no longer scales with concurrency, so the next probe adopts.
+// A too-high baseline (the first samples came from an overloaded service) shows the other
+// way: the probe still sees latency scale with concurrency. Then the next probe comes
+// sooner and goes deeper (ratio^2, ratio^3, ... of the limit, never under minLimit) until it
+// reaches a level with no queue.
 import type { OptionReader } from './common'
 
 export const PROBE_KEYS = ['probeInterval', 'probeRatio', 'probeSamples'] as const
@@ -36,6 +48,9 @@ export function readProbe (r: OptionReader): ProbeSettings {
   }
 }
 
+/** How close to proportional (exponent 1) RTT must scale with concurrency to count as a queue. */
+const QUEUE_EVIDENCE = 0.75
+
 export class BaselineProbe {
   /** The no-load RTT estimate (ms); Infinity until the first healthy sample. */
   rtt = Infinity
@@ -47,9 +62,19 @@ export class BaselineProbe {
   private seen = 0
   private qualified = 0
   private probeMin = Infinity
+  /** Short exponential average of RTT outside probes: the "loaded" RTT a probe compares with. */
+  private loadedRtt = -1
+  private readonly loadedDecay: number
+  /** Cap / limit of the running probe: how much it reduced concurrency. */
+  private fraction = 1
+  private floor = 1
+  /** Fraction of the limit the next probe caps at; shrinks while probes still see a queue. */
+  private depth: number
 
   constructor (settings: ProbeSettings) {
     this.settings = settings
+    this.loadedDecay = 2 / (settings.samples + 1)
+    this.depth = settings.ratio
   }
 
   get probing (): boolean {
@@ -65,17 +90,21 @@ export class BaselineProbe {
       this.seen++
       if (inflight <= this.cap) {
         if (rtt < this.probeMin) this.probeMin = rtt
-        if (++this.qualified >= this.settings.samples) this.finish(this.probeMin)
+        if (++this.qualified >= this.settings.samples) this.finish(this.adoptable(this.probeMin))
       } else if (this.seen >= this.settings.interval) {
         // Nothing got admitted under the cap for a whole interval (the caller ignored it):
         // give up rather than hold the limit down forever; the old baseline stays.
+        this.sinceProbe = 0
         this.finish(this.rtt)
       }
       return true
     }
     if (rtt < this.rtt) this.rtt = rtt
+    this.loadedRtt = this.loadedRtt < 0 ? rtt : this.loadedRtt + (rtt - this.loadedRtt) * this.loadedDecay
     if (++this.sinceProbe >= this.settings.interval) {
-      this.cap = Math.max(minLimit, Math.floor(estimate * this.settings.ratio))
+      this.cap = Math.max(minLimit, Math.floor(estimate * this.depth))
+      this.fraction = this.cap / estimate
+      this.floor = minLimit
       this.seen = 0
       this.qualified = 0
       this.probeMin = Infinity
@@ -83,10 +112,23 @@ export class BaselineProbe {
     return false
   }
 
+  private adoptable (probeRtt: number): number {
+    const queued = this.loadedRtt >= probeRtt * Math.pow(this.fraction, -QUEUE_EVIDENCE)
+    // At minLimit a deeper probe is impossible: take what this one saw and wait a full interval.
+    if (queued && this.fraction < 1 && this.cap > this.floor) {
+      this.depth *= this.settings.ratio
+      // Retry soon: a fresh loaded RTT needs a few samples, the probe a few more.
+      this.sinceProbe = this.settings.interval - Math.max(3 * this.settings.samples, Math.ceil(this.settings.interval / 10))
+    } else {
+      this.depth = this.settings.ratio
+      this.sinceProbe = 0
+    }
+    return !queued || probeRtt < this.rtt ? probeRtt : this.rtt
+  }
+
   private finish (baseline: number): void {
     this.rtt = baseline
     this.cap = Infinity
-    this.sinceProbe = 0
     this.probes++
   }
 }
