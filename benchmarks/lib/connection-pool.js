@@ -12,7 +12,9 @@ const IN_FLIGHT = 1
 const DONE = 2
 
 // One request/response exchange; it is also the undici dispatch handler (legacy handler
-// interface, which undici 7 runs without a wrapper).
+// interface, which undici 7 runs without a wrapper). Recording the outcome (`recorded`) and
+// handing the socket back (`state` DONE) are separate: a timed-out request is recorded at
+// its deadline, but its socket is busy until undici has finished aborting it.
 class Exchange {
   constructor (pool, path, scheduled, onDone) {
     this.pool = pool
@@ -24,20 +26,33 @@ class Exchange {
     this.abortFn = null
     this.statusCode = 0
     this.timedOut = false
+    this.recorded = false
   }
 
-  onConnect (abort) { this.abortFn = abort }
+  onConnect (abort) {
+    this.abortFn = abort
+    // Timed out before undici even wrote it (it was waiting for the socket to connect).
+    if (this.timedOut) abort(new Error('client timeout'))
+  }
+
   onHeaders (statusCode) { this.statusCode = statusCode; return true }
   onData () { return true }
   onComplete () { this.pool.finish(this, null) }
   onError (err) { this.pool.finish(this, err) }
 
+  record (err) {
+    if (this.recorded) return
+    this.recorded = true
+    this.onDone(this, err)
+  }
+
   // Client-side timeout: a queued exchange is never sent; an in-flight one is aborted
   // (undici then closes its socket and reconnects for the next request, as a real client).
   timeout () {
-    if (this.state === DONE) return
+    if (this.recorded) return
     this.timedOut = true
-    if (this.state === QUEUED) this.pool.finish(this, new Error('client timeout while queued'))
+    this.record(new Error('client timeout'))
+    if (this.state === QUEUED) this.state = DONE
     else if (this.abortFn) this.abortFn(new Error('client timeout'))
   }
 }
@@ -81,17 +96,16 @@ function createConnectionPool (origin, { connections, connectTimeoutMs }) {
       else waiting.push(exchange)
       return exchange
     },
+    // undici is done with the exchange: hand its socket to the next waiting request.
     finish (exchange, err) {
       if (exchange.state === DONE) return
       const client = exchange.client
       exchange.state = DONE
       exchange.client = null
-      if (client) {
-        const next = nextWaiting()
-        if (next) start(next, client)
-        else idle.push(client)
-      }
-      exchange.onDone(exchange, err)
+      const next = nextWaiting()
+      if (next) start(next, client)
+      else idle.push(client)
+      exchange.record(err)
     },
     // One request per client at once, so every socket is opened before measuring.
     async warmUp (path) {

@@ -81,7 +81,7 @@ async function runOpenLoop ({ origin, schedule, routes, recorder, timeoutMs, con
       const t = now()
       while (head < pending.length) {
         const exchange = pending[head]
-        if (exchange.state !== 2 && exchange.scheduled + timeoutMs > t) break
+        if (!exchange.recorded && exchange.scheduled + timeoutMs > t) break
         exchange.timeout()
         head++
       }

@@ -1,0 +1,76 @@
+'use strict'
+
+// The issue's targets, evaluated from measured numbers. Each check returns
+// { label, value, pass } where value is the measured quantity (a median over runs).
+
+const median = (xs) => {
+  const v = xs.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b)
+  if (v.length === 0) return null
+  const mid = Math.floor(v.length / 2)
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2
+}
+
+// Seconds from `fromSecond` until the per-second predicate holds for every second up to
+// (not including) `untilSecond`; null if it never settles. Buckets are by scheduled send
+// second, so "1" means: from the second full second after the event on, every second met it.
+function secondsUntilSettled (perSecond, fromSecond, untilSecond, predicate) {
+  for (let s = fromSecond; s < untilSecond; s++) {
+    let settled = true
+    for (let k = s; k < untilSecond; k++) {
+      if (!predicate(perSecond[k])) { settled = false; break }
+    }
+    if (settled) return s - fromSecond
+  }
+  return null
+}
+
+function shiftRecovery (trial, scenario) {
+  const drop = Math.floor(scenario.shift.dropAtMs / 1000)
+  const restore = Math.floor(scenario.shift.restoreAtMs / 1000)
+  const end = trial.perSecond.length
+  return {
+    p99RecoverySeconds: secondsUntilSettled(trial.perSecond, drop, restore,
+      (s) => s.admittedP99 !== null && s.admittedP99 <= 2 * scenario.serviceMs),
+    goodputRecoverySeconds: secondsUntilSettled(trial.perSecond, restore, end,
+      (s) => s.goodput >= 0.9 * scenario.capacity)
+  }
+}
+
+const check = (label, value, pass, format) => ({ label, value, pass: value === null ? false : pass(value), format })
+const pct = (v) => `${(v * 100).toFixed(1)} %`
+const ms = (v) => `${v.toFixed(1)} ms`
+const times = (v) => `${v.toFixed(2)}x`
+const secs = (v) => `${v} s`
+
+/**
+ * runs: [{ trial, oracle }] for one protection, oracle being the same run's oracle trial.
+ */
+function evaluateTargets (scenario, runs) {
+  const m = (f) => median(runs.map(f))
+  const ratio = (a, b) => (a === null || b === null || b === 0) ? null : a / b
+  switch (scenario.targets) {
+    case 'downstream': return [
+      check('goodput ≥ 95 % of oracle', m((r) => ratio(r.trial.total.goodput, r.oracle?.total.goodput)), (v) => v >= 0.95, pct),
+      check('admitted p99 ≤ 1.5x oracle', m((r) => ratio(r.trial.total.admittedP99, r.oracle?.total.admittedP99)), (v) => v <= 1.5, times),
+      check('rejection p99 ≤ 10 ms', m((r) => r.trial.total.rejectionP99 ?? 0), (v) => v <= 10, ms)
+    ]
+    case 'shift': return [
+      check('p99 < 2x S within 2 s of the drop', m((r) => shiftRecovery(r.trial, scenario).p99RecoverySeconds), (v) => v <= 2, secs),
+      check('goodput ≥ 90 % of capacity within 5 s of the restore', m((r) => shiftRecovery(r.trial, scenario).goodputRecoverySeconds), (v) => v <= 5, secs)
+    ]
+    case 'under': return [
+      check('≤ 0.1 % rejected', m((r) => r.trial.total.rejectedFraction), (v) => v <= 0.001, (v) => `${(v * 100).toFixed(3)} %`)
+    ]
+    case 'cpu': return [
+      check('goodput ≥ 85 % of capacity', m((r) => r.trial.total.goodput / scenario.capacity), (v) => v >= 0.85, pct),
+      check('admitted p99 ≤ 100 ms', m((r) => r.trial.total.admittedP99), (v) => v <= 100, ms),
+      check('rejection p99 ≤ 100 ms', m((r) => r.trial.total.rejectionP99 ?? 0), (v) => v <= 100, ms)
+    ]
+    case 'memory': return [
+      check('RSS growth ≤ 20 MB after warm-up', m((r) => r.trial.memory?.growthMb ?? null), (v) => v <= 20, (v) => `${v.toFixed(1)} MB`)
+    ]
+    default: return []
+  }
+}
+
+module.exports = { evaluateTargets, shiftRecovery, secondsUntilSettled, median }

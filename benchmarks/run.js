@@ -1,0 +1,151 @@
+'use strict'
+
+// `npm run bench` entry point: every selected scenario against every selected protection,
+// each trial in a fresh server process, results written to benchmarks/results/.
+// Flags: see usage() or benchmarks/README.md.
+
+const os = require('node:os')
+const { parseArgs } = require('node:util')
+const { SCENARIOS, BASELINES, ALGORITHMS, protectionConfig } = require('./lib/scenarios')
+const { runTrial } = require('./lib/trial')
+const { writeScenarioResults } = require('./lib/report')
+const { loadPlugin } = require('./lib/plugin-loader')
+
+const QUICK = { scenarios: ['downstream-5x', 'cpu-bound'], durationS: 4, warmupS: 1, timeoutS: 3 }
+const FULL = { warmupS: 2, timeoutS: 10 }
+
+function usage () {
+  return `usage: node benchmarks/run.js [--quick] [--scenario a,b|all] [--protection a,b] [--duration s]
+                               [--runs n] [--warmup s] [--slo ms] [--timeout s] [--connections n] [--list]
+scenarios: ${SCENARIOS.map((s) => s.name + (s.optIn ? ' (opt-in)' : '')).join(', ')}
+protections: ${[...BASELINES, ...ALGORITHMS].join(', ')}`
+}
+
+function parseFlags (argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      scenario: { type: 'string' },
+      protection: { type: 'string' },
+      duration: { type: 'string' },
+      runs: { type: 'string', default: '1' },
+      warmup: { type: 'string' },
+      slo: { type: 'string', default: '1000' },
+      timeout: { type: 'string' },
+      connections: { type: 'string', default: '1000' },
+      list: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false }
+    }
+  })
+  const number = (name, v) => {
+    const n = Number(v)
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got "${v}"`)
+    return n
+  }
+  const preset = values.quick ? QUICK : FULL
+  const scenarioNames = values.scenario === 'all'
+    ? SCENARIOS.map((s) => s.name)
+    : values.scenario ? values.scenario.split(',') : (preset.scenarios || SCENARIOS.filter((s) => !s.optIn).map((s) => s.name))
+  const scenarios = scenarioNames.map((name) => {
+    const s = SCENARIOS.find((x) => x.name === name)
+    if (!s) throw new Error(`unknown scenario "${name}"\n${usage()}`)
+    return s
+  })
+  return {
+    help: values.help,
+    list: values.list,
+    quick: values.quick,
+    scenarios,
+    protections: values.protection ? values.protection.split(',') : null,
+    durationMs: values.duration ? number('duration', values.duration) * 1000 : (preset.durationS ? preset.durationS * 1000 : null),
+    runs: Math.round(number('runs', values.runs)),
+    warmupMs: number('warmup', values.warmup ?? preset.warmupS) * 1000,
+    sloMs: number('slo', values.slo),
+    timeoutMs: number('timeout', values.timeout ?? preset.timeoutS) * 1000,
+    connections: Math.round(number('connections', values.connections)),
+    argv: argv.join(' ')
+  }
+}
+
+// A shorter run keeps the capacity schedule at the same fractions of the run (10 s and
+// 20 s of 30 s become 1/3 and 2/3).
+function withDuration (scenario, durationMs) {
+  if (!durationMs || durationMs === scenario.durationMs) return scenario
+  const scale = (ms) => Math.round(ms * durationMs / scenario.durationMs)
+  const out = { ...scenario, durationMs }
+  if (scenario.shift) {
+    out.shift = { dropAtMs: scale(scenario.shift.dropAtMs), restoreAtMs: scale(scenario.shift.restoreAtMs) }
+    out.server = { ...scenario.server, capacitySchedule: scenario.server.capacitySchedule.map((c) => ({ ...c, atMs: scale(c.atMs) })) }
+  }
+  return out
+}
+
+function protectionsFor (scenario, requested, pluginReason) {
+  const names = requested || scenario.protections || [...BASELINES, ...ALGORITHMS]
+  return names.filter((name) => {
+    if (ALGORITHMS.includes(name) && pluginReason) return false
+    return true
+  }).map((name) => protectionConfig(name, scenario))
+}
+
+function describe (trial) {
+  const t = trial.total
+  const f = (v) => v === null ? '–' : v.toFixed(1)
+  return `offered ${Math.round(t.offeredRate)}/s (achieved ${Math.round(trial.achievedRate)}/s, send lag p99 ${f(t.sendLagP99)} ms), ` +
+    `goodput ${Math.round(t.goodput)}/s, 503 ${(t.rejectedFraction * 100).toFixed(1)} %, errors+timeouts ${t.errors + t.timeouts}, ` +
+    `admitted p99 ${f(t.admittedP99)} ms, rejection p99 ${f(t.rejectionP99)} ms`
+}
+
+async function main () {
+  const flags = parseFlags(process.argv.slice(2))
+  if (flags.help || flags.list) { console.log(usage()); return }
+  const { reason: pluginReason } = loadPlugin()
+  if (pluginReason) console.error(`NOTE: plugin protections (${ALGORITHMS.join(', ')}) skipped: ${pluginReason}`)
+  const cpus = os.cpus()
+  const meta = {
+    date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+    machine: `${cpus.length} x ${cpus[0]?.model.trim()}, Node ${process.version}, load average ${os.loadavg()[0].toFixed(2)} at start`,
+    flags: `\`node benchmarks/run.js ${flags.argv}\``.replace(' `', '`'),
+    warmupMs: flags.warmupMs,
+    sloMs: flags.sloMs,
+    timeoutMs: flags.timeoutMs,
+    connections: flags.connections
+  }
+  const plan = flags.scenarios.map((s) => withDuration(s, flags.durationMs))
+  const total = plan.reduce((n, s) => n + protectionsFor(s, flags.protections, pluginReason).length * flags.runs, 0)
+  let done = 0
+  const started = Date.now()
+  for (const scenario of plan) {
+    if (flags.warmupMs >= scenario.durationMs) throw new Error(`--warmup must be shorter than the run (${scenario.durationMs / 1000} s)`)
+    const trials = []
+    const protections = protectionsFor(scenario, flags.protections, pluginReason)
+    // Runs are the outer loop so that slow drifts of a shared machine hit every protection.
+    for (let run = 1; run <= flags.runs; run++) {
+      for (const protection of protections) {
+        const trial = await runTrial({
+          scenario,
+          protection,
+          durationMs: scenario.durationMs,
+          warmupMs: flags.warmupMs,
+          sloMs: flags.sloMs,
+          timeoutMs: flags.timeoutMs,
+          connections: flags.connections,
+          seed: run
+        })
+        trial.run = run
+        trials.push(trial)
+        done++
+        console.error(`[${done}/${total}] ${scenario.name} x ${protection.name} run ${run}: ${describe(trial)}`)
+      }
+    }
+    const md = writeScenarioResults(scenario, trials, { ...meta, durationMs: scenario.durationMs })
+    console.log(md)
+  }
+  console.error(`finished in ${((Date.now() - started) / 1000).toFixed(0)} s; results in benchmarks/results/`)
+}
+
+main().catch((err) => {
+  console.error(err.stack || err.message)
+  process.exitCode = 1
+})
