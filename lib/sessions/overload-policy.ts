@@ -2,24 +2,27 @@
 // sessions (and sessionless requests). The rule, given the limiter's limit L and in-flight n:
 //
 //   an active-session request is admitted while  n < L
-//   any other request is admitted while          n < L - reserve
+//   any other request is admitted while          n < L - max(0, reserve - a)
 //   reserve = min(L, max(floor(minReserveRatio * L), ceil(headroom * demand)))
 //
-// `demand` estimates how much concurrency active sessions need. It jumps at once to the
-// number of active-session requests in flight when that is higher, grows by one each time an
-// active-session request is refused (the reserve was too small), and otherwise decays toward
-// the current active-session in-flight count by `decay` of the gap per decision on a new
-// request, so capacity active sessions stopped using flows back to new users.
+// where a is the number of active-session requests in flight: the reserve is the share of
+// the limit kept for active sessions, and its part they are not using right now stays free.
+// `demand` estimates how much concurrency active sessions need. It jumps at once to a when a
+// is higher, grows by one each time an active-session request is refused (the reserve was too
+// small), and on each completed request decays toward a by decay/L of the gap (so about
+// `decay` of the gap per limit's worth of completions, i.e. per service time at full load):
+// capacity active sessions stopped using flows back to new users at the service's own pace,
+// and a flood of refused new requests cannot wipe the estimate.
 //
-// Since reserve >= 0, whenever an active-session request is refused (n >= L) a new one would
-// be too: new sessions are always shed first. Deterministic: no clock, no randomness.
+// Since the reserve term is >= 0, whenever an active-session request is refused (n >= L) a
+// new one is too: new sessions are always shed first. Deterministic: no clock, no randomness.
 import { invalidOption } from '../errors'
 import { numberOption, objectOption, knownKeys } from '../validate'
 
 export interface OverloadPolicyOptions {
   /** Reserve this multiple of the estimated active-session demand (default 1.25). */
   headroom?: number
-  /** Fraction of the gap between demand and current use dropped per new-request decision (default 0.02). */
+  /** Fraction of the gap between demand and current use dropped per limit's worth of completions (default 0.2). */
   decay?: number
   /** Share of the limit always kept for active sessions (default 0.1, floored). */
   minReserveRatio?: number
@@ -33,12 +36,13 @@ export class SessionOverloadPolicy {
   activeInflight = 0
   /** Estimated concurrency active sessions need. */
   demand = 0
+  private lastLimit = 1
 
   constructor (options: OverloadPolicyOptions = {}) {
     const opts = objectOption('sessions.overload', options) ?? invalidOption('sessions.overload', 'expected an object')
     knownKeys('sessions.overload', opts, ['headroom', 'decay', 'minReserveRatio'])
     this.headroom = numberOption('sessions.overload.headroom', opts.headroom, 1.25, 1, 10)
-    this.decay = numberOption('sessions.overload.decay', opts.decay, 0.02, 0, 1, { minExclusive: true })
+    this.decay = numberOption('sessions.overload.decay', opts.decay, 0.2, 0, 1, { minExclusive: true })
     this.minReserveRatio = numberOption('sessions.overload.minReserveRatio', opts.minReserveRatio, 0.1, 0, 1)
   }
 
@@ -51,13 +55,15 @@ export class SessionOverloadPolicy {
 
   /** Decide; call `started`/`finished` around requests that the limiter then admits. */
   admits (active: boolean, limit: number, inflight: number): boolean {
+    this.lastLimit = limit > 1 ? limit : 1
     if (active) {
       if (inflight < limit) return true
       if (this.demand < limit) this.demand++
       return false
     }
-    if (this.demand > this.activeInflight) this.demand -= (this.demand - this.activeInflight) * this.decay
-    return inflight < limit - this.reserve(limit)
+    // Keep free the part of the reserve that active sessions are not already using.
+    const unused = this.reserve(limit) - this.activeInflight
+    return inflight < (unused > 0 ? limit - unused : limit)
   }
 
   started (active: boolean): void {
@@ -68,5 +74,8 @@ export class SessionOverloadPolicy {
 
   finished (active: boolean): void {
     if (active && this.activeInflight > 0) this.activeInflight--
+    // Decay per completion, not per decision: completions come at the service's own pace,
+    // while a flood of refused new requests would otherwise wipe the estimate in an instant.
+    if (this.demand > this.activeInflight) this.demand -= (this.demand - this.activeInflight) * this.decay / this.lastLimit
   }
 }
