@@ -83,7 +83,9 @@ export class RedisStore implements SessionStore {
     this.heartbeatInterval = numberOption('RedisStore.heartbeatInterval', opts.heartbeatInterval, 1000, 10, 3_600_000)
     this.warnInterval = numberOption('RedisStore.warnInterval', opts.warnInterval, 60_000, 0)
     const logger = objectOption('RedisStore.logger', opts.logger) as StoreLogger | undefined
-    if (logger !== undefined) functionOption('RedisStore.logger.warn', logger.warn)
+    if (logger !== undefined && typeof logger.warn !== 'function') {
+      invalidOption('RedisStore.logger.warn', `expected a function, got ${describe(logger.warn)}`)
+    }
     this.logger = logger
     this.clock = functionOption<() => number>('RedisStore.clock', opts.clock) ?? (() => performance.now())
     this.deadlines = new Deadlines(this.storeTimeout, this.clock)

@@ -1,0 +1,61 @@
+// Starts a throw-away redis-server child on a free loopback port, for tests that must stop
+// Redis mid-run. Returns undefined when no redis-server binary is installed.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { once } from 'node:events'
+
+export interface RedisChild {
+  port: number
+  url: string
+  stop (): Promise<void>
+  /** Start again on the same port after stop(). */
+  restart (): Promise<void>
+}
+
+export function hasRedisServer (): boolean {
+  return spawnSync('redis-server', ['--version']).status === 0
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const port = (server.address() as { port: number }).port
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+async function launch (port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      if (out.includes('Ready to accept connections')) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)))
+  })
+  child.stdout?.resume()
+  return child
+}
+
+export async function startRedis (): Promise<RedisChild | undefined> {
+  if (!hasRedisServer()) return undefined
+  const port = await freePort()
+  let child: ChildProcess | undefined = await launch(port)
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async stop () {
+      if (child === undefined || child.exitCode !== null) return
+      const exited = once(child, 'exit')
+      child.kill('SIGKILL')
+      await exited
+      child = undefined
+    },
+    async restart () {
+      child = await launch(port)
+    }
+  }
+}
