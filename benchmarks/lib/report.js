@@ -81,13 +81,17 @@ function chartFor (scenario, groups) {
   const secondSeries = (field) => firstRuns.map(({ name, trial }) => ({
     name, points: trial.perSecond.map((s) => [s.second + 0.5, s[field]])
   }))
+  const inflightSeries = () => firstRuns.map(({ name, trial }) => ({
+    name, points: trial.samples.map((s) => [s.t / 1000, s.protectionInflight ?? s.handlerInflight])
+  }))
   return renderChart({
     title: scenario.title,
     panels: [
       { title: 'limit (protection\'s own; none for no protection / under-pressure)', series: sampleSeries('limit').filter((s) => s.points.some((p) => p[1] !== null)) },
-      { title: 'requests in the handler (sampled every 100 ms)', series: sampleSeries('handlerInflight') },
+      { title: 'in flight (the protection\'s count if it keeps one, else requests in the handler; every 100 ms)', series: inflightSeries() },
       { title: 'admitted (2xx) p99 per second of schedule, ms (log)', log: true, series: secondSeries('admittedP99') },
-      { title: 'goodput per second (2xx within the SLO)', series: secondSeries('goodput') }
+      { title: 'goodput per second (2xx within the SLO)', series: secondSeries('goodput') },
+      { title: 'server event-loop delay p99 per 100 ms, ms (log)', log: true, series: sampleSeries('eventLoopDelayP99') }
     ]
   })
 }

@@ -49,6 +49,7 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
     const { port } = await waitForMessage(child, 'ready', 15000)
     const schedule = createArrivalSchedule({ ...scenario.arrival, rate: scenario.rate, durationMs, seed })
     const recorder = createRecorder({ durationMs, warmupMs, sloMs })
+    const cpuBefore = process.cpuUsage()
     const load = await runOpenLoop({
       origin: `http://127.0.0.1:${port}`,
       schedule,
@@ -64,7 +65,9 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
     const finalMsg = waitForMessage(child, 'final', 2000).catch(() => ({ snapshot: null }))
     child.send({ type: 'stop' })
     const final = await finalMsg
+    const cpu = process.cpuUsage(cpuBefore)
     const summary = recorder.summarize()
+    const sentTotal = summary.perSecond.reduce((n, s) => n + s.sent, 0)
     return {
       scenario: scenario.name,
       protection: protection.name,
@@ -72,7 +75,10 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
       warmupMs,
       total: summary.total,
       perSecond: summary.perSecond,
-      achievedRate: load.sendPhaseMs > 0 ? summary.perSecond.reduce((n, s) => n + s.sent, 0) * 1000 / load.sendPhaseMs : 0,
+      achievedRate: load.sendPhaseMs > 0 ? sentTotal * 1000 / load.sendPhaseMs : 0,
+      // The generator's own CPU per request (incl. warm-up): how much load this box can offer.
+      generatorCpuUsPerRequest: (cpu.user + cpu.system) / sentTotal,
+      maxClientQueue: load.maxQueued,
       errorCodes: load.errorCodes,
       samples,
       memory: memoryGrowth(samples, warmupMs),
