@@ -367,3 +367,41 @@ t.test('property: bounded, every waiter settles exactly once, permits are conser
   ), { numRuns: 300 })
   t.pass('300 random schedules held every invariant')
 })
+
+// Order property against a plain-array model: the lowest non-empty level first, then oldest
+// (FIFO) or newest (LIFO) inside it, with cancellations anywhere.
+t.test('property: service order matches a simple model of levels and LIFO/FIFO', async t => {
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('enqueue' as const), level: fc.nat(3) }),
+    fc.record({ kind: fc.constant('grant' as const) }),
+    fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() })
+  )
+  fc.assert(fc.property(fc.constantFrom<QueueOrder>('lifo', 'fifo'), fc.array(op, { maxLength: 100 }), (order, ops) => {
+    const q = new WaitQueue<{ n: number }>({ size: 1000, timeout: 1000, order, levels: 4, timers: new FakeTimers(), onExpire: () => {} })
+    const model: number[][] = [[], [], [], []]
+    const handles = new Map<number, Waiter<{ n: number }>>()
+    let n = 0
+    for (const o of ops) {
+      if (o.kind === 'enqueue') {
+        const w = q.enqueue({ n }, o.level)
+        if (w === 'full') throw new Error('full')
+        handles.set(n, w)
+        model[o.level].push(n++)
+      } else if (o.kind === 'grant') {
+        const level = model.findIndex(l => l.length > 0)
+        const expected = level === -1 ? undefined : (order === 'lifo' ? model[level].pop() : model[level].shift())
+        const got = q.grantNext()?.n
+        if (got !== expected) throw new Error(`granted ${got}, model says ${expected}`)
+      } else {
+        const queued = model.flat()
+        if (queued.length === 0) continue
+        const victim = queued[o.pick % queued.length]
+        if (!q.cancel(handles.get(victim) as Waiter<{ n: number }>)) throw new Error('cancel of a queued waiter failed')
+        for (const l of model) { const i = l.indexOf(victim); if (i !== -1) l.splice(i, 1) }
+      }
+      if (q.length !== model.flat().length) throw new Error('length differs from the model')
+    }
+    return true
+  }), { numRuns: 300 })
+  t.pass('300 random sequences')
+})
