@@ -321,6 +321,8 @@ t.test('property: bounded, every waiter settles exactly once, permits are conser
         while (inflight < limit) {
           const r = q.grantNext()
           if (r === undefined) break
+          const w = handles.find(h => h.value === r) as Waiter<{ n: number }>
+          if (w.expiresAt <= clock.now()) throw new Error(`request ${r.n} got a permit after its expiry`)
           settle(r.n, 'granted')
           running.add(r.n)
           inflight++
