@@ -1,0 +1,56 @@
+// Smaller behaviours: state before any sample, explicit knobs, probe give-up, app-limited holds.
+import t from 'tap'
+import { Gradient2Limit, GradientLimit, VegasLimit } from '../../lib/algorithms'
+import { feed, fullUse } from './helpers'
+
+t.test('state before any sample reports no baseline', async t => {
+  for (const alg of [new VegasLimit(), new GradientLimit(), new Gradient2Limit()]) {
+    t.match(alg.state(), { minRtt: 0, probing: 'off', probes: 0, slowStart: 'on' }, alg.name)
+  }
+})
+
+t.test('gradient: explicit queueSize, app-limited hold, smoothed decrease', async t => {
+  const g = new GradientLimit({ initialLimit: 40, queueSize: 2, slowStart: false })
+  g.onSample({ rtt: 10, inflight: 40, dropped: false })
+  t.equal(g.limit, 42, '+ queueSize at gradient 1')
+  g.onSample({ rtt: 10, inflight: 10, dropped: false })
+  t.equal(g.limit, 42, 'under half use: hold')
+  g.onSample({ rtt: 40, inflight: 42, dropped: false })
+  // g = 0.5: next = 21 + 2 = 23; smoothed 0.8 * 42 + 0.2 * 23 = 38.2
+  t.equal(g.limit, 38)
+  t.match(g.state(), { gradient: 0.5, minRtt: 10 })
+})
+
+t.test('gradient2: app-limited hold, no headroom below gradient 1, fast fall of the long RTT', async t => {
+  const g = new Gradient2Limit({ initialLimit: 40, slowStart: false })
+  feed(g, 10, fullUse(10))
+  const l = g.limit
+  g.onSample({ rtt: 10, inflight: 5, dropped: false })
+  t.equal(g.limit, l, 'under half use: hold')
+  g.onSample({ rtt: 100, inflight: l, dropped: false })
+  t.ok(g.limit < l, 'a slow sample shrinks the limit')
+  const high = new Gradient2Limit({ slowStart: false })
+  feed(high, 10, fullUse(100))
+  high.onSample({ rtt: 10, inflight: 20, dropped: false })
+  // mean 100 -> EMA 99.7, then x0.95 because it is over 2x the latest RTT
+  t.ok(Number(high.state().longRtt) < 95, `long RTT falls fast (${high.state().longRtt})`)
+})
+
+t.test('vegas: explicit threshold and the alpha..beta band', async t => {
+  const v = new VegasLimit({ initialLimit: 100, threshold: 0, alpha: 2, beta: 50, slowStart: false })
+  v.onSample({ rtt: 10, inflight: 100, dropped: false })
+  v.onSample({ rtt: 10.05, inflight: 100, dropped: false })
+  t.equal(v.limit, 102, 'queue 1: above threshold 0, below alpha 2 -> + log10(L)')
+  v.onSample({ rtt: 11, inflight: 100, dropped: false })
+  t.equal(v.limit, 102, 'queue 10, between alpha and beta: hold')
+})
+
+t.test('a probe that never sees a sample under its cap gives up after an interval', async t => {
+  const v = new VegasLimit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false })
+  feed(v, 10, fullUse(10))
+  t.equal(v.state().probing, 'on')
+  t.ok(v.limit <= Number(v.state().estimate) / 2, 'capped at half the limit')
+  // The caller ignores the cap: every sample says 100 in flight.
+  feed(v, 10, () => ({ rtt: 5, inflight: 100, dropped: false }))
+  t.match(v.state(), { probing: 'off', probes: 1, minRtt: 10 }, 'old baseline kept')
+})
