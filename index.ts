@@ -1,2 +1,20 @@
+import { fastifyAdaptiveConcurrency } from './lib/plugin'
+import './lib/types'
+
 export * from './lib/algorithms'
 export { errors } from './lib/errors'
+export { Limiter, Permit } from './lib/limiter'
+export type {
+  AdmissionGate, LimiterOptions, LimiterSnapshot, LimiterObserver, LimiterStats, Outcome, RejectReason
+} from './lib/limiter'
+export type {
+  AlgorithmOptions, BypassFunction, ClassifyFunction, ConcurrencySnapshot, ConcurrencyStatus,
+  CustomAlgorithmOptions, FastifyAdaptiveConcurrencyOptions, LimitExceededInfo, NamedAlgorithmOptions,
+  OnLimitExceededFunction, StatusRouteOptions, UnderPressureReadings, WindowOption
+} from './lib/types'
+export { fastifyAdaptiveConcurrency }
+export default fastifyAdaptiveConcurrency
+
+// CommonJS consumers get the plugin itself from require(), as with every Fastify plugin, with
+// `.default`, `.fastifyAdaptiveConcurrency` and the named exports hanging off it.
+module.exports = Object.assign(fastifyAdaptiveConcurrency, module.exports)

@@ -118,6 +118,11 @@ export class Limiter<C = unknown> implements LimiterStats {
     this._bypassed++
   }
 
+  /** Milliseconds since the permit was granted (for classifying before release). */
+  elapsed (permit: Permit<C>): number {
+    return this.now() - permit.start
+  }
+
   /**
    * Give the permit back. Returns false (and does nothing) if it was already released, so every
    * completion path (close, error, abort) may call it without double counting. Accounting is

@@ -1,0 +1,85 @@
+// fastify.concurrency and the status route.
+import t from 'tap'
+import Fastify from 'fastify'
+import type { FastifyContextConfig } from 'fastify'
+import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
+import { recordingAlgorithm, settle } from './helpers'
+
+t.test('fastify.concurrency is a live, read-only view', async t => {
+  const algorithm = recordingAlgorithm(4)
+  const app = Fastify()
+  await app.register(fastifyAdaptiveConcurrency, { algorithm })
+  app.get('/', async () => 'x')
+  t.teardown(() => app.close())
+  const c = app.concurrency
+  t.equal(c.algorithm, 'recording')
+  t.equal(c.limit, 4)
+  await app.inject('/')
+  await settle()
+  t.equal(c.admitted, 1)
+  t.equal(c.succeeded, 1)
+  algorithm.limit = 9
+  t.equal(c.limit, 9, 'reads the algorithm live')
+  t.same(c.state, { samples: 1, mode: 'test' })
+  t.throws(() => { (c as { limit: number }).limit = 1 }, TypeError, 'fields cannot be assigned')
+  t.equal(c.limiter.admitted, 1)
+  t.same(JSON.parse(JSON.stringify(c)), c.snapshot())
+})
+
+t.test('the status route serves the snapshot with its schema, unlimited and uncounted', async t => {
+  const algorithm = recordingAlgorithm(0)
+  const app = Fastify()
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, exposeStatusRoute: true })
+  t.teardown(() => app.close())
+  const res = await app.inject('/status')
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), {
+    algorithm: 'recording',
+    limit: 0,
+    inflight: 0,
+    admitted: 0,
+    rejected: 0,
+    succeeded: 0,
+    dropped: 0,
+    ignored: 0,
+    bypassed: 0,
+    overloaded: true,
+    state: { samples: 0, mode: 'test' }
+  })
+  t.equal(app.concurrency.rejected, 0)
+  t.equal(app.concurrency.bypassed, 0)
+})
+
+t.test('a URL string, and { url, routeOpts, routeSchemaOpts }', async t => {
+  const app = Fastify()
+  await app.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(1), exposeStatusRoute: '/limits' })
+  t.teardown(() => app.close())
+  t.equal((await app.inject('/limits')).statusCode, 200)
+  t.equal((await app.inject('/status')).statusCode, 404)
+
+  const hooked: string[] = []
+  const app2 = Fastify()
+  await app2.register(fastifyAdaptiveConcurrency, {
+    algorithm: recordingAlgorithm(0),
+    exposeStatusRoute: {
+      url: '/ops/concurrency',
+      routeOpts: { config: { team: 'ops' } as FastifyContextConfig, onRequest: (req, _reply, done) => { hooked.push(String((req.routeOptions.config as { team?: string }).team)); done() } },
+      routeSchemaOpts: { description: 'limiter status' }
+    }
+  })
+  t.teardown(() => app2.close())
+  const res = await app2.inject('/ops/concurrency')
+  t.equal(res.statusCode, 200, 'never limited, even at limit 0')
+  t.same(hooked, ['ops'], 'route options and config are kept')
+  t.equal(res.json().limit, 0)
+})
+
+t.test('the response schema strips unknown fields and keeps string state values', async t => {
+  const app = Fastify()
+  await app.register(fastifyAdaptiveConcurrency, {
+    algorithm: { name: 'odd', limit: 3, onSample () {}, state: () => ({ phase: 'probe', minRtt: 1.5 }) },
+    exposeStatusRoute: true
+  })
+  t.teardown(() => app.close())
+  t.same((await app.inject('/status')).json().state, { phase: 'probe', minRtt: 1.5 })
+})
