@@ -283,7 +283,7 @@ t.test('system timers are unref\'d and expire waiters for real', async t => {
     t.ok(systemTimers.now() > 0)
     const first = queue.enqueue({ id: 'a' })
     t.not(first, 'full')
-    if (first !== 'full') queue.cancel(first) // clears the real timer
+    if (first !== 'full') queue.cancel(first) // its timer stays armed and re-arms for b
     queue.enqueue({ id: 'b' })
   })
   t.equal(q.timedOut, 1)
