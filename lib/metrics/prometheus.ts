@@ -1,13 +1,13 @@
 // Prometheus metrics for the limiter, through prom-client (an optional peer dependency, loaded
 // only when metrics are enabled).
 //
-// Cost model: nothing here touches prom-client per request except the RTT histogram.
+// Cost model: nothing here touches prom-client per request.
 // - Gauges (limit, in-flight, queue length, partition gauges) read live values in prom-client's
 //   `collect()` hook, i.e. only when the registry is scraped.
 // - Counters are plain numbers bumped by the observer callbacks (one Map lookup when partitions
 //   are used) and copied into prom-client at scrape time, again in `collect()`.
-// - The RTT histogram calls prom-client's `observe()` once per sample with a labels object built
-//   once per partition: prom-client has no API to load pre-aggregated buckets.
+// - The RTT histogram counts into a Float64Array per series (see preaggregated-histogram.ts for
+//   why not prom-client's Histogram) and is read at scrape time.
 //
 // Sharing one registry between several apps (tests, or several servers in one process): each
 // metric is registered once per registry and found again with `registry.getSingleMetric()`.
@@ -15,10 +15,11 @@
 // At scrape time the sources' values are summed per label set, so two apps that keep the same
 // instance label are reported as one (gauges and counters add up); give each app its own
 // `instance` to see them apart. `close()` detaches the app, so closed apps stop being reported.
-import type { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Counter, Gauge, Metric, Registry } from 'prom-client'
 import { errors } from '../errors'
 import type { LimiterObserver, LimiterStats, Outcome, RejectReason } from '../limiter/events'
 import type { Sample } from '../algorithms/types'
+import { bucketIndex, PreaggregatedHistogram, type HistogramSeries } from './preaggregated-histogram'
 
 export const METRIC_PREFIX = 'fastify_adaptive_concurrency_'
 
@@ -79,7 +80,7 @@ type InstanceLabels = { instance: string }
 type SeriesLabels = { instance: string, partition?: string }
 
 /** Counts for one (instance, partition) series; plain numbers so the hot path stays cheap. */
-interface SeriesCounts {
+interface SeriesCounts extends HistogramSeries {
   readonly labels: SeriesLabels
   admitted: number
   succeeded: number
@@ -101,7 +102,7 @@ interface Source {
 const SOURCES = Symbol.for('fastify-adaptive-concurrency.metrics.sources.v1')
 
 type Tagged<M> = M & { [SOURCES]: Set<Source> }
-type AnyMetric = Gauge | Counter | Histogram
+type AnyMetric = Gauge | Counter | PreaggregatedHistogram
 
 interface Family {
   limit: Gauge
@@ -115,21 +116,21 @@ interface Family {
   dropped: Counter
   ignored: Counter
   bypassed: Counter
-  rtt: Histogram
+  rtt: PreaggregatedHistogram
 }
 
-function seriesFor (source: Source, byPartition: Map<string, SeriesCounts>, partition: string): SeriesCounts {
+function seriesFor (source: Source, byPartition: Map<string, SeriesCounts>, partition: string, buckets: number): SeriesCounts {
   let s = byPartition.get(partition)
   if (s === undefined) {
-    s = newSeries({ instance: source.labels.instance, partition })
+    s = newSeries({ instance: source.labels.instance, partition }, buckets)
     byPartition.set(partition, s)
     source.series.push(s)
   }
   return s
 }
 
-function newSeries (labels: SeriesLabels): SeriesCounts {
-  return { labels, admitted: 0, succeeded: 0, dropped: 0, ignored: 0, rejected: {} }
+function newSeries (labels: SeriesLabels, buckets: number): SeriesCounts {
+  return { labels, admitted: 0, succeeded: 0, dropped: 0, ignored: 0, rejected: {}, counts: new Float64Array(buckets + 1), sum: 0, count: 0 }
 }
 
 /** Create (or reuse, on a registry that already has them) the metrics and attach one source. */
@@ -137,7 +138,9 @@ export function createPrometheusMetrics (options: PrometheusMetricsOptions, prom
   const registry = options.registry ?? prom.register
   const family = getOrCreateFamily(prom, registry, options.rttBuckets ?? DEFAULT_RTT_BUCKETS)
   const instance = options.instance ?? 'default'
-  const unpartitioned = newSeries({ instance })
+  // The histogram may come from an earlier app: its bounds win over this call's rttBuckets.
+  const bounds = family.rtt.upperBounds
+  const unpartitioned = newSeries({ instance }, bounds.length)
   const source: Source = {
     labels: { instance },
     stats: options.stats,
@@ -150,8 +153,7 @@ export function createPrometheusMetrics (options: PrometheusMetricsOptions, prom
   for (const m of metrics) m[SOURCES].add(source)
 
   const counts = (partition: string | undefined): SeriesCounts =>
-    partition === undefined ? unpartitioned : seriesFor(source, byPartition, partition)
-  const rtt = family.rtt
+    partition === undefined ? unpartitioned : seriesFor(source, byPartition, partition, bounds.length)
 
   const observer: LimiterObserver = {
     onAdmit (partition: string | undefined): void {
@@ -168,7 +170,11 @@ export function createPrometheusMetrics (options: PrometheusMetricsOptions, prom
       else s.ignored++
     },
     onSample (sample: Sample, partition: string | undefined): void {
-      rtt.observe(counts(partition).labels, sample.rtt / 1000)
+      const s = counts(partition)
+      const seconds = sample.rtt / 1000
+      s.counts[bucketIndex(bounds, seconds)]++
+      s.sum += seconds
+      s.count++
     }
   }
 
@@ -176,8 +182,6 @@ export function createPrometheusMetrics (options: PrometheusMetricsOptions, prom
     observer,
     close (): void {
       for (const m of metrics) m[SOURCES].delete(source)
-      // Drop this source's histogram series too; the other metrics are rebuilt at each scrape.
-      for (const s of source.series) rtt.remove(s.labels)
     }
   }
 }
@@ -257,13 +261,18 @@ function getOrCreateFamily (prom: PromClient, registry: Registry, buckets: reado
     bypassed: counter('bypassed_total', 'Requests that skipped the limiter (bypass rules)', ['instance'], (c, sources) => {
       for (const src of sources) c.inc(src.labels, src.stats.bypassed)
     }),
-    rtt: reuseOr(registry, 'sample_rtt_seconds', () => tag(new prom.Histogram({
-      name: METRIC_PREFIX + 'sample_rtt_seconds',
-      help: 'Round-trip time of the latency samples fed to the limit algorithm',
-      labelNames: ['instance', 'partition'],
-      buckets: buckets.slice(),
-      registers: [registry]
-    }), new Set<Source>()))
+    rtt: reuseOr(registry, 'sample_rtt_seconds', () => {
+      const sources = new Set<Source>()
+      const h = new PreaggregatedHistogram(
+        METRIC_PREFIX + 'sample_rtt_seconds',
+        'Round-trip time of the latency samples fed to the limit algorithm',
+        buckets,
+        function * () { for (const src of sources) yield * src.series }
+      )
+      // prom-client's Registry only needs name/help/type/get()/reset() from a metric.
+      registry.registerMetric(h as unknown as Metric)
+      return tag(h, sources)
+    })
   }
 }
 

@@ -102,6 +102,7 @@ test('apps sharing a registry reuse the metrics, told apart by instance, summed 
   b.observer.onAdmit!(undefined)
   b2.observer.onAdmit!(undefined)
   b.observer.onSample!({ rtt: 1, inflight: 1, dropped: false }, undefined)
+  b2.observer.onSample!({ rtt: 5, inflight: 1, dropped: false }, undefined) // exactly on the 0.005 bound
   const text = await registry.metrics()
   t.equal(text.split('\n').filter(l => l === `# TYPE ${METRIC_PREFIX}limit gauge`).length, 1, 'registered once')
   let v = await scrape(registry)
@@ -110,6 +111,15 @@ test('apps sharing a registry reuse the metrics, told apart by instance, summed 
   t.equal(v.get('inflight{instance="b"}'), 3)
   t.equal(v.get('admitted_total{instance="a"}'), 1)
   t.equal(v.get('admitted_total{instance="b"}'), 2)
+  t.equal(v.get('sample_rtt_seconds_count{instance="b"}'), 2, 'histograms of one instance label are merged')
+  t.equal(v.get('sample_rtt_seconds_bucket{le="0.001",instance="b"}'), 1)
+  t.equal(v.get('sample_rtt_seconds_bucket{le="0.005",instance="b"}'), 2, 'a value on a bound counts in that bucket')
+  t.equal(text.split('\n').filter(l => l.startsWith(`${METRIC_PREFIX}sample_rtt_seconds_count{instance="b"}`)).length, 1, 'one line per label set')
+
+  registry.resetMetrics()
+  v = await scrape(registry)
+  t.equal(v.get('admitted_total{instance="b"}'), 2, 'values belong to the sources: resetMetrics does not erase them')
+  t.equal(v.get('sample_rtt_seconds_count{instance="b"}'), 2)
 
   b.close()
   b2.close()
