@@ -75,7 +75,8 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
       warmupMs,
       total: summary.total,
       perSecond: summary.perSecond,
-      achievedRate: load.sendPhaseMs > 0 ? sentTotal * 1000 / load.sendPhaseMs : 0,
+      // Below the offered rate only when the generator fell behind the schedule.
+      achievedRate: sentTotal * 1000 / Math.max(durationMs, load.sendPhaseMs),
       // The generator's own CPU per request (incl. warm-up): how much load this box can offer.
       generatorCpuUsPerRequest: (cpu.user + cpu.system) / sentTotal,
       maxClientQueue: load.maxQueued,
