@@ -19,7 +19,8 @@ async function timed<T> (work: () => Promise<T>): Promise<{ value: T, ms: number
 t.test('Redis stopped mid-run', async t => {
   const redis = await startRedis()
   if (redis === undefined) {
-    t.skip('redis-server is not installed: failure-policy tests SKIPPED (.ci/run installs it)')
+    t.comment('redis-server is not installed: failure-policy tests SKIPPED (.ci/run installs it)')
+    t.plan(0, 'redis-server is not installed')
     return
   }
   t.teardown(() => redis.stop())
@@ -51,7 +52,7 @@ t.test('Redis stopped mid-run', async t => {
 
   t.test("'open' admits new sessions within storeTimeout and warns once", async t => {
     for (let i = 0; i < 3; i++) {
-      const { value, ms } = await timed(() => openTracker.admit(`new-open-${i}`))
+      const { value, ms } = await timed(async () => await openTracker.admit(`new-open-${i}`))
       t.equal(value, 'admitted')
       t.ok(ms >= STORE_TIMEOUT - 5 && ms < STORE_TIMEOUT + SLACK, `answered by the timeout after ${ms.toFixed(0)} ms`)
     }
@@ -65,7 +66,7 @@ t.test('Redis stopped mid-run', async t => {
   })
 
   t.test("'closed' refuses new sessions within storeTimeout; existing ones keep going", async t => {
-    const { value, ms } = await timed(() => closedTracker.admit('new-closed'))
+    const { value, ms } = await timed(async () => await closedTracker.admit('new-closed'))
     t.equal(value, 'store-unavailable')
     t.ok(ms < STORE_TIMEOUT + SLACK, `answered after ${ms.toFixed(0)} ms`)
     t.equal(closedTracker.classify('before-closed'), 'active')

@@ -9,7 +9,7 @@ import { ManualClock } from './helpers'
 const url = process.env.REDIS_URL
 if (url === undefined || url === '') {
   t.comment('REDIS_URL is unset: RedisStore tests SKIPPED (.ci/run starts redis-server and sets it)')
-  t.skip('RedisStore against real Redis (REDIS_URL unset)')
+  t.plan(0, 'REDIS_URL unset')
 } else {
   const clients: Redis[] = []
   const client = () => {
