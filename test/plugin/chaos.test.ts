@@ -32,7 +32,7 @@ t.test(`chaos: ${TOTAL} requests end with in-flight 0 and the counters adding up
   const app = Fastify()
   let seen = 0
   let goneBeforeUs = 0
-  app.addHook('onRequest', (req, reply, done) => {
+  app.addHook('onRequest', (_req, reply, done) => {
     seen++
     if (reply.raw.destroyed) goneBeforeUs++
     done()

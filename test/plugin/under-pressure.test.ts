@@ -5,7 +5,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import underPressure from '@fastify/under-pressure'
-import type { UnderPressureOptions } from '@fastify/under-pressure'
+import type { FastifyUnderPressureOptions as UnderPressureOptions } from '@fastify/under-pressure'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
 import { recordingAlgorithm, settle } from './helpers'
 
