@@ -6,6 +6,17 @@ const { renderChart } = require('./svg-chart')
 const { evaluateTargets, median } = require('./targets')
 
 const RESULTS = path.join(__dirname, '..', 'results')
+// Fixed colours, so a protection looks the same in every chart.
+const COLORS = {
+  none: '#d62728',
+  'under-pressure': '#bcbd22',
+  oracle: '#000000',
+  'static-4x': '#999999',
+  gradient2: '#1f77b4',
+  gradient: '#9467bd',
+  vegas: '#2ca02c',
+  aimd: '#ff7f0e'
+}
 
 const fmt = (v, digits = 1) => (v === null || v === undefined || !Number.isFinite(v)) ? '–' : v.toFixed(digits)
 const fmtInt = (v) => (v === null || !Number.isFinite(v)) ? '–' : Math.round(v).toLocaleString('en-US')
@@ -75,23 +86,28 @@ function targetsTable (scenario, groups) {
 // exactly the transitions the charts are for).
 function chartFor (scenario, groups) {
   const firstRuns = groups.map((g) => ({ name: g.name, trial: g.runs[0].trial }))
+  // Samples keep coming while the last requests drain; the charts stop at the run's end.
+  const samplesOf = (trial) => trial.samples.filter((s) => s.t <= trial.durationMs)
   const sampleSeries = (field) => firstRuns.map(({ name, trial }) => ({
-    name, points: trial.samples.map((s) => [s.t / 1000, s[field]])
+    name, points: samplesOf(trial).map((s) => [s.t / 1000, s[field]])
   }))
   const secondSeries = (field) => firstRuns.map(({ name, trial }) => ({
     name, points: trial.perSecond.map((s) => [s.second + 0.5, s[field]])
   }))
   const inflightSeries = () => firstRuns.map(({ name, trial }) => ({
-    name, points: trial.samples.map((s) => [s.t / 1000, s.protectionInflight ?? s.handlerInflight])
+    name, points: samplesOf(trial).map((s) => [s.t / 1000, s.protectionInflight ?? s.handlerInflight])
   }))
   return renderChart({
     title: scenario.title,
+    names: firstRuns.map((r) => r.name),
+    colors: COLORS,
+    xMax: scenario.durationMs / 1000,
     panels: [
       { title: 'limit (protection\'s own; none for no protection / under-pressure)', series: sampleSeries('limit').filter((s) => s.points.some((p) => p[1] !== null)) },
       { title: 'in flight (the protection\'s count if it keeps one, else requests in the handler; every 100 ms)', series: inflightSeries() },
       { title: 'admitted (2xx) p99 per second of schedule, ms (log)', log: true, series: secondSeries('admittedP99') },
       { title: 'goodput per second (2xx within the SLO)', series: secondSeries('goodput') },
-      { title: 'server event-loop delay p99 per 100 ms, ms (log)', log: true, series: sampleSeries('eventLoopDelayP99') }
+      { title: 'server event-loop delay p99 per 100 ms, ms (log)', log: true, logFloor: 1, series: sampleSeries('eventLoopDelayP99') }
     ]
   })
 }

@@ -34,8 +34,10 @@ function formatTick (v) {
 
 function yScaleFor (panel, values, top, height) {
   if (panel.log) {
-    const positive = values.filter((v) => v > 0)
-    const lo = Math.floor(Math.log10(Math.min(...positive, 1)))
+    // logFloor: values below it (idle event loop: microseconds) are drawn at the floor.
+    const floor = panel.logFloor || 0
+    const positive = values.filter((v) => v > 0).map((v) => Math.max(v, floor))
+    const lo = Math.floor(Math.log10(Math.min(...positive, floor || 1)))
     const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...positive, 10))))
     const ticks = []
     for (let e = lo; e <= hi; e++) ticks.push(10 ** e)
@@ -86,13 +88,14 @@ function renderPanel (panel, index, xMax, colors) {
 }
 
 /**
- * panels: [{ title, log?, series: [{ name, points: [[seconds, value|null], ...] }] }].
+ * panels: [{ title, log?, logFloor?, series: [{ name, points: [[seconds, value|null], ...] }] }].
  * Series with the same name share a colour across panels; the legend lists them once.
+ * names (optional) fixes the legend order; colors (optional) maps a name to its colour.
  */
-function renderChart ({ title, panels }) {
-  const names = [...new Set(panels.flatMap((p) => p.series.map((s) => s.name)))]
-  const colors = Object.fromEntries(names.map((n, i) => [n, PALETTE[i % PALETTE.length]]))
-  const xMax = Math.max(1, ...panels.flatMap((p) => p.series.flatMap((s) => s.points.map((pt) => pt[0]))))
+function renderChart ({ title, panels, names: order, colors: given = {}, xMax: fixedXMax }) {
+  const names = order || [...new Set(panels.flatMap((p) => p.series.map((s) => s.name)))]
+  const colors = Object.fromEntries(names.map((n, i) => [n, given[n] || PALETTE[i % PALETTE.length]]))
+  const xMax = fixedXMax || Math.max(1, ...panels.flatMap((p) => p.series.flatMap((s) => s.points.map((pt) => pt[0]))))
   const height = LEGEND_HEIGHT + panels.length * PANEL_HEIGHT
   let legendX = MARGIN.left
   const legend = names.map((n) => {
