@@ -76,7 +76,7 @@ function targetsTable (scenario, groups) {
   const labels = evaluated[0].checks.map((c) => c.label)
   const lines = [`| protection | ${labels.join(' | ')} |`, `|---|${labels.map(() => '---|').join('')}`]
   for (const e of evaluated) {
-    const cells = e.checks.map((c) => c.value === null ? '– ✗' : `${c.format(c.value)} ${c.pass ? '✓' : '✗'}`)
+    const cells = e.checks.map((c) => c.value === null ? 'n/a' : `${c.format(c.value)} ${c.pass ? '✓' : '✗'}`)
     lines.push(`| ${e.name} | ${cells.join(' | ')} |`)
   }
   return lines.join('\n')

@@ -4,7 +4,8 @@
 // { label, value, pass } where value is the measured quantity (a median over runs).
 
 const median = (xs) => {
-  const v = xs.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b)
+  // Infinity (never recovered) is a value and sorts last; null (not measured) is skipped.
+  const v = xs.filter((x) => x !== null && !Number.isNaN(x)).sort((a, b) => a - b)
   if (v.length === 0) return null
   const mid = Math.floor(v.length / 2)
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2
@@ -36,7 +37,13 @@ function shiftRecovery (trial, scenario) {
   }
 }
 
-const check = (label, value, pass, format) => ({ label, value, pass: value === null ? false : pass(value), format })
+// value null = nothing to judge (e.g. a rejection latency when nothing was rejected);
+// the table shows it as "n/a" rather than as a pass or a fail.
+// For a recovery time, null means "never recovered": a fail, shown as "never".
+const check = (label, value, pass, format) => ({ label, value, pass: value === null ? null : pass(value), format })
+const recovery = (label, value, limitS) => value === null || value === Infinity
+  ? { label, value: Infinity, pass: false, format: () => 'never' }
+  : check(label, value, (v) => v <= limitS, secs)
 const pct = (v) => `${(v * 100).toFixed(1)} %`
 const ms = (v) => `${v.toFixed(1)} ms`
 const times = (v) => `${v.toFixed(2)}x`
@@ -52,11 +59,11 @@ function evaluateTargets (scenario, runs) {
     case 'downstream': return [
       check('goodput ≥ 95 % of oracle', m((r) => ratio(r.trial.total.goodput, r.oracle?.total.goodput)), (v) => v >= 0.95, pct),
       check('admitted p99 ≤ 1.5x oracle', m((r) => ratio(r.trial.total.admittedP99, r.oracle?.total.admittedP99)), (v) => v <= 1.5, times),
-      check('rejection p99 ≤ 10 ms', m((r) => r.trial.total.rejectionP99 ?? 0), (v) => v <= 10, ms)
+      check('rejection p99 ≤ 10 ms', m((r) => r.trial.total.rejectionP99), (v) => v <= 10, ms)
     ]
     case 'shift': return [
-      check('p99 < 2x S within 2 s of the drop', m((r) => shiftRecovery(r.trial, scenario).p99RecoverySeconds), (v) => v <= 2, secs),
-      check('goodput ≥ 90 % of capacity within 5 s of the restore', m((r) => shiftRecovery(r.trial, scenario).goodputRecoverySeconds), (v) => v <= 5, secs)
+      recovery('p99 < 2x S within 2 s of the drop', m((r) => shiftRecovery(r.trial, scenario).p99RecoverySeconds ?? Infinity), 2),
+      recovery('goodput ≥ 90 % of capacity within 5 s of the restore', m((r) => shiftRecovery(r.trial, scenario).goodputRecoverySeconds ?? Infinity), 5)
     ]
     case 'under': return [
       check('≤ 0.1 % rejected', m((r) => r.trial.total.rejectedFraction), (v) => v <= 0.001, (v) => `${(v * 100).toFixed(3)} %`)
@@ -64,7 +71,7 @@ function evaluateTargets (scenario, runs) {
     case 'cpu': return [
       check('goodput ≥ 85 % of capacity', m((r) => r.trial.total.goodput / scenario.capacity), (v) => v >= 0.85, pct),
       check('admitted p99 ≤ 100 ms', m((r) => r.trial.total.admittedP99), (v) => v <= 100, ms),
-      check('rejection p99 ≤ 100 ms', m((r) => r.trial.total.rejectionP99 ?? 0), (v) => v <= 100, ms)
+      check('rejection p99 ≤ 100 ms', m((r) => r.trial.total.rejectionP99), (v) => v <= 100, ms)
     ]
     case 'memory': return [
       check('RSS growth ≤ 20 MB after warm-up', m((r) => r.trial.memory?.growthMb ?? null), (v) => v <= 20, (v) => `${v.toFixed(1)} MB`)

@@ -122,3 +122,15 @@ test('svg chart: nice ticks, gaps for missing values, escaped text', () => {
   assert.match(svg, /x&amp;y/)
   assert.strictEqual(svg.match(/<polyline/g).length, 2)
 })
+
+test('targets: a shift that never recovers fails; no 503s is n/a, not a pass', () => {
+  const second = (admittedP99, goodput) => ({ admittedP99, goodput })
+  const perSecond = [...Array(10)].map(() => second(15, 1500)).concat([...Array(10)].map(() => second(80, 700)), [...Array(10)].map(() => second(15, 1000)))
+  const scenario = { targets: 'shift', serviceMs: 10, capacity: 1600, shift: { dropAtMs: 10000, restoreAtMs: 20000 } }
+  const [p99, goodput] = evaluateTargets(scenario, [{ trial: { perSecond }, oracle: null }])
+  assert.strictEqual(p99.pass, false)
+  assert.strictEqual(p99.format(p99.value), 'never')
+  assert.strictEqual(goodput.pass, false)
+  const [, , rejection] = evaluateTargets({ targets: 'downstream' }, [{ trial: { total: { goodput: 0, admittedP99: null, rejectionP99: null } }, oracle: null }])
+  assert.strictEqual(rejection.pass, null)
+})
