@@ -62,7 +62,7 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
     })
     // An overloaded unprotected server may take many seconds to get to this message; its
     // final snapshot is only a diagnostic, so do not wait long for it.
-    const finalMsg = waitForMessage(child, 'final', 2000).catch(() => ({ snapshot: null }))
+    const finalMsg = waitForMessage(child, 'final', 800).catch(() => ({ snapshot: null }))
     child.send({ type: 'stop' })
     const final = await finalMsg
     const cpu = process.cpuUsage(cpuBefore)
@@ -86,7 +86,7 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
       final: { snapshot: final.snapshot }
     }
   } finally {
-    await waitForExit(child, 1000)
+    await waitForExit(child, 300)
   }
 }
 
