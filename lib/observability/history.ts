@@ -2,10 +2,14 @@
 // the last N seconds (default 300 = five minutes) of limit, peak in-flight, admitted/s,
 // rejected/s and sample RTT p50/p99.
 //
-// No timer: seconds are closed lazily, when an event (or a `points()` call) arrives in a later
-// second; the seconds in between, when nothing happened, are filled as idle points. An idle
-// process therefore does no work at all. Time comes from an injected wall clock so tests are
-// deterministic and points carry timestamps a browser can plot.
+// No clock read per request. Reading the clock is the dearest thing an observer could do here
+// (Date.now measured at 60-190 ns on the CI box, against a few ns for the counting itself), so
+// the event handlers only count into the open second, and seconds are closed by `tick()`:
+// from a timer armed for each second boundary (`start()`, unref'd, one wake per second) and on
+// every read (`points()`, `lastRttP50()`). Without `start()` the buffer is purely lazy, as in
+// the tests, which drive an injected wall clock and call `tick()` where a second ends.
+// The price: an event that lands between a boundary and the (late) timer counts in the
+// second before; timers run first in each loop turn, so that is at most one loop turn's worth.
 import { build, type Histogram } from 'hdr-histogram-js'
 import type { LimiterObserver, LimiterStats, RejectReason } from '../limiter/events'
 import type { Sample } from '../algorithms/types'
@@ -61,6 +65,7 @@ export class History {
   // before notifying, so reading stats while closing an earlier second would leak the new value.
   private limit: number
   private readonly rtt: Histogram
+  private timer: NodeJS.Timeout | undefined = undefined
 
   constructor (options: HistoryOptions) {
     this.stats = options.stats
@@ -82,30 +87,49 @@ export class History {
 
     const observer: LimiterObserver = {
       onAdmit: (): void => {
-        this.advance()
         this.admitted++
         const inflight = this.stats.inflight
         if (inflight > this.peakInflight) this.peakInflight = inflight
       },
       onReject: (_reason: RejectReason): void => {
-        this.advance()
         this.rejected++
       },
       onSample: (sample: Sample): void => {
-        this.advance()
         this.rtt.recordValue(Math.max(1, Math.round(sample.rtt * 1000)))
       },
       onLimitChange: (_old: number, newLimit: number): void => {
-        this.advance()
         this.limit = newLimit
       }
     }
     this.observer = observer
   }
 
+  /** Close seconds at each second boundary from a timer (unref'd: it never keeps the process alive). */
+  start (): void {
+    if (this.timer !== undefined) return
+    this.arm()
+  }
+
+  stop (): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  private arm (): void {
+    // A fresh timeout per second, aimed 1 ms past the boundary, so timer drift never accumulates.
+    const delay = 1001 - (this.now() % 1000)
+    this.timer = setTimeout(this.onTimer, delay)
+    this.timer.unref()
+  }
+
+  private readonly onTimer = (): void => {
+    this.tick()
+    this.arm()
+  }
+
   /** Completed seconds, oldest first (the open second is not included). */
   points (): HistoryPoint[] {
-    this.advance()
+    this.tick()
     const out: HistoryPoint[] = new Array(this.size)
     const start = (this.next - this.size + this.capacity) % this.capacity
     for (let i = 0; i < this.size; i++) {
@@ -125,14 +149,14 @@ export class History {
 
   /** Sample RTT p50 of the last completed second (ms); undefined before the first second ends or when it had no sample. */
   lastRttP50 (): number | undefined {
-    this.advance()
+    this.tick()
     if (this.size === 0) return undefined
     const v = this.p50s[(this.next - 1 + this.capacity) % this.capacity]
     return Number.isNaN(v) ? undefined : v
   }
 
   /** Close every second that has ended. A clock that steps back is treated as "same second". */
-  private advance (): void {
+  tick (): void {
     const current = Math.floor(this.now() / 1000)
     if (current <= this.second) return
     const hasSamples = this.rtt.totalCount > 0

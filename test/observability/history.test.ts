@@ -9,11 +9,13 @@ function setup (seconds?: number) {
   const admit = (): void => { stats.inflight++; o.onAdmit!(undefined) }
   const release = (): void => { stats.inflight-- }
   const sample = (rtt: number): void => o.onSample!({ rtt, inflight: stats.inflight, dropped: false }, undefined)
-  return { clock, stats, history, o, admit, release, sample }
+  // Time passes and the per-second timer fires (events never read the clock themselves).
+  const step = (ms: number): void => { clock.ms += ms; history.tick() }
+  return { clock, stats, history, o, admit, release, sample, step }
 }
 
 test('closes a second lazily with counts, peak in-flight and RTT percentiles', async t => {
-  const { clock, history, o, admit, release, sample } = setup()
+  const { history, o, admit, release, sample, step } = setup()
   t.same(history.points(), [], 'nothing before the first second ends')
   t.equal(history.lastRttP50(), undefined)
 
@@ -23,10 +25,10 @@ test('closes a second lazily with counts, peak in-flight and RTT percentiles', a
   o.onReject!('limit', undefined)
   o.onReject!('queue-full', undefined)
   for (let i = 1; i <= 100; i++) sample(i) // 1..100 ms
-  clock.ms += 999
+  step(999)
   t.same(history.points(), [], 'still the same second')
 
-  clock.ms += 1 // second 1001 begins
+  step(1) // second 1001 begins
   const [p] = history.points()
   t.equal(p.t, 1_000_000)
   t.equal(p.admitted, 4)
@@ -39,13 +41,13 @@ test('closes a second lazily with counts, peak in-flight and RTT percentiles', a
 })
 
 test('the histogram is reset per point and seconds without samples have null RTT', async t => {
-  const { clock, history, sample, admit } = setup()
+  const { history, sample, admit, step } = setup()
   sample(500)
-  clock.ms += 1000
+  step(1000)
   admit()
-  clock.ms += 1000
+  step(1000)
   sample(2)
-  clock.ms += 1000
+  step(1000)
   const pts = history.points()
   t.equal(pts.length, 3)
   t.ok(Math.abs(pts[0].rttP50! - 500) <= 5)
@@ -54,15 +56,15 @@ test('the histogram is reset per point and seconds without samples have null RTT
   t.equal(pts[1].admitted, 1)
   t.ok(Math.abs(pts[2].rttP99! - 2) <= 0.05, 'previous second\'s 500 ms is gone')
   t.equal(history.lastRttP50(), pts[2].rttP50)
-  clock.ms += 1000
+  step(1000)
   t.equal(history.lastRttP50(), undefined, 'last second had no sample')
 })
 
 test('gaps are filled with idle points; in-flight carries over', async t => {
-  const { clock, history, admit, release } = setup()
+  const { history, admit, release, step } = setup()
   admit(); admit()
   release() // one request still running through the idle seconds
-  clock.ms += 4000
+  step(4000)
   const pts = history.points()
   t.same(pts.map(p => p.t), [1_000_000, 1_001_000, 1_002_000, 1_003_000])
   t.same(pts.map(p => p.admitted), [2, 0, 0, 0])
@@ -71,29 +73,29 @@ test('gaps are filled with idle points; in-flight carries over', async t => {
 })
 
 test('limit is tracked from limit changes, not read late from stats', async t => {
-  const { clock, stats, history, o } = setup()
-  clock.ms += 1000
+  const { stats, history, o, step } = setup()
+  step(1000)
   // The limiter updates its limit before notifying: stats already says 12 while second 1001 is
   // still open; the point for 1000 must keep 10, and 1001 must end at 12.
   stats.limit = 12
   o.onLimitChange!(10, 12, 'sample')
-  clock.ms += 1000
+  step(1000)
   const pts = history.points()
   t.same(pts.map(p => p.limit), [10, 12])
 })
 
 test('the ring keeps the last N seconds, across long gaps too', async t => {
-  const { clock, history, admit } = setup(5)
+  const { clock, history, admit, step } = setup(5)
   for (let i = 0; i < 8; i++) {
     for (let k = 0; k <= i; k++) admit()
-    clock.ms += 1000
+    step(1000)
   }
   let pts = history.points()
   t.equal(pts.length, 5)
   t.same(pts.map(p => p.admitted), [4, 5, 6, 7, 8], 'oldest dropped first')
   t.equal(pts[4].t - pts[0].t, 4000)
 
-  clock.ms += 1_000_000 // far longer than the ring
+  step(1_000_000) // far longer than the ring
   pts = history.points()
   t.equal(pts.length, 5)
   t.ok(pts.every(p => p.admitted === 0), 'only idle seconds remain')
@@ -101,13 +103,44 @@ test('the ring keeps the last N seconds, across long gaps too', async t => {
 })
 
 test('a clock stepping back does not close or reorder seconds', async t => {
-  const { clock, history, admit } = setup()
+  const { clock, history, admit, step } = setup()
   admit()
   clock.ms -= 5000
   admit()
   t.same(history.points(), [])
-  clock.ms += 6000
+  step(6000)
   t.same(history.points().map(p => p.admitted), [2])
+})
+
+test('events count into the open second until a tick closes it', async t => {
+  const { clock, history, admit } = setup()
+  admit()
+  clock.ms += 1000 // the boundary passed, but no tick yet (a late timer)
+  admit()
+  history.tick()
+  t.same(history.points().map(p => p.admitted), [2], 'both land in the second the tick closed')
+})
+
+test('start() closes seconds from an unref\'d timer at each boundary; stop() clears it', async t => {
+  let reads = 0
+  const clock = { ms: 1_000_998 } // 2 ms before a boundary
+  const stats = { limit: 10, inflight: 0 }
+  const history = new History({ stats, now: () => { reads++; return clock.ms } })
+  history.observer.onAdmit!(undefined)
+  history.start()
+  history.start() // idempotent
+  const timer = (history as unknown as { timer: NodeJS.Timeout }).timer
+  t.equal(timer.hasRef(), false, 'never keeps the process alive')
+  clock.ms = 1_001_000
+  const before = reads
+  // The timer reads the clock twice when it fires (tick, then re-arm): wait for that, not for a duration.
+  await new Promise<void>(resolve => {
+    const poll = setInterval(() => { if (reads >= before + 2) { clearInterval(poll); resolve() } }, 1)
+  })
+  clock.ms = 1_000_500 // step back: a read now closes nothing, so only the timer can have closed 1000
+  t.same(history.points().map(p => p.admitted), [1], 'the timer closed the second')
+  history.stop()
+  t.equal((history as unknown as { timer: unknown }).timer, undefined)
 })
 
 test('defaults and option validation', async t => {
