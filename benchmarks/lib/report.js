@@ -136,7 +136,8 @@ function writeScenarioResults (scenario, trials, meta) {
   ].join('\n')
   fs.writeFileSync(path.join(RESULTS, `${scenario.name}.md`), md)
   fs.writeFileSync(path.join(RESULTS, `${scenario.name}.svg`), chartFor(scenario, groups))
-  const totals = trials.map(({ perSecond, samples, ...rest }) => rest)
+  // Committed: totals and per-second numbers. raw/ (git-ignored) adds the 100 ms samples.
+  const totals = trials.map(({ samples, ...rest }) => rest)
   fs.writeFileSync(path.join(RESULTS, `${scenario.name}.json`), JSON.stringify({ scenario, meta, rows, trials: totals }, null, 2) + '\n')
   fs.writeFileSync(path.join(RESULTS, 'raw', `${scenario.name}.json`), JSON.stringify({ scenario, meta, trials }) + '\n')
   return md
