@@ -11,9 +11,9 @@
 // phase, which runs right after poll) to mark its end. That is one callback per *busy* turn,
 // never per request, and nothing at all while the process is idle: no timer keeps it awake.
 //
-// The previous busy turn's length is kept too: requests handled at the start of a turn
-// arrived while the previous turn was running, so a very long turn (a 500 ms block) means
-// the next turn's first requests have already waited that long.
+// The previous busy turn's length and the idle gap before the current turn are kept too, so a
+// caller can tell a sustained queue (long turns back to back) from one slow turn (a cold
+// start, a GC pause, one slow request) that the loop has already recovered from.
 
 export interface LoopTurnOptions {
   /** Monotonic clock in ms. Injected for tests. */
@@ -26,6 +26,8 @@ export class LoopTurnTracker {
   private turnStart = 0
   private inTurn = false
   private lastTurnLength = 0
+  private lastTurnEnd = -Infinity
+  private idleGap = Infinity
   private readonly now: () => number
   private readonly defer: (fn: () => void) => void
   private readonly endTurn: () => void
@@ -36,7 +38,9 @@ export class LoopTurnTracker {
     // One bound function for the life of the tracker: no closure per turn or per request.
     this.endTurn = () => {
       this.inTurn = false
-      this.lastTurnLength = this.now() - this.turnStart
+      const end = this.now()
+      this.lastTurnLength = end - this.turnStart
+      this.lastTurnEnd = end
     }
   }
 
@@ -48,6 +52,7 @@ export class LoopTurnTracker {
     if (!this.inTurn) {
       this.inTurn = true
       this.turnStart = now
+      this.idleGap = now - this.lastTurnEnd
       this.defer(this.endTurn)
       return 0
     }
@@ -57,5 +62,10 @@ export class LoopTurnTracker {
   /** Length of the last completed busy turn, in ms. */
   get previousTurn (): number {
     return this.lastTurnLength
+  }
+
+  /** Idle time between the previous busy turn's end and the current turn's start, in ms. */
+  get gap (): number {
+    return this.idleGap
   }
 }

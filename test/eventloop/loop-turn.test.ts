@@ -47,3 +47,15 @@ t.test('real setImmediate ends the turn after the current I/O callbacks', async 
   t.ok(tracker.previousTurn >= 5)
   t.equal(tracker.age(), 0, 'after the check phase a new turn begins')
 })
+
+t.test('the idle gap before a turn is measured from the previous turn end', async t => {
+  const loop = fakeLoop()
+  const tracker = new LoopTurnTracker({ now: loop.now, defer: loop.defer })
+  tracker.age()
+  t.equal(tracker.gap, Infinity, 'no previous turn')
+  loop.advance(3)
+  loop.endTurn()
+  loop.advance(7)
+  tracker.age()
+  t.equal(tracker.gap, 7)
+})

@@ -1,0 +1,60 @@
+// The admission gate that sheds when the event loop itself is the queue.
+//
+// The concurrency limit cannot see a CPU-bound overload: a synchronous handler keeps in-flight at
+// 1, so the limit is never reached while requests pile up in socket buffers. LoopTurnTracker
+// measures how long the request now in onRequest has been queued behind the current loop turn;
+// past `maxWait` ms we reject it, which costs a few µs instead of a whole handler. The loop turn
+// then ends sooner, so the queue of waiting requests stays about `maxWait` deep in time.
+//
+// Only a *sustained* queue is shed, as CoDel does: the previous busy turn must also have run
+// longer than `maxWait`, with no idle time between the two. One slow turn alone (a cold start
+// compiling serializers, a GC pause, one slow request) is not overload: the loop drains it by
+// itself, and shedding then would turn a blip into errors.
+import type { AdmissionGate } from '../limiter/limiter'
+import type { RejectReason } from '../limiter/events'
+import { invalidOption } from '../errors'
+import { knownKeys, numberOption, objectOption, describe } from '../validate'
+import { LoopTurnTracker } from './loop-turn'
+import type { LoopTurnOptions } from './loop-turn'
+
+export interface EventLoopOptions {
+  /**
+   * Longest time (ms) a request may have waited behind the current event-loop turn before it is
+   * shed with reason 'event-loop'. Default 40.
+   */
+  maxWait?: number
+}
+
+export const DEFAULT_EVENT_LOOP_MAX_WAIT = 40
+
+export class EventLoopGate implements AdmissionGate {
+  readonly maxWait: number
+  readonly tracker: LoopTurnTracker
+  /** Requests shed by this gate. */
+  shed = 0
+
+  constructor (maxWait: number = DEFAULT_EVENT_LOOP_MAX_WAIT, loop?: LoopTurnOptions) {
+    this.maxWait = maxWait
+    this.tracker = new LoopTurnTracker(loop)
+  }
+
+  check (): RejectReason | undefined {
+    const tracker = this.tracker
+    if (tracker.age() <= this.maxWait) return undefined
+    if (tracker.previousTurn <= this.maxWait || tracker.gap > this.maxWait) return undefined
+    this.shed++
+    return 'event-loop'
+  }
+}
+
+/** `eventLoop` option: `false` turns the gate off; `true`, undefined or an object turns it on. */
+export function resolveEventLoopOptions (value: unknown): { maxWait: number } | undefined {
+  if (value === false) return undefined
+  if (value === undefined || value === true) return { maxWait: DEFAULT_EVENT_LOOP_MAX_WAIT }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    invalidOption('eventLoop', `expected false, true or { maxWait }, got ${describe(value)}`)
+  }
+  const obj = objectOption('eventLoop', value) as Record<string, unknown>
+  knownKeys('eventLoop', obj, ['maxWait'])
+  return { maxWait: numberOption('eventLoop.maxWait', obj.maxWait, DEFAULT_EVENT_LOOP_MAX_WAIT, 0, 60000, { minExclusive: true }) }
+}

@@ -1,0 +1,65 @@
+import t from 'tap'
+import Fastify from 'fastify'
+import plugin from '../../index'
+
+function burn (ms: number): void {
+  const start = performance.now()
+  while (performance.now() - start < ms) { /* a CPU-bound handler */ }
+}
+
+async function build (opts: Record<string, unknown>) {
+  const app = Fastify()
+  await app.register(plugin, { algorithm: 'fixed', algorithmOptions: { limit: 100 }, ...opts })
+  app.get('/cpu', async () => { burn(15); return { ok: true } })
+  await app.ready()
+  return app
+}
+
+// inject() hands every request to the router without returning to the event loop, exactly as
+// libuv's poll phase hands over a burst of readable sockets, so the turn's age grows by 15 ms
+// per request.
+t.test('one long turn is a blip, not overload: nothing is shed', async t => {
+  const app = await build({ eventLoop: { maxWait: 20 } })
+  t.teardown(() => app.close())
+  const replies = await Promise.all(Array.from({ length: 4 }, async () => await app.inject('/cpu')))
+  t.same(replies.map(r => r.statusCode), [200, 200, 200, 200])
+})
+
+t.test('back-to-back long turns: requests queued past maxWait are shed with reason event-loop', async t => {
+  const app = await build({ eventLoop: { maxWait: 20 } })
+  t.teardown(() => app.close())
+  const burst = async () => await Promise.all(Array.from({ length: 4 }, async () => await app.inject('/cpu')))
+  const first = await burst() // a 60 ms turn: served, but it marks a queue
+  t.same(first.map(r => r.statusCode), [200, 200, 200, 200])
+  // inject() never yields to the event loop between requests; let the loop finish this turn,
+  // as it would between two polls of a busy server.
+  await new Promise(resolve => setImmediate(resolve))
+  const replies = await burst() // starts right after: a sustained queue
+  const codes = replies.map(r => r.statusCode)
+  t.equal(codes[0], 200, `the first request of the turn waited for nobody: ${codes.join(',')}`)
+  const shed = replies.filter(r => r.statusCode === 503)
+  t.ok(shed.length >= 1, 'requests behind it are shed')
+  for (const r of shed) {
+    t.equal(r.json().code, 'FST_CONCURRENCY_LIMIT_EXCEEDED')
+    t.match(r.json().message, /event-loop/)
+    t.equal(r.headers['retry-after'], '1')
+  }
+  t.equal(app.concurrency.inflight, 0)
+  t.equal(app.concurrency.rejected, shed.length)
+  t.equal(app.concurrency.admitted, 8 - shed.length)
+})
+
+t.test('eventLoop: false leaves CPU-bound bursts to the concurrency limit alone', async t => {
+  const app = await build({ eventLoop: false })
+  t.teardown(() => app.close())
+  for (let i = 0; i < 2; i++) {
+    const replies = await Promise.all(Array.from({ length: 4 }, async () => await app.inject('/cpu')))
+    t.same(replies.map(r => r.statusCode), [200, 200, 200, 200])
+  }
+})
+
+t.test('a bad eventLoop option fails ready()', async t => {
+  const app = Fastify()
+  app.register(plugin, { eventLoop: { maxWait: -1 } })
+  await t.rejects(async () => { await app.ready() }, { code: 'FST_CONCURRENCY_INVALID_OPTION', message: /eventLoop\.maxWait/ })
+})
