@@ -16,6 +16,12 @@ export const errors = {
     'Service overloaded: concurrency limit reached (%s)',
     503
   ),
+  /** A new session (or, while draining, a sessionless request) was refused. Message: the reason. */
+  FST_CONCURRENCY_SESSION_REFUSED: createError(
+    'FST_CONCURRENCY_SESSION_REFUSED',
+    'Not accepting new sessions (%s)',
+    503
+  ),
   /** An optional peer dependency needed by an enabled feature is not installed. Message: package, feature. */
   FST_CONCURRENCY_MISSING_DEPENDENCY: createError(
     'FST_CONCURRENCY_MISSING_DEPENDENCY',

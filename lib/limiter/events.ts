@@ -15,6 +15,7 @@ export type RejectReason =
   | 'deadline' //         the client's deadline cannot be met
   | 'session-cap' //      a new session beyond maxSessions
   | 'draining' //         the server is draining: no new users
+  | 'store-unavailable' // the session store failed and onStoreError is 'closed'
 
 /** How a completed request is counted. */
 export type Outcome = 'success' | 'drop' | 'ignore'
