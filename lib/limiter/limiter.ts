@@ -3,9 +3,19 @@
 // exactly once per permit (a second call is a no-op), and feeds the latency sample to the algorithm.
 //
 // Invariant, at every moment: admitted = succeeded + dropped + ignored + inflight.
+//
+// Backlog (optional): with a `queue`, acquire() may hand back a Waiter instead of rejecting; the
+// waiter is granted a permit later, from release() (onGranted), or rejected by the queue's timer
+// (onQueueReject). A queued request is neither admitted nor rejected until then, so the invariant
+// holds throughout. With `partitions`, each permit is charged to a partition (see partitions.ts).
 import type { LimitAlgorithm } from '../algorithms/types'
 import type { LimiterObserver, LimiterStats, Outcome, RejectReason } from './events'
+import { invalidOption } from '../errors'
+import type { Partition, PartitionSet } from './partitions'
 import { Permit } from './permit'
+import { ServiceTimeEwma, deadlineUnreachable, estimateWait } from './wait-estimate'
+import { WaitQueue, Waiter, systemTimers } from './wait-queue'
+import type { ExpiryReason, QueueOrder, TimerApi } from './wait-queue'
 
 /**
  * One admission step that may shed a request before the capacity check. Later features
@@ -16,12 +26,29 @@ export interface AdmissionGate {
   check (stats: LimiterStats, partition: string | undefined): RejectReason | undefined
 }
 
-export interface LimiterOptions {
+export interface LimiterOptions<C = unknown> {
   algorithm: LimitAlgorithm
   /** Monotonic clock in ms. Injected by tests; defaults to performance.now(). */
   now?: () => number
   observers?: LimiterObserver[]
   gates?: AdmissionGate[]
+  /** A bounded wait queue for requests that find no free permit (acquire() only). */
+  queue?: { size: number, timeout: number, order?: QueueOrder }
+  /** Shares of the limit per class of traffic; one queue level per partition, in declaration order. */
+  partitions?: PartitionSet
+  /**
+   * Moving average of latency, for wait estimates and deadlines. Created automatically with a
+   * queue; pass one to use deadlines without a queue.
+   */
+  serviceTime?: ServiceTimeEwma
+  /** Reject ('estimated-wait') instead of queueing when the estimated wait exceeds this (ms). */
+  maxEstimatedWait?: number
+  /** Timers for the queue. Its clock also becomes the limiter's when `now` is not given. */
+  timers?: TimerApi
+  /** A queued request got a permit (from release()). Required with `queue`; must not throw. */
+  onGranted?: (context: C, permit: Permit<C>) => void
+  /** A queued request left the queue without a permit (timeout, deadline). Required with `queue`. */
+  onQueueReject?: (context: C, reason: RejectReason) => void
 }
 
 export interface LimiterSnapshot {
@@ -39,11 +66,19 @@ function defaultNow (): number {
   return performance.now()
 }
 
+function noGrant (): void {}
+
 export class Limiter<C = unknown> implements LimiterStats {
   readonly algorithm: LimitAlgorithm
+  readonly queue: WaitQueue<C> | undefined
+  readonly partitions: PartitionSet | undefined
+  readonly serviceTime: ServiceTimeEwma | undefined
+  readonly maxEstimatedWait: number
   private readonly now: () => number
   private readonly observers: LimiterObserver[]
   private readonly gates: AdmissionGate[]
+  private readonly onGranted: (context: C, permit: Permit<C>) => void
+  private readonly onQueueReject: (context: C, reason: RejectReason) => void
   private _inflight = 0
   private _admitted = 0
   private _rejected = 0
@@ -52,11 +87,33 @@ export class Limiter<C = unknown> implements LimiterStats {
   private _ignored = 0
   private _bypassed = 0
 
-  constructor (options: LimiterOptions) {
+  constructor (options: LimiterOptions<C>) {
     this.algorithm = options.algorithm
-    this.now = options.now ?? defaultNow
+    const timers = options.timers
+    this.now = options.now ?? (timers !== undefined ? () => timers.now() : defaultNow)
     this.observers = options.observers !== undefined ? options.observers.slice() : []
     this.gates = options.gates !== undefined ? options.gates.slice() : []
+    this.partitions = options.partitions
+    this.maxEstimatedWait = options.maxEstimatedWait ?? Infinity
+    this.onGranted = options.onGranted ?? noGrant
+    this.onQueueReject = options.onQueueReject ?? noGrant
+    const queue = options.queue
+    if (queue === undefined) {
+      this.queue = undefined
+      this.serviceTime = options.serviceTime
+      return
+    }
+    if (options.onGranted === undefined) invalidOption('onGranted', 'a queue needs onGranted to hand out permits')
+    if (options.onQueueReject === undefined) invalidOption('onQueueReject', 'a queue needs onQueueReject to answer expired waiters')
+    this.serviceTime = options.serviceTime ?? new ServiceTimeEwma()
+    // The queue and the deadlines it computes share the limiter's clock.
+    const now = this.now
+    this.queue = new WaitQueue<C>({
+      ...queue,
+      levels: this.partitions === undefined ? 1 : this.partitions.list.length,
+      timers: timers ?? { now, setTimer: systemTimers.setTimer, clearTimer: systemTimers.clearTimer },
+      onExpire: (context, reason, level) => { this.expire(context, reason, level) }
+    })
   }
 
   get limit (): number { return this.algorithm.limit }
@@ -87,23 +144,114 @@ export class Limiter<C = unknown> implements LimiterStats {
   }
 
   /**
-   * Admit a request, or return why not. Returning the reason as a string (not an object or an
-   * exception) keeps the rejection path allocation-free; `typeof result === 'string'` tells them apart.
+   * Admit a request now, or return why not; never queues. Returning the reason as a string (not an
+   * object or an exception) keeps the rejection path allocation-free; `typeof result === 'string'`
+   * tells them apart. `budget`: the client's remaining time in ms (deadline), if it sent one.
    */
-  tryAcquire (context: C, partition?: string): Permit<C> | RejectReason {
+  tryAcquire (context: C, partition?: string, budget?: number): Permit<C> | RejectReason {
+    return this.decide(context, partition, budget, false) as Permit<C> | RejectReason
+  }
+
+  /**
+   * As tryAcquire, but with a queue a request that finds no free permit may wait: the result is
+   * then a Waiter, settled later through onGranted or onQueueReject (or withdrawn by cancel()).
+   */
+  acquire (context: C, partition?: string, budget?: number): Permit<C> | Waiter<C> | RejectReason {
+    return this.decide(context, partition, budget, true)
+  }
+
+  /** Withdraw a queued request (its client left). True if it was still queued: nothing more happens for it. */
+  cancel (waiter: Waiter<C>): boolean {
+    return this.queue !== undefined && this.queue.cancel(waiter)
+  }
+
+  /**
+   * Empty the queue (server closing): each waiter is counted as rejected with `reason` and its
+   * context returned, for the caller to answer. Later expiries cannot happen: the queue is empty.
+   */
+  rejectQueued (reason: RejectReason): C[] {
+    if (this.queue === undefined) return []
+    const waiters = this.queue.removeAllWaiters()
+    const out: C[] = []
+    for (const w of waiters) {
+      this.rejectAt(reason, this.partitions?.list[w.level])
+      out.push(w.value)
+    }
+    return out
+  }
+
+  /** Estimated queue wait (ms) of a request behind the whole current backlog: Retry-After 'auto' uses it. */
+  estimatedBacklogWait (): number {
+    const serviceTime = this.serviceTime
+    if (serviceTime === undefined) return 0
+    return estimateWait(this.queue === undefined ? 0 : this.queue.length, this.algorithm.limit, serviceTime.value)
+  }
+
+  private decide (context: C, name: string | undefined, budget: number | undefined, mayQueue: boolean): Permit<C> | Waiter<C> | RejectReason {
+    const partitions = this.partitions
+    // With partitions, observers and gates see the resolved name (undeclared names become 'default').
+    const p = partitions === undefined ? undefined : partitions.get(name)
+    const label = p === undefined ? name : p.name
     const gates = this.gates
     for (let i = 0; i < gates.length; i++) {
-      const reason = gates[i].check(this, partition)
-      if (reason !== undefined) return this.reject(reason, partition)
+      const reason = gates[i].check(this, label)
+      if (reason !== undefined) return this.rejectAt(reason, p, label)
     }
-    if (this._inflight >= this.algorithm.limit) return this.reject('limit', partition)
+    const limit = this.algorithm.limit
+    const serviceTime = this.serviceTime === undefined ? 0 : this.serviceTime.value
+    if (p === undefined ? this._inflight < limit : (partitions as PartitionSet).canAdmit(p, this._inflight, limit)) {
+      if (budget !== undefined && deadlineUnreachable(budget, 0, serviceTime)) return this.rejectAt('deadline', p, label)
+      return this.grant(context, p, label)
+    }
+    const queue = this.queue
+    if (queue === undefined || !mayQueue) return this.rejectAt(p === undefined ? 'limit' : 'partition', p, label)
+    const level = p === undefined ? 0 : p.level
+    const wait = estimateWait(queue.aheadOf(level), limit, serviceTime)
+    if (wait > this.maxEstimatedWait) return this.rejectAt('estimated-wait', p, label)
+    if (budget !== undefined && deadlineUnreachable(budget, wait, serviceTime)) return this.rejectAt('deadline', p, label)
+    const waiter = queue.enqueue(context, level, budget === undefined ? Infinity : this.now() + budget)
+    if (waiter === 'full') return this.rejectAt('queue-full', p, label)
+    return waiter
+  }
+
+  private grant (context: C, p: Partition | undefined, label: string | undefined): Permit<C> {
     const inflight = ++this._inflight
     this._admitted++
-    const permit = new Permit(this.now(), inflight, partition, context)
+    if (p !== undefined) {
+      p.inflight++ // PartitionSet.admit, inlined
+      p.admitted++
+    }
+    const permit = new Permit(this.now(), inflight, label, context)
     const observers = this.observers
-    for (let i = 0; i < observers.length; i++) observers[i].onAdmit?.(partition)
+    for (let i = 0; i < observers.length; i++) observers[i].onAdmit?.(label)
     return permit
   }
+
+  private rejectAt (reason: RejectReason, p: Partition | undefined, label: string | undefined = p?.name): RejectReason {
+    if (p !== undefined) p.rejected++ // PartitionSet.reject, inlined
+    return this.reject(reason, label)
+  }
+
+  private expire (context: C, reason: ExpiryReason, level: number): void {
+    this.rejectAt(reason, this.partitions?.list[level])
+    this.onQueueReject(context, reason)
+  }
+
+  /** Hand freed permits to waiters while there is room; runs at the end of every release. */
+  private drain (queue: WaitQueue<C>): void {
+    const partitions = this.partitions
+    const eligible = partitions === undefined ? this.belowLimit : partitions.levelEligible
+    while (queue.length > 0) {
+      if (partitions !== undefined) partitions.setGlobal(this._inflight, this.algorithm.limit)
+      const w = queue.grantNextWaiter(eligible)
+      if (w === undefined) return
+      const p = partitions === undefined ? undefined : partitions.list[w.level]
+      // The permit starts now, not at enqueue: the algorithm must see service latency, not queue wait.
+      this.onGranted(w.value, this.grant(w.value, p, p?.name))
+    }
+  }
+
+  private readonly belowLimit = (): boolean => this._inflight < this.algorithm.limit
 
   /** Count a rejection decided here or by a later asynchronous step (a queue timeout, say). */
   reject (reason: RejectReason, partition: string | undefined): RejectReason {
@@ -135,6 +283,23 @@ export class Limiter<C = unknown> implements LimiterStats {
     permit.at = at
     permit.rtt = at - permit.start
     this._inflight--
+    const partitions = this.partitions
+    if (partitions !== undefined) partitions.release(partitions.get(permit.partition))
+    const queue = this.queue
+    if (queue === undefined || queue.length === 0) {
+      this.account(permit, outcome)
+      return true
+    }
+    // Drain even if a custom algorithm throws: waiters must not be stranded by someone else's bug.
+    try {
+      this.account(permit, outcome)
+    } finally {
+      this.drain(queue)
+    }
+    return true
+  }
+
+  private account (permit: Permit<C>, outcome: Outcome): void {
     const observers = this.observers
     if (outcome === 'ignore') {
       this._ignored++
@@ -143,6 +308,7 @@ export class Limiter<C = unknown> implements LimiterStats {
       permit.dropped = dropped
       if (dropped) this._dropped++
       else this._succeeded++
+      if (this.serviceTime !== undefined) this.serviceTime.update(permit.rtt)
       const algorithm = this.algorithm
       const before = algorithm.limit
       algorithm.onSample(permit)
@@ -154,7 +320,6 @@ export class Limiter<C = unknown> implements LimiterStats {
       }
     }
     for (let i = 0; i < observers.length; i++) observers[i].onRelease?.(outcome, permit.rtt, permit.partition)
-    return true
   }
 
   snapshot (): LimiterSnapshot {

@@ -47,8 +47,11 @@ export interface WaitQueueOptions<T> {
   /** Number of priority levels (level 0 is served first). Default 1. */
   levels?: number
   timers?: TimerApi
-  /** Called exactly once for each waiter that times out or whose deadline passes while queued. */
-  onExpire: (value: T, reason: ExpiryReason) => void
+  /**
+   * Called exactly once for each waiter that times out or whose deadline passes while queued;
+   * `level` is the waiter's priority level (the limiter maps it back to a partition).
+   */
+  onExpire: (value: T, reason: ExpiryReason, level: number) => void
 }
 
 const QUEUED = 0
@@ -141,7 +144,7 @@ class ExpiryList<T> {
 const MAX_RECORDED_WAIT_US = 3_600_000_000
 const MAX_TIMER_MS = 2_147_483_647
 
-export class WaitQueue<T extends object> {
+export class WaitQueue<T> {
   readonly size: number
   readonly timeout: number
   readonly order: QueueOrder
@@ -152,7 +155,7 @@ export class WaitQueue<T extends object> {
   /** Lower bound of the earliest deadline on `early` (may be stale-low after removals: harmless). */
   private earlyMin = Infinity
   private readonly timers: TimerApi
-  private readonly onExpire: (value: T, reason: ExpiryReason) => void
+  private readonly onExpire: (value: T, reason: ExpiryReason, level: number) => void
   private timer: unknown = undefined
   private armedFor = Infinity
   private readonly fire = (): void => { this.onTimer() }
@@ -255,6 +258,12 @@ export class WaitQueue<T extends object> {
    * `eligible(level)` lets partitions refuse a level that is at its guaranteed share.
    */
   grantNext (eligible?: (level: number) => boolean): T | undefined {
+    const w = this.grantNextWaiter(eligible)
+    return w === undefined ? undefined : w.value
+  }
+
+  /** As grantNext, but returns the granted Waiter itself, so the caller also learns its level. */
+  grantNextWaiter (eligible?: (level: number) => boolean): Waiter<T> | undefined {
     if (this._length === 0) return undefined
     const now = this.timers.now()
     let expiredHead: Waiter<T> | null = null
@@ -285,12 +294,17 @@ export class WaitQueue<T extends object> {
     }
     this.resetIfEmpty()
     this.settleExpired(expiredHead, now)
-    return winner === null ? undefined : winner.value
+    return winner === null ? undefined : winner
   }
 
   /** Remove every waiter (server closing), stop the timer, and return the values for the caller to settle. */
   removeAll (): T[] {
-    const out: T[] = []
+    return this.removeAllWaiters().map(w => w.value)
+  }
+
+  /** As removeAll, but returns the Waiters (in service-level order), so the caller also learns their levels. */
+  removeAllWaiters (): Array<Waiter<T>> {
+    const out: Array<Waiter<T>> = []
     const now = this.timers.now()
     for (const list of this.levels) {
       while (list.head !== null) {
@@ -299,7 +313,7 @@ export class WaitQueue<T extends object> {
         w.state = CANCELLED
         this.cancelled++
         this.recordWait(w, now)
-        out.push(w.value)
+        out.push(w)
       }
     }
     this.resetIfEmpty()
@@ -401,7 +415,7 @@ export class WaitQueue<T extends object> {
       if (w.reason === 'deadline') this.deadlineExpired++
       else this.timedOut++
       this.recordWait(w, now)
-      this.onExpire(w.value, w.reason)
+      this.onExpire(w.value, w.reason, w.level)
       w = next
     }
   }
