@@ -82,6 +82,17 @@ function targetsTable (scenario, groups) {
   return lines.join('\n')
 }
 
+// A server whose event loop is stalled sends no samples; break the line over such a gap
+// (more than 3 sample periods) instead of drawing a straight line through time it did not see.
+function withGaps (points, maxGapS = 0.3) {
+  const out = []
+  for (let i = 0; i < points.length; i++) {
+    if (i > 0 && points[i][0] - points[i - 1][0] > maxGapS) out.push([points[i - 1][0], null])
+    out.push(points[i])
+  }
+  return out
+}
+
 // Time series of the first run of each protection (medians of time series would blur
 // exactly the transitions the charts are for).
 function chartFor (scenario, groups) {
@@ -89,13 +100,13 @@ function chartFor (scenario, groups) {
   // Samples keep coming while the last requests drain; the charts stop at the run's end.
   const samplesOf = (trial) => trial.samples.filter((s) => s.t <= trial.durationMs)
   const sampleSeries = (field) => firstRuns.map(({ name, trial }) => ({
-    name, points: samplesOf(trial).map((s) => [s.t / 1000, s[field]])
+    name, points: withGaps(samplesOf(trial).map((s) => [s.t / 1000, s[field]]))
   }))
   const secondSeries = (field) => firstRuns.map(({ name, trial }) => ({
     name, points: trial.perSecond.map((s) => [s.second + 0.5, s[field]])
   }))
   const inflightSeries = () => firstRuns.map(({ name, trial }) => ({
-    name, points: samplesOf(trial).map((s) => [s.t / 1000, s.protectionInflight ?? s.handlerInflight])
+    name, points: withGaps(samplesOf(trial).map((s) => [s.t / 1000, s.protectionInflight ?? s.handlerInflight]))
   }))
   return renderChart({
     title: scenario.title,

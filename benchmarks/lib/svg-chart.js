@@ -81,7 +81,13 @@ function renderPanel (panel, index, xMax, colors) {
     }
     if (current.length) segments.push(current)
     for (const seg of segments) {
-      out.push(`<polyline fill="none" stroke="${colors[series.name]}" stroke-width="1.5" points="${seg.join(' ')}"/>`)
+      if (seg.length === 1) {
+        // An isolated value (neighbours missing) would vanish as a one-point line.
+        const [cx, cy] = seg[0].split(',')
+        out.push(`<circle cx="${cx}" cy="${cy}" r="2" fill="${colors[series.name]}"/>`)
+      } else {
+        out.push(`<polyline fill="none" stroke="${colors[series.name]}" stroke-width="1.5" points="${seg.join(' ')}"/>`)
+      }
     }
   })
   return out.join('\n')
