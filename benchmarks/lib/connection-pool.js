@@ -29,10 +29,12 @@ class Exchange {
     this.recorded = false
   }
 
+  // undici calls this as it writes the request to the socket.
   onConnect (abort) {
     this.abortFn = abort
     // Timed out before undici even wrote it (it was waiting for the socket to connect).
     if (this.timedOut) abort(new Error('client timeout'))
+    else this.pool.onWritten(this)
   }
 
   onHeaders (statusCode) { this.statusCode = statusCode; return true }
@@ -57,7 +59,8 @@ class Exchange {
   }
 }
 
-function createConnectionPool (origin, { connections, connectTimeoutMs }) {
+// onWritten(exchange) runs when a request is actually written to a socket.
+function createConnectionPool (origin, { connections, connectTimeoutMs, onWritten = () => {} }) {
   const idleMs = 10 * 60 * 1000
   const clients = Array.from({ length: connections }, () => new Client(origin, {
     pipelining: 1,
@@ -88,6 +91,7 @@ function createConnectionPool (origin, { connections, connectTimeoutMs }) {
   }
 
   const pool = {
+    onWritten,
     // Returns the exchange so the caller can time it out; onDone(exchange, err) runs once.
     request (path, scheduled, onDone) {
       const exchange = new Exchange(pool, path, scheduled, onDone)

@@ -19,8 +19,18 @@ const SWEEP_MS = 20
  * Every request is given up timeoutMs after its scheduled time (client timeout) and counted
  * as a timeout. Resolves once every scheduled request has answered or timed out.
  */
-async function runOpenLoop ({ origin, schedule, routes, recorder, timeoutMs, connections, seed = 7, onStart = () => {} }) {
-  const pool = createConnectionPool(origin, { connections, connectTimeoutMs: timeoutMs })
+async function runOpenLoop ({ origin, schedule, durationMs, routes, recorder, timeoutMs, connections, seed = 7, onStart = () => {} }) {
+  let start = 0
+  let writtenInRun = 0
+  const now = () => performance.now() - start
+  // "Sent" means written to a socket, not merely scheduled: if the generator is starved of
+  // CPU, or every connection is busy, requests wait here and the send lag shows it.
+  function onWritten (exchange) {
+    const t = now()
+    recorder.sent(exchange.scheduled, t - exchange.scheduled)
+    if (t <= durationMs) writtenInRun++
+  }
+  const pool = createConnectionPool(origin, { connections, connectTimeoutMs: timeoutMs, onWritten })
   // The scenario server answers these before Fastify sees them (see scenario-server.js), so
   // no protection learns from warm-up traffic. Without it the first seconds would measure
   // the TCP handshakes of a thousand new sockets, not the protection.
@@ -35,10 +45,8 @@ async function runOpenLoop ({ origin, schedule, routes, recorder, timeoutMs, con
   let head = 0
   let outstanding = 0
   let next = schedule.next()
-  let lastDispatchMs = 0
   let maxQueued = 0
-  const start = performance.now()
-  const now = () => performance.now() - start
+  start = performance.now()
 
   return new Promise((resolve) => {
     let tickTimer = null
@@ -62,10 +70,8 @@ async function runOpenLoop ({ origin, schedule, routes, recorder, timeoutMs, con
       const t = now()
       while (next <= t) {
         recorder.offered(next)
-        recorder.sent(next, t - next)
         outstanding++
         pending.push(pool.request(pickRoute(), next, onDone))
-        lastDispatchMs = t
         next = schedule.next()
       }
       if (pool.queued > maxQueued) maxQueued = pool.queued
@@ -98,7 +104,7 @@ async function runOpenLoop ({ origin, schedule, routes, recorder, timeoutMs, con
       finished = true
       clearTimeout(tickTimer)
       clearInterval(sweepTimer)
-      pool.destroy().then(() => resolve({ errorCodes, sendPhaseMs: lastDispatchMs, maxQueued }))
+      pool.destroy().then(() => resolve({ errorCodes, writtenInRun, maxQueued }))
     }
 
     tick()

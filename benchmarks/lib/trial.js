@@ -53,6 +53,7 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
     const load = await runOpenLoop({
       origin: `http://127.0.0.1:${port}`,
       schedule,
+      durationMs,
       routes: scenario.routes,
       recorder,
       timeoutMs,
@@ -67,7 +68,7 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
     const final = await finalMsg
     const cpu = process.cpuUsage(cpuBefore)
     const summary = recorder.summarize()
-    const sentTotal = summary.perSecond.reduce((n, s) => n + s.sent, 0)
+    const offeredTotal = summary.perSecond.reduce((n, s) => n + s.offered, 0)
     return {
       scenario: scenario.name,
       protection: protection.name,
@@ -75,10 +76,11 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
       warmupMs,
       total: summary.total,
       perSecond: summary.perSecond,
-      // Below the offered rate only when the generator fell behind the schedule.
-      achievedRate: sentTotal * 1000 / Math.max(durationMs, load.sendPhaseMs),
+      // Requests written to a socket before the run ended, per second: below the offered
+      // rate when the generator was starved or all its connections were busy.
+      achievedRate: load.writtenInRun * 1000 / durationMs,
       // The generator's own CPU per request (incl. warm-up): how much load this box can offer.
-      generatorCpuUsPerRequest: (cpu.user + cpu.system) / sentTotal,
+      generatorCpuUsPerRequest: (cpu.user + cpu.system) / offeredTotal,
       maxClientQueue: load.maxQueued,
       errorCodes: load.errorCodes,
       samples,
