@@ -70,6 +70,7 @@ export function renderStatusPage (options: StatusPageOptions = {}): string {
   'use strict'
   var CONFIG = ${config}
   var WINDOW_MS = 300000
+  var MIN_SPAN_MS = 10000
   var COLORS = { limit: '#2563eb', inflight: '#f59e0b', p50: '#10b981', p99: '#8b5cf6', admitted: '#16a34a', rejected: '#dc2626' }
   // Read by the browser test; harmless for people.
   var state = window.__statusPage = { polls: 0, errors: 0, lastPointT: null, segments: {} }
@@ -82,6 +83,10 @@ export function renderStatusPage (options: StatusPageOptions = {}): string {
     var steps = [1, 2, 2.5, 5, 10]
     for (var i = 0; i < steps.length; i++) if (steps[i] * p >= v) return steps[i] * p
     return 10 * p
+  }
+
+  function ago (ms) {
+    return ms >= 60000 ? (Math.round(ms / 6000) / 10) + ' min' : Math.round(ms / 1000) + ' s'
   }
 
   function fmt (v) {
@@ -103,11 +108,13 @@ export function renderStatusPage (options: StatusPageOptions = {}): string {
     var left = 44, right = 10, top = 22, bottom = 20
     var pw = w - left - right, ph = h - top - bottom
     var tMax = points.length ? points[points.length - 1].t : Date.now()
-    var tMin = tMax - WINDOW_MS
+    // At most five minutes; a younger history (a process that just started) fills the width.
+    var span = points.length ? Math.min(WINDOW_MS, Math.max(MIN_SPAN_MS, tMax - points[0].t)) : WINDOW_MS
+    var tMin = tMax - span
     var yMax = 0
     points.forEach(function (p) { series.forEach(function (s) { var v = p[s.key]; if (v !== null && v > yMax) yMax = v }) })
     yMax = niceMax(yMax * 1.05)
-    function x (t) { return left + (t - tMin) / WINDOW_MS * pw }
+    function x (t) { return left + (t - tMin) / span * pw }
     function y (v) { return top + ph - v / yMax * ph }
 
     ctx.font = '11px system-ui, sans-serif'
@@ -120,11 +127,13 @@ export function renderStatusPage (options: StatusPageOptions = {}): string {
       ctx.fillText(fmt(v), left - 6, y(v))
     }
     ctx.textAlign = 'center'; ctx.textBaseline = 'top'
-    for (var m = 0; m <= 5; m++) ctx.fillText(m === 5 ? 'now' : '-' + (5 - m) + ' min', left + pw * m / 5, top + ph + 5)
+    for (var m = 0; m <= 5; m++) ctx.fillText(m === 5 ? 'now' : '-' + ago(span * (5 - m) / 5), left + pw * m / 5, top + ph + 5)
 
     var segments = 0
     ctx.lineWidth = 1.75
-    series.forEach(function (s, si) {
+    // Drawn last to first, so the first series stays visible where lines coincide (the limit
+    // over in-flight, which equals it while shedding).
+    series.slice().reverse().forEach(function (s) {
       ctx.strokeStyle = s.color
       ctx.beginPath()
       var pen = false
@@ -134,6 +143,8 @@ export function renderStatusPage (options: StatusPageOptions = {}): string {
         if (pen) { ctx.lineTo(x(p.t), y(v)); segments++ } else { ctx.moveTo(x(p.t), y(v)); pen = true }
       })
       ctx.stroke()
+    })
+    series.forEach(function (s, si) {
       // Legend with the latest value.
       var last = points.length ? points[points.length - 1][s.key] : null
       var lx = left + si * 130
