@@ -111,7 +111,11 @@ export class SessionWiring {
    */
   screen (request: FastifyRequest, raw: ServerResponse): 'draining' | 'limit' | undefined {
     const tracker = this.tracker
-    if (!this.enabled) return tracker.refusedByDrain('none') ? this.limiter.reject('draining', undefined) as 'draining' : undefined
+    if (!this.enabled) {
+      // Without sessions only a drain turns screening on, and every request is a new one.
+      tracker.refusedByDrain('none')
+      return this.limiter.reject('draining', undefined) as 'draining'
+    }
     const key = this.keyFor(request)
     const cls = tracker.classify(key)
     const active = cls === 'active'
