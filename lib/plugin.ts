@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import fp from 'fastify-plugin'
 import { errors } from './errors'
 import { Limiter } from './limiter/limiter'
+import { EventLoopGate } from './eventloop/gate'
 import type { Permit } from './limiter/permit'
 import type { Outcome, RejectReason } from './limiter/events'
 import { resolveOptions } from './options'
@@ -14,6 +15,9 @@ import { Status } from './status'
 import type { PressureProbe } from './status'
 import { registerStatusRoute } from './status-route'
 import { routeConfig } from './route-config'
+import { SessionWiring, checkDrainOnClose } from './sessions/wiring'
+import { attachObservability } from './observability/wiring'
+import { BacklogWiring } from './backlog/wiring'
 import type { FastifyAdaptiveConcurrencyOptions, UnderPressureReadings } from './types'
 
 type PermitCarrier = ServerResponse & Record<symbol, Permit<FastifyReply> | undefined>
@@ -41,9 +45,25 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
   const options = resolveOptions(opts)
   const { classify, timeout, bypass, onLimitExceeded, statusCode } = options
   const retryAfter = String(options.retryAfter)
-  const limiter = new Limiter<FastifyReply>({ algorithm: options.algorithm })
+  // Queue, deadlines, partitions (lib/backlog/wiring.ts). Unconfigured, one boolean check per request.
+  const backlog = new BacklogWiring(options.backlog, options.retryAfterAuto, { admit: admitted, reject })
+  const limiter = new Limiter<FastifyReply>({ algorithm: options.algorithm, ...backlog.limiterOptions() })
+  // On by default: the only signal that sees a CPU-bound overload (see lib/eventloop/gate.ts).
+  const eventLoopGate = options.eventLoop === undefined ? undefined : new EventLoopGate(options.eventLoop.maxWait)
+  if (eventLoopGate !== undefined) limiter.addGate(eventLoopGate)
   const pressure: PressureProbe = { isUnderPressure: undefined, memoryUsage: undefined }
   const status = new Status(limiter as Limiter, pressure)
+  // Sessions and drain (lib/sessions/wiring.ts). Unconfigured, it costs one boolean check per request.
+  const sessions = new SessionWiring(options.sessions, limiter as Limiter, options.retryAfter)
+  status.sessionWiring = sessions
+  // History, diagnostics_channel, logs, metrics: limiter observers (lib/observability/wiring.ts).
+  const observability = attachObservability(limiter, options.observability, fastify.log)
+  status.history = observability.history
+  fastify.addHook('onClose', function closeObservability (_instance, done) {
+    observability.close()
+    done()
+  })
+  if (options.drainOnClose !== undefined) checkDrainOnClose(fastify)
   // Per registration, so two instances of the plugin (say, per prefix) never share a permit slot.
   const kPermit = Symbol('adaptive-concurrency.permit')
 
@@ -73,6 +93,7 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
     const permit = (this as PermitCarrier)[kPermit]
     /* c8 ignore next -- defensive: the listener is only attached together with a permit */
     if (permit === undefined || permit.released) return
+    if (sessions.enabled) sessions.finished(this)
     const reply = permit.context
     let outcome: Outcome
     try {
@@ -103,15 +124,29 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
       limiter.recordBypass()
       return done()
     }
-    const result = limiter.tryAcquire(reply)
+    if (sessions.screening) {
+      const refusal = sessions.screen(request, raw)
+      if (refusal === 'draining') return sessions.refuse(request, reply, refusal, done)
+      if (refusal !== undefined) return reject(request, reply, refusal, done)
+    }
+    const result = backlog.enabled ? backlog.acquire(request, reply, done) : limiter.tryAcquire(reply)
+    if (result === undefined) return // queued: the backlog calls admitted() or reject() later
     if (typeof result === 'string') return reject(request, reply, result, done)
-    ;(raw as PermitCarrier)[kPermit] = result
+    admitted(request, reply, result, done)
+  }
+
+  // The request holds a permit: at once, or after waiting in the queue.
+  function admitted (request: FastifyRequest, reply: FastifyReply, permit: Permit<FastifyReply>, done: HookHandlerDoneFunction): void {
+    const raw = reply.raw
+    ;(raw as PermitCarrier)[kPermit] = permit
     raw.on('close', onResponseClose)
+    // A new session takes its seat only now that it holds a permit; this calls done().
+    if (sessions.enabled) return sessions.admit(request, reply, permit, done)
     done()
   }
 
   function reject (request: FastifyRequest, reply: FastifyReply, reason: RejectReason, done: HookHandlerDoneFunction): void {
-    reply.header('retry-after', retryAfter)
+    reply.header('retry-after', backlog.retryAfter(retryAfter))
     if (onLimitExceeded === undefined) {
       reply.code(statusCode)
       return done(rejectionError(reason))
@@ -143,6 +178,19 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
   }
 
   fastify.addHook('onRequest', onRequest)
+  const drainTimeout = options.drainOnClose
+  if (drainTimeout !== undefined) {
+    fastify.addHook('preClose', async function drainSessions () {
+      const result = await sessions.drain({ timeout: drainTimeout })
+      fastify.log.info({ drain: result }, 'adaptive-concurrency: drained before close')
+    })
+  }
+  // Flushes pending store heartbeats; a Redis client the user passed in stays open.
+  fastify.addHook('onClose', function closeSessions (_instance, done) {
+    sessions.close().then(() => done(), done)
+  })
+  // After the drain hook: waiters are answered (503 'draining') once the drain is over.
+  status.backlog = backlog.register(fastify, limiter)
   if (options.statusRoute !== undefined) registerStatusRoute(fastify, options.statusRoute, status)
 }
 

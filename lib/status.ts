@@ -1,7 +1,11 @@
 // `fastify.concurrency`: a live, read-only view over the limiter, and the plain-JSON snapshot
 // the status route serves. Getters read the limiter directly, so fields are never stale.
 import type { Limiter } from './limiter/limiter'
-import type { ConcurrencySnapshot, ConcurrencyStatus, UnderPressureReadings } from './types'
+import type { DrainOptions, DrainResult, SessionStats } from './sessions/tracker'
+import type { SessionWiring } from './sessions/wiring'
+import type { History } from './observability/history'
+import type { BacklogStatus } from './backlog/status'
+import type { ConcurrencySnapshot, ConcurrencyStatus, SnapshotOptions, UnderPressureReadings } from './types'
 
 /**
  * The @fastify/under-pressure decorators, found lazily: that plugin may register after us, so
@@ -15,6 +19,12 @@ export interface PressureProbe {
 export class Status implements ConcurrencyStatus {
   readonly limiter: Limiter
   private readonly pressure: PressureProbe
+  /** Set by the plugin right after construction: sessions and drain. */
+  sessionWiring: SessionWiring | undefined = undefined
+  /** Set by the plugin right after construction; undefined with `history: false`. */
+  history: History | undefined = undefined
+  /** Set by the plugin: queue, partitions and service time (always set; empty when unconfigured). */
+  backlog: BacklogStatus | undefined = undefined
 
   constructor (limiter: Limiter, pressure: PressureProbe) {
     this.limiter = limiter
@@ -31,18 +41,27 @@ export class Status implements ConcurrencyStatus {
   get ignored (): number { return this.limiter.ignored }
   get bypassed (): number { return this.limiter.bypassed }
   get state (): Record<string, number | string> { return this.limiter.algorithm.state() }
+  get sessions (): SessionStats | undefined { return this.sessionWiring?.stats() }
+
+  drain (options: DrainOptions): Promise<DrainResult> {
+    return (this.sessionWiring as SessionWiring).drain(options)
+  }
 
   isOverloaded (): boolean {
     return this.limiter.isAtLimit()
   }
 
-  snapshot (): ConcurrencySnapshot {
+  snapshot (options?: SnapshotOptions): ConcurrencySnapshot {
     const snap: ConcurrencySnapshot = {
       algorithm: this.algorithm,
       ...this.limiter.snapshot(),
       overloaded: this.isOverloaded(),
       state: this.state
     }
+    const sessions = this.sessions
+    if (sessions !== undefined) snap.sessions = sessions
+    if (this.backlog !== undefined) Object.assign(snap, this.backlog.snapshot())
+    if (options?.history === true) snap.history = this.history === undefined ? [] : this.history.points()
     const { memoryUsage, isUnderPressure } = this.pressure
     if (memoryUsage !== undefined) {
       const m = memoryUsage()

@@ -8,6 +8,17 @@ import type {
 import type { LimitAlgorithm } from './algorithms/types'
 import type { Limiter } from './limiter/limiter'
 import type { Outcome, RejectReason } from './limiter/events'
+import type { DrainOptions, DrainResult, SessionStats } from './sessions/tracker'
+import type { DrainOnCloseOptions, SessionsOptions } from './sessions/wiring'
+import type { EventLoopOptions } from './eventloop/gate'
+import type { HistoryPoint } from './observability/history'
+import type { HistoryOptions, LoggingOptions, MetricsOptions } from './observability/wiring'
+import type { QueueOptions } from './limiter/backlog-options'
+import type { PartitionStatus } from './limiter/partitions'
+import type { QueueSnapshot } from './backlog/status'
+import type { RouteConcurrencyConfig } from './backlog/wiring'
+
+export type { QueueOptions, PartitionStatus, QueueSnapshot, RouteConcurrencyConfig }
 
 /** `algorithmOptions` of each named algorithm. */
 export interface AlgorithmOptions {
@@ -45,6 +56,8 @@ export interface StatusRouteOptions {
   routeOpts?: Omit<RouteShorthandOptions, 'schema'>
   /** Extra schema fields (querystring, or description / tags for @fastify/swagger). The response schema is always ours. */
   routeSchemaOpts?: Omit<FastifySchema, 'response'> & Record<string, unknown>
+  /** The live HTML page served for `Accept: text/html` (default on), or `false`; `{ title }` names it. */
+  page?: boolean | { title?: string }
 }
 
 interface CommonOptions {
@@ -56,12 +69,45 @@ interface CommonOptions {
   bypass?: BypassFunction
   /** Status of a rejection: 503 (default) or 429. */
   statusCode?: 503 | 429
-  /** `Retry-After` header of a rejection, in whole seconds. Default 1. */
-  retryAfter?: number
+  /**
+   * `Retry-After` header of a rejection, in whole seconds. Default 1. `'auto'`: the estimated wait
+   * behind the current queue, rounded up, between 1 and 60.
+   */
+  retryAfter?: number | 'auto'
   /** Called instead of the default error path on rejection; it may send its own response. */
   onLimitExceeded?: OnLimitExceededFunction
   /** Serve `fastify.concurrency.snapshot()` as JSON. false (default), true ('/status'), a URL, or options. */
   exposeStatusRoute?: boolean | string | StatusRouteOptions
+  /**
+   * Shed requests that waited behind the current event-loop turn longer than `maxWait` ms
+   * (CPU-bound overload, invisible to in-flight counts). On by default (`maxWait` 40); `false` turns it off.
+   */
+  eventLoop?: boolean | EventLoopOptions
+  /** Session handling: active sessions first under overload, a session cap, drain. Default: none. */
+  sessions?: SessionsOptions
+  /**
+   * fastify.close() first drains (see `fastify.concurrency.drain`), for at most `timeout` ms
+   * (default 10000). Requires `Fastify({ return503OnClosing: false })`.
+   */
+  drainOnClose?: boolean | DrainOnCloseOptions
+  /** Names this limiter in metric labels and diagnostics_channel messages. Default 'default'. */
+  instance?: string
+  /** Prometheus metrics through prom-client: `true` (global registry) or `{ registry, rttBuckets }`. Default off. */
+  metrics?: boolean | MetricsOptions
+  /** Limit changes at debug, sustained shedding at warn, via the app's logger. Default on; `false` turns them off. */
+  logging?: boolean | LoggingOptions
+  /** One-second history for `snapshot({ history: true })` and the status page. Default on (300 s); `false` turns it off. */
+  history?: boolean | HistoryOptions
+  /** A bounded wait queue for requests at the limit; absent or false: they are rejected at once. */
+  queue?: QueueOptions | false
+  /** Reject at once ('estimated-wait') when the estimated queue wait exceeds this many ms. Needs `queue`. */
+  maxEstimatedWait?: number
+  /** A request header carrying the client's remaining time budget in ms; malformed values are ignored. */
+  deadlineHeader?: string
+  /** Partition name -> share of the limit in (0, 1], summing to at most 1. The first declared is served first. */
+  partitions?: Record<string, number>
+  /** Names a request's partition; undefined or undeclared names go to `default`. Route config wins over it. */
+  partition?: (request: FastifyRequest) => string | undefined
 }
 
 /** A named algorithm, tuned by `algorithmOptions`, with optional sample windows. */
@@ -109,8 +155,25 @@ export interface ConcurrencySnapshot {
   bypassed: number
   overloaded: boolean
   state: Record<string, number | string>
+  /** Present when `sessions` is set or a drain was started. */
+  sessions?: SessionStats
   /** Present only when @fastify/under-pressure is registered. */
   underPressure?: UnderPressureReadings & { underPressure: boolean }
+  /** With `snapshot({ history: true })` (or `?history=true` on the route): one point per second, oldest first. */
+  history?: HistoryPoint[]
+  /** Present with `queue`. */
+  queue?: QueueSnapshot
+  /** Present with `partitions`: each partition's share, guaranteed permits now, and counters. */
+  partitions?: Record<string, PartitionStatus>
+  /** Present with `partitions`: requests naming an undeclared partition (served as `default`). */
+  unknownPartitions?: number
+  /** Present with `queue`, `deadlineHeader` or `retryAfter: 'auto'`: moving average of latency, ms. */
+  serviceTime?: number
+}
+
+export interface SnapshotOptions {
+  /** Include the one-second history (empty with `history: false`). */
+  history?: boolean
 }
 
 /** `fastify.concurrency`: live, read-only view of the limiter. */
@@ -126,11 +189,18 @@ export interface ConcurrencyStatus {
   readonly bypassed: number
   /** The algorithm's internals (minRtt, gradient, ...). */
   readonly state: Record<string, number | string>
+  /** Session counters and the drain state; undefined unless `sessions` is set or a drain was started. */
+  readonly sessions: SessionStats | undefined
+  /**
+   * Stop admitting new sessions and sessionless requests (503, Connection: close, Retry-After)
+   * while active sessions keep being served; resolves once they all went idle or after `timeout` ms.
+   */
+  drain (options: DrainOptions): Promise<DrainResult>
   /** The framework-agnostic limiter: add observers here (metrics, logs). */
   readonly limiter: Limiter
   /** True when the next request would be rejected. */
   isOverloaded (): boolean
-  snapshot (): ConcurrencySnapshot
+  snapshot (options?: SnapshotOptions): ConcurrencySnapshot
 }
 
 declare module 'fastify' {
@@ -138,7 +208,10 @@ declare module 'fastify' {
     concurrency: ConcurrencyStatus
   }
   interface FastifyContextConfig {
-    /** `false` turns adaptive concurrency off for this route: never limited, never counted. */
-    adaptiveConcurrency?: boolean
+    /**
+     * `false` turns adaptive concurrency off for this route: never limited, never counted.
+     * `{ partition: 'name' }` puts the route's requests in a declared partition.
+     */
+    adaptiveConcurrency?: boolean | RouteConcurrencyConfig
   }
 }

@@ -4,7 +4,7 @@
 import { invalidOption } from '../errors'
 import { describe, enumOption, functionOption, knownKeys, numberOption, objectOption } from '../validate'
 import { PartitionSet } from './partitions'
-import type { QueueOrder } from './wait-queue'
+import type { QueueOrder, TimerApi } from './wait-queue'
 
 export const BACKLOG_OPTION_NAMES = ['queue', 'maxEstimatedWait', 'deadlineHeader', 'partitions', 'partition'] as const
 
@@ -23,6 +23,8 @@ export interface QueueOptions {
   timeout?: number
   /** 'lifo' (default): newest waiter first; 'fifo': oldest first. */
   order?: QueueOrder
+  /** Clock and timers, for tests (default: performance.now and unref'd setTimeout). Also the limiter's clock. */
+  timers?: TimerApi
 }
 
 export interface BacklogOptions<R = unknown> {
@@ -38,7 +40,7 @@ export interface BacklogOptions<R = unknown> {
   partition?: (request: R) => string | undefined
 }
 
-export interface ResolvedQueueOptions { size: number, timeout: number, order: QueueOrder }
+export interface ResolvedQueueOptions { size: number, timeout: number, order: QueueOrder, timers?: TimerApi }
 
 export interface ResolvedBacklogOptions<R = unknown> {
   queue: ResolvedQueueOptions | undefined
@@ -68,12 +70,20 @@ export function resolveBacklogOptions<R = unknown> (opts: Record<string, unknown
 function resolveQueue (value: unknown): ResolvedQueueOptions | undefined {
   if (value === undefined || value === false) return undefined
   const obj = objectOption('queue', value) as Record<string, unknown>
-  knownKeys('queue', obj, ['size', 'timeout', 'order'])
-  return {
+  knownKeys('queue', obj, ['size', 'timeout', 'order', 'timers'])
+  const resolved: ResolvedQueueOptions = {
     size: numberOption('queue.size', obj.size, DEFAULT_QUEUE_SIZE, 1, 1_000_000, { integer: true }),
     timeout: numberOption('queue.timeout', obj.timeout, DEFAULT_QUEUE_TIMEOUT_MS, 0, MAX_TIMER_MS, { minExclusive: true }),
     order: enumOption('queue.order', obj.order, ['lifo', 'fifo'] as const, DEFAULT_QUEUE_ORDER)
   }
+  if (obj.timers !== undefined) resolved.timers = timersOption(obj.timers)
+  return resolved
+}
+
+function timersOption (value: unknown): TimerApi {
+  const obj = objectOption('queue.timers', value) as Record<string, unknown>
+  for (const key of ['now', 'setTimer', 'clearTimer']) functionOption(`queue.timers.${key}`, obj[key] ?? null)
+  return obj as unknown as TimerApi
 }
 
 function resolveHeaderName (value: unknown): string | undefined {

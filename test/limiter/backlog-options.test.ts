@@ -47,3 +47,10 @@ t.test('partitions and the partition function', async t => {
   t.throws(() => resolveBacklogOptions({ partitions: { live: 0.7 }, partition: 'live' }), /"partition": expected a function/)
   t.throws(() => resolveBacklogOptions({ partitions: { live: 0.8, batch: 0.3 } }), /"partitions": shares must sum to at most 1/)
 })
+
+t.test('queue.timers (for tests) needs now, setTimer and clearTimer', async t => {
+  const timers = { now: () => 0, setTimer: () => 1, clearTimer: () => {} }
+  t.equal(resolveBacklogOptions({ queue: { timers } }).queue?.timers, timers)
+  t.throws(() => resolveBacklogOptions({ queue: { timers: 5 } }), /"queue\.timers": expected an object/)
+  t.throws(() => resolveBacklogOptions({ queue: { timers: { now: () => 0, setTimer: () => 1 } } }), /"queue\.timers\.clearTimer": expected a function, got null/)
+})

@@ -1,0 +1,98 @@
+// The backlog part of `fastify.concurrency.snapshot()`: queue, partitions, service time.
+//
+// Queue-wait p99 is ROLLING: the queue's histogram would otherwise hold every wait since start,
+// and after an hour a burst of long waits would barely move its p99. Windows roll lazily, at the
+// first read at least WAIT_WINDOW_MS after the window began (no timer): the status reports the p99
+// of the last completed window, over `waitWindow` ms. Before the first window completes it reports
+// the waits so far. A poller reading every 10 s or more thus sees the waits since its last read.
+import type { Limiter } from '../limiter/limiter'
+import type { PartitionStatus } from '../limiter/partitions'
+import type { QueueOrder, WaitQueue } from '../limiter/wait-queue'
+
+export const WAIT_WINDOW_MS = 10_000
+
+export interface QueueSnapshot {
+  /** Waiting now. */
+  length: number
+  size: number
+  timeout: number
+  order: QueueOrder
+  /** p99 queue wait (ms) over the last completed window (see waitWindow); 0 when nobody waited. */
+  waitP99: number
+  /** Waiters that left the queue in that window (granted, expired or cancelled). */
+  waitCount: number
+  /** The window's length in ms. */
+  waitWindow: number
+  /** Estimated wait (ms) of a request arriving now behind the whole queue: what Retry-After 'auto' uses. */
+  estimatedWait: number
+  // Lifetime counters.
+  enqueued: number
+  granted: number
+  timedOut: number
+  deadlineExpired: number
+  cancelled: number
+  rejectedFull: number
+}
+
+export interface BacklogSnapshot {
+  queue?: QueueSnapshot
+  partitions?: Record<string, PartitionStatus>
+  /** Requests that named a partition that is not declared (served as `default`). */
+  unknownPartitions?: number
+  /** Moving average of request latency (ms) used by the wait and deadline estimates. */
+  serviceTime?: number
+}
+
+export class BacklogStatus {
+  private readonly limiter: Limiter<unknown>
+  private readonly now: () => number
+  private windowStart: number
+  private completed: { p99: number, count: number, span: number } | undefined = undefined
+
+  constructor (limiter: Limiter<unknown>, now: () => number) {
+    this.limiter = limiter
+    this.now = now
+    this.windowStart = now()
+  }
+
+  snapshot (): BacklogSnapshot {
+    const { queue, partitions, serviceTime } = this.limiter
+    const out: BacklogSnapshot = {}
+    if (queue !== undefined) {
+      const wait = this.rollWaits(queue)
+      out.queue = {
+        length: queue.length,
+        size: queue.size,
+        timeout: queue.timeout,
+        order: queue.order,
+        waitP99: wait.p99,
+        waitCount: wait.count,
+        waitWindow: wait.span,
+        estimatedWait: this.limiter.estimatedBacklogWait(),
+        enqueued: queue.enqueued,
+        granted: queue.granted,
+        timedOut: queue.timedOut,
+        deadlineExpired: queue.deadlineExpired,
+        cancelled: queue.cancelled,
+        rejectedFull: queue.rejectedFull
+      }
+    }
+    if (partitions !== undefined) {
+      out.partitions = partitions.status(this.limiter.limit)
+      out.unknownPartitions = partitions.unknownNames
+    }
+    if (serviceTime !== undefined) out.serviceTime = serviceTime.value
+    return out
+  }
+
+  private rollWaits (queue: WaitQueue<unknown>): { p99: number, count: number, span: number } {
+    const now = this.now()
+    const span = now - this.windowStart
+    if (span >= WAIT_WINDOW_MS) {
+      this.completed = { p99: queue.waitPercentile(99), count: queue.waitCount, span }
+      queue.resetWaitStats()
+      this.windowStart = now
+    }
+    return this.completed ?? { p99: queue.waitPercentile(99), count: queue.waitCount, span }
+  }
+}

@@ -1,0 +1,68 @@
+// An app whose /work route holds requests until released one by one, so queueing is deterministic,
+// with the queue's clock and timers driven by hand (FakeTimers).
+import Fastify from 'fastify'
+import type { FastifyInstance, FastifyRequest, LightMyRequestResponse as Response } from 'fastify'
+import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
+import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
+import { FakeTimers } from '../limiter/fake-timers'
+import { recordingAlgorithm, settle } from '../plugin/helpers'
+
+export interface HeldApp {
+  app: FastifyInstance
+  timers: FakeTimers
+  /** Request ids in the order their handler started. */
+  started: string[]
+  /** Requests inside the handler now, by id. */
+  held: Map<string, () => void>
+  /** Send GET /work?id=..., with optional headers. */
+  send: (id: string, headers?: Record<string, string>) => Promise<Response>
+  /** Let one held request finish (after `ms` of fake time) and wait for its permit to be released. */
+  finish: (id: string, ms?: number) => Promise<void>
+}
+
+export async function heldApp (limit: number, opts: Partial<FastifyAdaptiveConcurrencyOptions> & Record<string, unknown> = {}, setup?: (app: FastifyInstance) => void): Promise<HeldApp> {
+  const timers = new FakeTimers(1000)
+  const queue = opts.queue === undefined ? { size: 10, timeout: 1000 } : opts.queue
+  const app = Fastify()
+  const options = {
+    algorithm: recordingAlgorithm(limit),
+    eventLoop: false,
+    ...opts,
+    queue: queue === false ? false : { ...queue, timers }
+  }
+  await app.register(fastifyAdaptiveConcurrency, options as FastifyAdaptiveConcurrencyOptions)
+  const started: string[] = []
+  const held = new Map<string, () => void>()
+  setup?.(app)
+  app.get('/work', async (request: FastifyRequest<{ Querystring: { id: string } }>) => {
+    const id = request.query.id
+    started.push(id)
+    await new Promise<void>(resolve => held.set(id, resolve))
+    return { id }
+  })
+  await app.ready()
+  const send = (id: string, headers: Record<string, string> = {}): Promise<Response> => app.inject({ url: `/work?id=${id}`, headers })
+  const finish = async (id: string, ms = 0): Promise<void> => {
+    const release = held.get(id)
+    if (release === undefined) throw new Error(`${id} is not in the handler`)
+    held.delete(id)
+    timers.advance(ms)
+    release()
+    await settle()
+    await settle()
+  }
+  return { app, timers, started, held, send, finish }
+}
+
+/** Wait until `n` requests are in the handler (inject runs hooks asynchronously). */
+export async function inHandler (h: HeldApp, n: number): Promise<void> {
+  for (let i = 0; i < 100 && h.held.size < n; i++) await settle()
+  if (h.held.size < n) throw new Error(`expected ${n} requests in the handler, got ${h.held.size}`)
+}
+
+/** Wait until the queue holds `n` waiters. */
+export async function queued (h: HeldApp, n: number): Promise<void> {
+  for (let i = 0; i < 100 && (h.app.concurrency.limiter.queue?.length ?? 0) < n; i++) await settle()
+  const length = h.app.concurrency.limiter.queue?.length ?? 0
+  if (length < n) throw new Error(`expected ${n} queued, got ${length}`)
+}
