@@ -39,7 +39,7 @@ const cases: Array<[string, unknown, RegExp]> = [
   ['exposeStatusRoute number', { exposeStatusRoute: 1 }, /"exposeStatusRoute": expected a boolean, a URL string/],
   ['exposeStatusRoute relative url', { exposeStatusRoute: 'status' }, /"exposeStatusRoute": expected a URL path starting with '\/'/],
   ['exposeStatusRoute.url', { exposeStatusRoute: { url: 5 } }, /"exposeStatusRoute.url": expected a URL path/],
-  ['exposeStatusRoute unknown key', { exposeStatusRoute: { path: '/x' } }, /"exposeStatusRoute.path": unknown option; accepted: url, routeOpts, routeSchemaOpts/],
+  ['exposeStatusRoute unknown key', { exposeStatusRoute: { path: '/x' } }, /"exposeStatusRoute.path": unknown option; accepted: url, routeOpts, routeSchemaOpts, page/],
   ['exposeStatusRoute.routeOpts type', { exposeStatusRoute: { routeOpts: [] } }, /"exposeStatusRoute.routeOpts": expected an object, got an array/],
   ['exposeStatusRoute.routeOpts.method', { exposeStatusRoute: { routeOpts: { method: 'POST' } } }, /"exposeStatusRoute.routeOpts.method": is set by the plugin/],
   ['exposeStatusRoute.routeSchemaOpts.response', { exposeStatusRoute: { routeSchemaOpts: { response: {} } } }, /"exposeStatusRoute.routeSchemaOpts.response"/],
@@ -82,11 +82,11 @@ t.test('named algorithms, windows, and status-route forms resolve', async t => {
   t.equal(resolveOptions({ algorithm: 'aimd', window: false }).algorithm.name, 'aimd')
   const instance = recordingAlgorithm(3)
   t.equal(resolveOptions({ algorithm: instance }).algorithm, instance)
-  t.same(resolveOptions({ exposeStatusRoute: true }).statusRoute, { url: '/status', routeOpts: {}, routeSchemaOpts: {} })
+  t.same(resolveOptions({ exposeStatusRoute: true }).statusRoute, { url: '/status', routeOpts: {}, routeSchemaOpts: {}, page: { title: 'fastify-adaptive-concurrency' } })
   t.same(resolveOptions({ exposeStatusRoute: false }).statusRoute, undefined)
-  t.same(resolveOptions({ exposeStatusRoute: '/limits' }).statusRoute, { url: '/limits', routeOpts: {}, routeSchemaOpts: {} })
-  t.same(resolveOptions({ exposeStatusRoute: {} }).statusRoute, { url: '/status', routeOpts: {}, routeSchemaOpts: {} })
+  t.same(resolveOptions({ exposeStatusRoute: '/limits' }).statusRoute, { url: '/limits', routeOpts: {}, routeSchemaOpts: {}, page: { title: 'fastify-adaptive-concurrency' } })
+  t.same(resolveOptions({ exposeStatusRoute: {} }).statusRoute, { url: '/status', routeOpts: {}, routeSchemaOpts: {}, page: { title: 'fastify-adaptive-concurrency' } })
   t.same(resolveOptions({ exposeStatusRoute: { url: '/x', routeOpts: { logLevel: 'warn' }, routeSchemaOpts: { tags: ['ops'] } } }).statusRoute,
-    { url: '/x', routeOpts: { logLevel: 'warn' }, routeSchemaOpts: { tags: ['ops'] } })
+    { url: '/x', routeOpts: { logLevel: 'warn' }, routeSchemaOpts: { tags: ['ops'] }, page: { title: 'fastify-adaptive-concurrency' } })
   t.equal(resolveOptions({ statusCode: 429 }).statusCode, 429)
 })
