@@ -12,6 +12,12 @@ export type {
   CustomAlgorithmOptions, FastifyAdaptiveConcurrencyOptions, LimitExceededInfo, NamedAlgorithmOptions,
   OnLimitExceededFunction, StatusRouteOptions, UnderPressureReadings, WindowOption
 } from './lib/types'
+export { MemoryStore, RedisStore, SessionTracker, SessionOverloadPolicy, StoreTimeoutError } from './lib/sessions'
+export type {
+  DrainOptions, DrainResult, OverloadPolicyOptions, RedisStoreOptions, Seat, SessionRefusal, SessionStats,
+  SessionStore, SessionTrackerOptions, StoreErrorPolicy, StoreLogger
+} from './lib/sessions'
+export type { DrainOnCloseOptions, OnSessionRefusedFunction, SessionKeyFunction, SessionsOptions } from './lib/sessions/wiring'
 export { fastifyAdaptiveConcurrency }
 export default fastifyAdaptiveConcurrency
 

@@ -1,0 +1,96 @@
+// Active sessions first under overload, through the plugin. A fixed limit and handlers held
+// open until the test releases them make every admission decision deterministic.
+import t from 'tap'
+import Fastify from 'fastify'
+import type { LightMyRequestResponse } from 'fastify'
+import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
+import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
+import { recordingAlgorithm, settle } from '../plugin/helpers'
+
+async function heldApp (t: tap.Test, limit: number) {
+  const app = Fastify()
+  await app.register(fastifyAdaptiveConcurrency, {
+    algorithm: recordingAlgorithm(limit),
+    eventLoop: false,
+    sessions: { key: (request) => request.headers['x-user'] as string | undefined, idleTimeout: 60_000, clock: () => 1_000_000 }
+  } as FastifyAdaptiveConcurrencyOptions)
+  let release!: () => void
+  let gate = new Promise<void>((resolve) => { release = resolve })
+  let inside = 0
+  app.get('/fast', async () => ({ ok: true }))
+  app.get('/slow', async () => { inside++; await gate; return { ok: true } })
+  await app.ready()
+  t.teardown(() => app.close())
+  const held: Array<Promise<LightMyRequestResponse>> = []
+
+  /** Send a held request; resolves 'admitted' once it is in the handler, or its refusal status. */
+  async function hold (user?: string): Promise<'admitted' | number> {
+    const before = inside
+    const res = app.inject({ url: '/slow', headers: user === undefined ? {} : { 'x-user': user } })
+    const state: { done: LightMyRequestResponse | undefined } = { done: undefined }
+    res.then((r) => { state.done = r }, () => {})
+    for (;;) {
+      if (state.done !== undefined) return state.done.statusCode
+      if (inside !== before) break
+      await settle()
+    }
+    held.push(res)
+    return 'admitted'
+  }
+  async function releaseAll (): Promise<number[]> {
+    release()
+    const codes = (await Promise.all(held.splice(0))).map((r) => r.statusCode)
+    await settle()
+    gate = new Promise<void>((resolve) => { release = resolve })
+    return codes
+  }
+  return { app, hold, releaseAll }
+}
+
+t.test('at the limit, active sessions get the slots and new sessions are shed first', async t => {
+  const { app, hold, releaseAll } = await heldApp(t, 10)
+  // Five users become active sessions.
+  for (let i = 1; i <= 5; i++) t.equal((await app.inject({ url: '/fast', headers: { 'x-user': `u${i}` } })).statusCode, 200)
+
+  // Three active-session requests in flight: demand 3, reserve ceil(1.25 * 3) = 4, of which 3
+  // are in use, so new sessions may fill the limit minus the one unused reserved slot.
+  for (let i = 1; i <= 3; i++) t.equal(await hold(`u${i}`), 'admitted')
+  for (let i = 1; i <= 6; i++) t.equal(await hold(`new${i}`), 'admitted', `new session ${i} admitted`)
+  t.equal(app.concurrency.inflight, 9)
+  t.equal(await hold('new7'), 503, 'a new session is shed while a slot is still free')
+  t.equal(await hold(), 503, 'so is a sessionless request')
+  t.equal(await hold('u4'), 'admitted', 'an active session takes the last slot')
+  t.equal(app.concurrency.inflight, 10)
+  t.equal(await hold('u5'), 503, 'at the limit itself active sessions are refused too')
+  t.equal(await hold('new8'), 503)
+  t.equal(app.concurrency.rejected, 4)
+  t.equal(app.concurrency.sessions?.refused, 0, 'overload shedding is not a session refusal')
+  t.same(await releaseAll(), Array(10).fill(200))
+  t.equal(app.concurrency.inflight, 0)
+})
+
+t.test('with no active sessions in flight, new sessions get all but the minimum reserve', async t => {
+  const { app, hold, releaseAll } = await heldApp(t, 20)
+  // minReserveRatio 0.1: floor(0.1 * 20) = 2 slots are kept for active sessions.
+  for (let i = 1; i <= 18; i++) t.equal(await hold(`n${i}`), 'admitted')
+  t.equal(await hold('n19'), 503)
+  t.equal(app.concurrency.inflight, 18)
+  // n1..n18 are active sessions now: their next requests may use the reserve.
+  t.equal(await hold('n1'), 'admitted')
+  t.equal(await hold('n2'), 'admitted')
+  t.equal(await hold('n3'), 503, 'the limit itself')
+  t.same(await releaseAll(), Array(20).fill(200))
+  t.equal(app.concurrency.inflight, 0)
+
+  // The refused active request raised the estimated demand: fewer new sessions get in now.
+  let before = 0
+  while (await hold(`m${before}`) === 'admitted') before++
+  t.same(await releaseAll(), Array(before).fill(200))
+  t.ok(before < 18, `new sessions admitted with the raised reserve: ${before}`)
+  // Demand decays with completions: capacity active sessions stopped using flows back.
+  for (let i = 0; i < 200; i++) await app.inject({ url: '/fast', headers: { 'x-user': 'n1' } })
+  let after = 0
+  while (await hold(`k${after}`) === 'admitted') after++
+  t.equal(after, 18, 'back to all but the minimum reserve')
+  t.same(await releaseAll(), Array(after).fill(200))
+})
