@@ -90,6 +90,12 @@ function createConnectionPool (origin, { connections, connectTimeoutMs, onWritte
     return null
   }
 
+  function handOff (client) {
+    const next = nextWaiting()
+    if (next) start(next, client)
+    else idle.push(client)
+  }
+
   const pool = {
     onWritten,
     // Returns the exchange so the caller can time it out; onDone(exchange, err) runs once.
@@ -100,15 +106,16 @@ function createConnectionPool (origin, { connections, connectTimeoutMs, onWritte
       else waiting.push(exchange)
       return exchange
     },
-    // undici is done with the exchange: hand its socket to the next waiting request.
+    // undici is done with the exchange: hand its socket to the next waiting request. Not
+    // synchronously: undici calls onError while it is still failing or aborting the client's
+    // queue, and a request dispatched from inside that callback trips its invariants (an
+    // assertion on connect errors) or waits on a socket being torn down.
     finish (exchange, err) {
       if (exchange.state === DONE) return
       const client = exchange.client
       exchange.state = DONE
       exchange.client = null
-      const next = nextWaiting()
-      if (next) start(next, client)
-      else idle.push(client)
+      process.nextTick(handOff, client)
       exchange.record(err)
     },
     // One request per client at once, so every socket is opened before measuring.
