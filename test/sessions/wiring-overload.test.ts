@@ -5,7 +5,7 @@ import Fastify from 'fastify'
 import type { LightMyRequestResponse } from 'fastify'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
 import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
-import { recordingAlgorithm, settle } from '../plugin/helpers'
+import { recordingAlgorithm, settle, until } from '../plugin/helpers'
 
 async function heldApp (t: tap.Test, limit: number) {
   const app = Fastify()
@@ -93,4 +93,36 @@ t.test('with no active sessions in flight, new sessions get all but the minimum 
   while (await hold(`k${after}`) === 'admitted') after++
   t.equal(after, 18, 'back to all but the minimum reserve')
   t.same(await releaseAll(), Array(after).fill(200))
+})
+
+t.test('with a wait queue, active sessions wait for a slot while new sessions are shed at once', async t => {
+  const app = Fastify()
+  await app.register(fastifyAdaptiveConcurrency, {
+    algorithm: recordingAlgorithm(2),
+    eventLoop: false,
+    queue: { size: 10, timeout: 60_000 },
+    sessions: { key: (request) => request.headers['x-user'] as string | undefined, idleTimeout: 60_000, clock: () => 1_000_000 }
+  } as FastifyAdaptiveConcurrencyOptions)
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  let inside = 0
+  app.get('/fast', async () => 'ok')
+  app.get('/slow', async () => { inside++; await gate; return 'ok' })
+  await app.ready()
+  t.teardown(() => app.close())
+  const as = (url: string, user: string) => app.inject({ url, headers: { 'x-user': user } })
+
+  t.equal((await as('/fast', 'alice')).statusCode, 200)
+  const held = [as('/slow', 'alice'), as('/slow', 'alice')]
+  await until(() => inside >= 2)
+  const queued = as('/fast', 'alice')
+  await settle()
+  t.equal(app.concurrency.snapshot().queue?.length, 1, 'the active session waits in the queue')
+  const bob = await as('/fast', 'bob')
+  t.equal(bob.statusCode, 503, 'the new session is shed at once, not queued')
+  t.equal(app.concurrency.snapshot().queue?.length, 1)
+  release()
+  t.same((await Promise.all([...held, queued])).map((r) => r.statusCode), [200, 200, 200])
+  await settle()
+  t.equal(app.concurrency.inflight, 0)
 })
