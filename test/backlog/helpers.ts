@@ -54,15 +54,22 @@ export async function heldApp (limit: number, opts: Partial<FastifyAdaptiveConcu
   return { app, timers, started, held, send, finish }
 }
 
-/** Wait until `n` requests are in the handler (inject runs hooks asynchronously). */
-export async function inHandler (h: HeldApp, n: number): Promise<void> {
-  for (let i = 0; i < 100 && h.held.size < n; i++) await settle()
-  if (h.held.size < n) throw new Error(`expected ${n} requests in the handler, got ${h.held.size}`)
+/** Poll (one macrotask at a time) until `cond` holds; fail after 5 s of wall time. */
+async function poll (cond: () => boolean, what: () => string): Promise<void> {
+  const deadline = Date.now() + 5000
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(what())
+    await settle()
+  }
+}
+
+/** Wait until `n` requests are in the handler (hooks run asynchronously). */
+export function inHandler (h: HeldApp, n: number): Promise<void> {
+  return poll(() => h.held.size >= n, () => `expected ${n} requests in the handler, got ${h.held.size}`)
 }
 
 /** Wait until the queue holds `n` waiters. */
-export async function queued (h: HeldApp, n: number): Promise<void> {
-  for (let i = 0; i < 100 && (h.app.concurrency.limiter.queue?.length ?? 0) < n; i++) await settle()
-  const length = h.app.concurrency.limiter.queue?.length ?? 0
-  if (length < n) throw new Error(`expected ${n} queued, got ${length}`)
+export function queued (h: HeldApp, n: number): Promise<void> {
+  const length = (): number => h.app.concurrency.limiter.queue?.length ?? 0
+  return poll(() => length() >= n, () => `expected ${n} queued, got ${length()}`)
 }
