@@ -18,6 +18,11 @@ export type {
   SessionStore, SessionTrackerOptions, StoreErrorPolicy, StoreLogger
 } from './lib/sessions'
 export type { DrainOnCloseOptions, OnSessionRefusedFunction, SessionKeyFunction, SessionsOptions } from './lib/sessions/wiring'
+export { PartitionSet, DEFAULT_PARTITION } from './lib/limiter/partitions'
+export { WaitQueue, Waiter } from './lib/limiter/wait-queue'
+export { ServiceTimeEwma, estimateWait, deadlineUnreachable, parseDeadlineHeader } from './lib/limiter/wait-estimate'
+export type { QueueOrder, TimerApi, ExpiryReason } from './lib/limiter/wait-queue'
+export type { PartitionStatus, QueueOptions, QueueSnapshot, RouteConcurrencyConfig } from './lib/types'
 export { fastifyAdaptiveConcurrency }
 export default fastifyAdaptiveConcurrency
 
