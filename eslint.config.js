@@ -2,5 +2,5 @@
 
 module.exports = require('neostandard')({
   ts: true,
-  ignores: ['dist/**', 'coverage/**', '.tap/**', 'benchmarks/results/**', 'node_modules/**', 'test-artifacts/**']
+  ignores: ['dist/**', 'coverage/**', '.tap/**', 'benchmarks/results/**', 'node_modules/**', 'test-artifacts/**', '.scratch/**']
 })
