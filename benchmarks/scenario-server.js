@@ -45,8 +45,25 @@ async function installProtection () {
   } else if (protection.kind === 'plugin') {
     const { plugin, reason } = loadPlugin()
     if (!plugin) throw new Error(reason)
-    await app.register(plugin, protection.options)
+    await app.register(plugin, withFunctions(protection))
   }
+}
+
+// Options cross the process boundary as JSON, so functions are described by data and made
+// here. sessionKeyHeader: the session key is read from that request header, which is fine
+// for a benchmark client but NOT for a real app (clients could invent keys; use a verified
+// identity, see the README's sessions section).
+function withFunctions ({ options, sessionKeyHeader }) {
+  if (!sessionKeyHeader) return options
+  return { ...options, sessions: { ...options.sessions, key: (request) => request.headers[sessionKeyHeader] } }
+}
+
+// A route's partition applies only when the protection declares partitions (an undeclared
+// name in route config is refused at registration).
+function routeOptions (route) {
+  const declared = protection.kind === 'plugin' && protection.options.partitions
+  if (!route.partition || !declared || !(route.partition in declared)) return {}
+  return { config: { adaptiveConcurrency: { partition: route.partition } } }
 }
 
 // Service time with uniform +-jitter around the mean, as a real dependency varies.
@@ -82,7 +99,7 @@ function installRoutes () {
   // downstream: one route; mixed: several routes with different service times sharing
   // the same pool (one database behind fast and slow endpoints).
   for (const route of scenario.routes) {
-    app.get(route.path, async () => {
+    app.get(route.path, routeOptions(route), async () => {
       status.handlerInflight++
       try {
         await callDownstream(route.serviceMs)

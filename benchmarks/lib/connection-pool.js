@@ -16,9 +16,10 @@ const DONE = 2
 // handing the socket back (`state` DONE) are separate: a timed-out request is recorded at
 // its deadline, but its socket is busy until undici has finished aborting it.
 class Exchange {
-  constructor (pool, path, scheduled, onDone) {
+  // spec: { path, headers, classIndex } from the route picker (shared, never mutated).
+  constructor (pool, spec, scheduled, onDone) {
     this.pool = pool
-    this.path = path
+    this.spec = spec
     this.scheduled = scheduled
     this.onDone = onDone
     this.state = QUEUED
@@ -77,7 +78,7 @@ function createConnectionPool (origin, { connections, connectTimeoutMs, onWritte
   function start (exchange, client) {
     exchange.state = IN_FLIGHT
     exchange.client = client
-    client.dispatch({ path: exchange.path, method: 'GET' }, exchange)
+    client.dispatch({ path: exchange.spec.path, method: 'GET', headers: exchange.spec.headers }, exchange)
   }
 
   function nextWaiting () {
@@ -99,8 +100,8 @@ function createConnectionPool (origin, { connections, connectTimeoutMs, onWritte
   const pool = {
     onWritten,
     // Returns the exchange so the caller can time it out; onDone(exchange, err) runs once.
-    request (path, scheduled, onDone) {
-      const exchange = new Exchange(pool, path, scheduled, onDone)
+    request (spec, scheduled, onDone) {
+      const exchange = new Exchange(pool, spec, scheduled, onDone)
       const client = idle.pop()
       if (client) start(exchange, client)
       else waiting.push(exchange)

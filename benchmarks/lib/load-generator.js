@@ -19,7 +19,7 @@ const SWEEP_MS = 20
  * Every request is given up timeoutMs after its scheduled time (client timeout) and counted
  * as a timeout. Resolves once every scheduled request has answered or timed out.
  */
-async function runOpenLoop ({ origin, schedule, durationMs, routes, recorder, timeoutMs, connections, seed = 7, onStart = () => {} }) {
+async function runOpenLoop ({ origin, schedule, durationMs, routes, pattern, recorder, timeoutMs, connections, seed = 7, onStart = () => {} }) {
   let start = 0
   let writtenInRun = 0
   const now = () => performance.now() - start
@@ -37,7 +37,7 @@ async function runOpenLoop ({ origin, schedule, durationMs, routes, recorder, ti
   await pool.warmUp('/__warmup')
   onStart()
 
-  const pickRoute = routePicker(routes, seed)
+  const pickRoute = routePicker(routes, seed, pattern)
   const errorCodes = {}
   // Exchanges in scheduled order. Deadlines are scheduled + timeoutMs, so they are in order
   // too, and the sweep only ever looks at the head.
@@ -59,9 +59,9 @@ async function runOpenLoop ({ origin, schedule, durationMs, routes, recorder, ti
           const code = err.code || err.name || 'unknown'
           errorCodes[code] = (errorCodes[code] || 0) + 1
         }
-        recorder.failure(exchange.scheduled, exchange.timedOut)
+        recorder.failure(exchange.scheduled, exchange.timedOut, exchange.spec.classIndex)
       } else {
-        recorder.response(exchange.scheduled, exchange.statusCode, now() - exchange.scheduled)
+        recorder.response(exchange.scheduled, exchange.statusCode, now() - exchange.scheduled, exchange.spec.classIndex)
       }
       if (next === Infinity && outstanding === 0) finish()
     }
@@ -69,9 +69,10 @@ async function runOpenLoop ({ origin, schedule, durationMs, routes, recorder, ti
     function tick () {
       const t = now()
       while (next <= t) {
-        recorder.offered(next)
+        const spec = pickRoute()
+        recorder.offered(next, spec.classIndex)
         outstanding++
-        pending.push(pool.request(pickRoute(), next, onDone))
+        pending.push(pool.request(spec, next, onDone))
         next = schedule.next()
       }
       if (pool.queued > maxQueued) maxQueued = pool.queued
@@ -111,23 +112,58 @@ async function runOpenLoop ({ origin, schedule, durationMs, routes, recorder, ti
   })
 }
 
-// routes: [{ path, weight }]. Picks by weight with a seeded PRNG, so every protection is
-// offered the same sequence of routes.
-function routePicker (routes, seed) {
-  if (routes.length === 1) {
-    const path = routes[0].path
-    return () => path
+// Traffic classes of a scenario, in declaration order: each gets its own counters and
+// histograms (a route without `class` is counted only in the totals).
+function trafficClasses (routes) {
+  return [...new Set(routes.filter((r) => r.class).map((r) => r.class))]
+}
+
+// The request specs of one route, made once: { path, headers, classIndex }. A route with
+// `sessions: { header, count }` stands for `count` clients, each sending its own key in
+// `header`; they take turns, so every session sends at the same steady pace.
+function routeSpecs (route, classIndex) {
+  if (!route.sessions) return [{ path: route.path, headers: route.headers, classIndex }]
+  const { header, count } = route.sessions
+  return Array.from({ length: count }, (_, i) => ({ path: route.path, headers: { ...route.headers, [header]: `s${i}` }, classIndex }))
+}
+
+// routes: [{ path, weight, class?, headers?, sessions? }]. Returns pick() -> request spec.
+// pattern 'random' picks by weight with a seeded PRNG (the same sequence for every
+// protection); 'interleaved' is a smooth weighted round robin: each route's requests are
+// spread evenly over the schedule (with fixed arrivals: a fixed pace per route).
+function routePicker (routes, seed, pattern = 'random') {
+  const classes = trafficClasses(routes)
+  const specs = routes.map((r) => routeSpecs(r, classes.indexOf(r.class)))
+  const turn = routes.map(() => 0)
+  const nextOf = (i) => {
+    const list = specs[i]
+    const spec = list[turn[i]]
+    turn[i] = (turn[i] + 1) % list.length
+    return spec
+  }
+  if (routes.length === 1) return () => nextOf(0)
+  const totalWeight = routes.reduce((sum, r) => sum + r.weight, 0)
+  if (pattern === 'interleaved') {
+    const credit = routes.map(() => 0)
+    return function pickInterleaved () {
+      let best = 0
+      for (let i = 0; i < routes.length; i++) {
+        credit[i] += routes[i].weight
+        if (credit[i] > credit[best]) best = i
+      }
+      credit[best] -= totalWeight
+      return nextOf(best)
+    }
   }
   const random = seededRandom(seed)
-  const totalWeight = routes.reduce((sum, r) => sum + r.weight, 0)
   return function pick () {
     let x = random() * totalWeight
-    for (const r of routes) {
-      x -= r.weight
-      if (x < 0) return r.path
+    for (let i = 0; i < routes.length; i++) {
+      x -= routes[i].weight
+      if (x < 0) return nextOf(i)
     }
-    return routes[routes.length - 1].path
+    return nextOf(routes.length - 1)
   }
 }
 
-module.exports = { runOpenLoop, routePicker }
+module.exports = { runOpenLoop, routePicker, trafficClasses }

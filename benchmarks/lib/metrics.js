@@ -32,26 +32,30 @@ function percentileMs (histogram, p) {
 /**
  * Collects outcomes per second of schedule and over the measured window
  * [warmupMs, durationMs). sloMs decides goodput: a 2xx whose latency is <= sloMs.
+ * classes: names of traffic classes; a request tagged with class index i (>= 0) is also
+ * counted in that class's window totals (no per-second series per class).
  */
-function createRecorder ({ durationMs, warmupMs, sloMs }) {
+function createRecorder ({ durationMs, warmupMs, sloMs, classes = [] }) {
   const seconds = Math.ceil(durationMs / 1000)
   const buckets = Array.from({ length: seconds }, createBucket)
   const total = createBucket()
+  const classTotals = classes.map(createBucket)
 
-  function bucketsFor (scheduledMs) {
+  function bucketsFor (scheduledMs, classIndex = -1) {
     const second = buckets[Math.min(seconds - 1, Math.floor(scheduledMs / 1000))]
-    return scheduledMs >= warmupMs ? [second, total] : [second]
+    if (scheduledMs < warmupMs) return [second]
+    return classIndex >= 0 ? [second, total, classTotals[classIndex]] : [second, total]
   }
 
   return {
-    offered (scheduledMs) {
-      for (const b of bucketsFor(scheduledMs)) b.counters.offered++
+    offered (scheduledMs, classIndex) {
+      for (const b of bucketsFor(scheduledMs, classIndex)) b.counters.offered++
     },
     sent (scheduledMs, lagMs) {
       for (const b of bucketsFor(scheduledMs)) { b.counters.sent++; recordLatency(b.sendLag, lagMs) }
     },
-    response (scheduledMs, statusCode, latencyMs) {
-      for (const b of bucketsFor(scheduledMs)) {
+    response (scheduledMs, statusCode, latencyMs, classIndex) {
+      for (const b of bucketsFor(scheduledMs, classIndex)) {
         if (statusCode >= 200 && statusCode < 300) {
           b.counters.ok++
           if (latencyMs <= sloMs) b.counters.good++
@@ -64,8 +68,8 @@ function createRecorder ({ durationMs, warmupMs, sloMs }) {
         }
       }
     },
-    failure (scheduledMs, isTimeout) {
-      for (const b of bucketsFor(scheduledMs)) {
+    failure (scheduledMs, isTimeout, classIndex) {
+      for (const b of bucketsFor(scheduledMs, classIndex)) {
         if (isTimeout) b.counters.timeouts++
         else b.counters.errors++
       }
@@ -73,7 +77,8 @@ function createRecorder ({ durationMs, warmupMs, sloMs }) {
     summarize () {
       return {
         perSecond: buckets.map((b, i) => summarizeBucket(b, Math.min(1000, durationMs - i * 1000), i)),
-        total: summarizeBucket(total, durationMs - warmupMs, null)
+        total: summarizeBucket(total, durationMs - warmupMs, null),
+        classes: Object.fromEntries(classes.map((name, i) => [name, summarizeBucket(classTotals[i], durationMs - warmupMs, null)]))
       }
     }
   }
@@ -91,6 +96,8 @@ function summarizeBucket (bucket, spanMs, second) {
     goodput: perSecond(c.good),
     rejectedRate: perSecond(c.rejected),
     rejectedFraction: c.offered === 0 ? 0 : c.rejected / c.offered,
+    // Share of offered requests answered 2xx within the SLO: a class's "success".
+    goodFraction: c.offered === 0 ? null : c.good / c.offered,
     admittedP50: percentileMs(bucket.admitted, 50),
     admittedP99: percentileMs(bucket.admitted, 99),
     admittedP999: percentileMs(bucket.admitted, 99.9),

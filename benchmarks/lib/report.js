@@ -70,6 +70,26 @@ function markdownTable (rows) {
   return lines.join('\n')
 }
 
+// Per traffic class (critical / batch, session / sessionless): success = 2xx within the
+// SLO / offered in that class. Medians over runs, as in the main table.
+function classTable (groups) {
+  const classNames = Object.keys(groups[0]?.runs[0]?.trial.classes || {})
+  if (classNames.length === 0) return ''
+  const lines = [
+    '| protection | class | offered/s | success (2xx ≤ SLO) | 503 | errors + timeouts | admitted p50 | p99 | rejection p50 | rejection p99 |',
+    '|---|---|---|---|---|---|---|---|---|---|'
+  ]
+  for (const { name, runs } of groups) {
+    for (const cls of classNames) {
+      const m = (f) => median(runs.map((r) => f(r.trial.classes[cls])))
+      lines.push(`| ${name} | ${cls} | ${fmtInt(m((c) => c.offeredRate))} | ${fmtPct(m((c) => c.goodFraction))} | ${fmtPct(m((c) => c.rejectedFraction))} | ` +
+        `${fmtInt(m((c) => c.errors + c.timeouts + c.otherStatus))} | ${fmt(m((c) => c.admittedP50))} ms | ${fmt(m((c) => c.admittedP99))} ms | ` +
+        `${fmt(m((c) => c.rejectionP50))} ms | ${fmt(m((c) => c.rejectionP99))} ms |`)
+    }
+  }
+  return lines.join('\n')
+}
+
 function targetsTable (scenario, groups) {
   const evaluated = groups.map((g) => ({ name: g.name, checks: evaluateTargets(scenario, g.runs) }))
   if (evaluated.every((e) => e.checks.length === 0)) return ''
@@ -129,6 +149,9 @@ function writeScenarioResults (scenario, trials, meta) {
   const rows = groups.map(summaryRow)
   const runs = Math.max(...groups.map((g) => g.runs.length))
   const targets = targetsTable(scenario, groups)
+  const classes = classTable(groups)
+  const variants = Object.entries(scenario.variants || {})
+    .map(([name, v]) => `- \`${name}\`: \`${JSON.stringify(v.options)}\`${v.sessionKeyHeader ? ` (session key read from the \`${v.sessionKeyHeader}\` header: benchmark only)` : ''}`)
   const md = [
     `# ${scenario.title}`,
     '',
@@ -139,8 +162,10 @@ function writeScenarioResults (scenario, trials, meta) {
     '',
     `Measured ${meta.date} on ${meta.machine}; ${meta.flags}.`,
     '',
+    variants.length ? 'Plugin configurations:\n\n' + variants.join('\n') + '\n' : '',
     markdownTable(rows),
     '',
+    classes ? '### Per traffic class\n\n' + classes + '\n' : '',
     targets ? '### Targets\n\n' + targets + '\n' : '',
     `![${scenario.name}](./${scenario.name}.svg)`,
     ''
@@ -154,4 +179,4 @@ function writeScenarioResults (scenario, trials, meta) {
   return md
 }
 
-module.exports = { writeScenarioResults, groupByProtection, summaryRow, markdownTable, RESULTS }
+module.exports = { writeScenarioResults, groupByProtection, summaryRow, markdownTable, classTable, RESULTS }

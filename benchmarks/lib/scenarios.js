@@ -5,6 +5,8 @@
 // capacity: requests per second the server can serve at best; oracleLimit: the in-flight
 // count that achieves it (Little's law: slots for a pool, 1 for a synchronous handler).
 
+const { backlogScenarios } = require('./backlog-scenarios')
+
 const SLOTS = 16
 const SERVICE_MS = 10
 const DOWNSTREAM_CAPACITY = SLOTS * 1000 / SERVICE_MS // 1,600 req/s
@@ -83,7 +85,8 @@ const SCENARIOS = [
     // Opt-in (--scenario memory): a minute per protection, and only the plugin's RSS matters.
     optIn: true,
     protections: ['oracle', 'gradient2', 'gradient', 'vegas', 'aimd']
-  }
+  },
+  ...backlogScenarios(downstream)
 ]
 
 const BASELINES = ['none', 'under-pressure', 'oracle', 'static-4x']
@@ -91,7 +94,10 @@ const ALGORITHMS = ['gradient2', 'gradient', 'vegas', 'aimd']
 const UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS = 200
 
 // Serializable protection configs for the scenario server.
+// A scenario's `variants` are plugin configurations it names in its protections.
 function protectionConfig (name, scenario) {
+  const variant = scenario.variants?.[name]
+  if (variant) return { name, kind: 'plugin', ...variant }
   if (name === 'none') return { name, kind: 'none' }
   if (name === 'under-pressure') {
     return { name, kind: 'under-pressure', options: { maxEventLoopDelay: UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS } }
@@ -99,7 +105,8 @@ function protectionConfig (name, scenario) {
   if (name === 'oracle') return { name, kind: 'static', limit: scenario.oracleLimit }
   if (name === 'static-4x') return { name, kind: 'static', limit: 4 * scenario.oracleLimit }
   if (ALGORITHMS.includes(name)) return { name, kind: 'plugin', options: { algorithm: name } }
-  throw new Error(`unknown protection "${name}"; known: ${[...BASELINES, ...ALGORITHMS].join(', ')}`)
+  const known = [...BASELINES, ...ALGORITHMS, ...Object.keys(scenario.variants || {})]
+  throw new Error(`unknown protection "${name}" for scenario ${scenario.name}; known: ${known.join(', ')}`)
 }
 
 module.exports = { SCENARIOS, BASELINES, ALGORITHMS, protectionConfig, UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS }

@@ -73,6 +73,18 @@ function evaluateTargets (scenario, runs) {
       check('admitted p99 ≤ 100 ms', m((r) => r.trial.total.admittedP99), (v) => v <= 100, ms),
       check('rejection p99 ≤ 100 ms', m((r) => r.trial.total.rejectionP99), (v) => v <= 100, ms)
     ]
+    case 'bursts': return [
+      check('≤ 0.1 % rejected', m((r) => r.trial.total.rejectedFraction), (v) => v <= 0.001, (v) => `${(v * 100).toFixed(3)} %`),
+      check('goodput ≥ 99 % of offered', m((r) => ratio(r.trial.total.goodput, r.trial.total.offeredRate)), (v) => v >= 0.99, pct)
+    ]
+    case 'class': return [
+      check(`${scenario.keyClass} success ≥ 99 %`, m((r) => r.trial.classes?.[scenario.keyClass]?.goodFraction ?? null), (v) => v >= 0.99, pct),
+      check('goodput ≥ 95 % of oracle', m((r) => ratio(r.trial.total.goodput, r.oracle?.total.goodput)), (v) => v >= 0.95, pct)
+    ]
+    case 'fast-rejection': return [
+      check('rejection p99 ≤ 10 ms', m((r) => r.trial.total.rejectionP99), (v) => v <= 10, ms),
+      check('goodput ≥ 95 % of oracle', m((r) => ratio(r.trial.total.goodput, r.oracle?.total.goodput)), (v) => v >= 0.95, pct)
+    ]
     case 'memory': return [
       check('RSS growth ≤ 20 MB after warm-up', m((r) => r.trial.memory?.growthMb ?? null), (v) => v <= 20, (v) => `${v.toFixed(1)} MB`)
     ]

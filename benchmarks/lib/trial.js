@@ -4,7 +4,7 @@ const { fork } = require('node:child_process')
 const path = require('node:path')
 const { createArrivalSchedule } = require('./arrivals')
 const { createRecorder } = require('./metrics')
-const { runOpenLoop } = require('./load-generator')
+const { runOpenLoop, trafficClasses } = require('./load-generator')
 
 const SERVER = path.join(__dirname, '..', 'scenario-server.js')
 const SAMPLE_MS = 100
@@ -48,13 +48,14 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
   try {
     const { port } = await waitForMessage(child, 'ready', 15000)
     const schedule = createArrivalSchedule({ ...scenario.arrival, rate: scenario.rate, durationMs, seed })
-    const recorder = createRecorder({ durationMs, warmupMs, sloMs })
+    const recorder = createRecorder({ durationMs, warmupMs, sloMs, classes: trafficClasses(scenario.routes) })
     const cpuBefore = process.cpuUsage()
     const load = await runOpenLoop({
       origin: `http://127.0.0.1:${port}`,
       schedule,
       durationMs,
       routes: scenario.routes,
+      pattern: scenario.pattern,
       recorder,
       timeoutMs,
       connections,
@@ -75,6 +76,7 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
       durationMs,
       warmupMs,
       total: summary.total,
+      classes: summary.classes,
       perSecond: summary.perSecond,
       // Requests written to a socket before the run ended, per second: below the offered
       // rate when the generator was starved or all its connections were busy.

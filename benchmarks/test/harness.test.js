@@ -10,7 +10,8 @@ const { createRecorder } = require('../lib/metrics')
 const { secondsUntilSettled, evaluateTargets, median } = require('../lib/targets')
 const { createDownstreamPool } = require('../lib/downstream-pool')
 const { renderChart, niceTicks } = require('../lib/svg-chart')
-const { routePicker } = require('../lib/load-generator')
+const { routePicker, trafficClasses } = require('../lib/load-generator')
+const { SCENARIOS, protectionConfig } = require('../lib/scenarios')
 
 function drain (schedule) {
   const times = []
@@ -107,8 +108,66 @@ test('downstream pool: FIFO waiting beyond the slots, capacity changes apply to 
 test('route picker: weighted and reproducible', () => {
   const pick = routePicker([{ path: '/a', weight: 0.8 }, { path: '/b', weight: 0.2 }], 9)
   const counts = { '/a': 0, '/b': 0 }
-  for (let i = 0; i < 10000; i++) counts[pick()]++
+  for (let i = 0; i < 10000; i++) counts[pick().path]++
   assert.ok(counts['/b'] > 1800 && counts['/b'] < 2200, JSON.stringify(counts))
+})
+
+test('route picker: interleaved spreads each route evenly; sessions take turns; classes are indexed', () => {
+  const routes = [
+    { path: '/w', weight: 0.3, class: 'session', sessions: { header: 'x-s', count: 3 } },
+    { path: '/w', weight: 0.7, class: 'other' }
+  ]
+  assert.deepStrictEqual(trafficClasses(routes), ['session', 'other'])
+  const pick = routePicker(routes, 1, 'interleaved')
+  const picks = Array.from({ length: 20 }, pick)
+  const sessionPicks = picks.map((p, i) => [p, i]).filter(([p]) => p.classIndex === 0)
+  // 3 of every 10, never two session requests in a row, keys in turn s0, s1, s2, s0, ...
+  assert.strictEqual(sessionPicks.length, 6)
+  for (let k = 1; k < sessionPicks.length; k++) assert.ok(sessionPicks[k][1] - sessionPicks[k - 1][1] >= 3)
+  assert.deepStrictEqual(sessionPicks.map(([p]) => p.headers['x-s']), ['s0', 's1', 's2', 's0', 's1', 's2'])
+  assert.strictEqual(picks.find((p) => p.classIndex === 1).headers, undefined)
+  assert.strictEqual(routePicker([{ path: '/a', weight: 1 }], 1)().classIndex, -1)
+})
+
+test('recorder: per-class totals beside the overall ones; success = 2xx within the SLO / offered', () => {
+  const r = createRecorder({ durationMs: 2000, warmupMs: 1000, sloMs: 100, classes: ['critical', 'batch'] })
+  r.offered(500, 0); r.response(500, 200, 10, 0) // warm-up: in no class total
+  r.offered(1100, 0); r.response(1100, 200, 10, 0)
+  r.offered(1200, 0); r.response(1200, 200, 500, 0) // 2xx beyond the SLO: not a success
+  r.offered(1300, 1); r.response(1300, 503, 2, 1)
+  r.offered(1400, 1); r.failure(1400, true, 1)
+  r.offered(1500); r.response(1500, 200, 5) // untagged: totals only
+  const { total, classes } = r.summarize()
+  assert.strictEqual(total.offered, 5)
+  assert.strictEqual(classes.critical.offered, 2)
+  assert.strictEqual(classes.critical.goodFraction, 0.5)
+  assert.strictEqual(classes.batch.rejectedFraction, 0.5)
+  assert.strictEqual(classes.batch.timeouts, 1)
+  assert.strictEqual(classes.batch.goodFraction, 0)
+  assert.ok(Math.abs(classes.batch.rejectionP99 - 2) < 0.01)
+})
+
+test('targets: a class below 99 % fails; scenarios without classes are n/a', () => {
+  const trial = (good, goodput) => ({ total: { goodput }, classes: { critical: { goodFraction: good } } })
+  const scenario = { targets: 'class', keyClass: 'critical' }
+  const [pass, goodput] = evaluateTargets(scenario, [{ trial: trial(0.995, 1500), oracle: trial(1, 1560) }])
+  assert.strictEqual(pass.pass, true)
+  assert.strictEqual(goodput.pass, true)
+  const [fail] = evaluateTargets(scenario, [{ trial: trial(0.98, 1500), oracle: null }])
+  assert.strictEqual(fail.pass, false)
+  const [none] = evaluateTargets(scenario, [{ trial: { total: {} }, oracle: null }])
+  assert.strictEqual(none.pass, null)
+})
+
+test('scenarios: every variant a scenario names is a plugin config; default matrix stays short', () => {
+  for (const s of SCENARIOS.filter((x) => x.variants)) {
+    for (const name of s.protections) {
+      const p = protectionConfig(name, s)
+      if (s.variants[name]) assert.strictEqual(p.kind, 'plugin')
+    }
+    assert.ok(s.durationMs <= 10000, s.name)
+  }
+  assert.throws(() => protectionConfig('nope', SCENARIOS[0]), /unknown protection/)
 })
 
 test('svg chart: nice ticks, gaps for missing values, escaped text', () => {
