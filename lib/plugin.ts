@@ -18,7 +18,7 @@ import { routeConfig } from './route-config'
 import { SessionWiring, checkDrainOnClose } from './sessions/wiring'
 import { attachObservability } from './observability/wiring'
 import { BacklogWiring } from './backlog/wiring'
-import type { FastifyAdaptiveConcurrencyOptions, UnderPressureReadings } from './types'
+import type { BypassFunction, FastifyAdaptiveConcurrencyOptions, UnderPressureReadings } from './types'
 
 type PermitCarrier = ServerResponse & Record<symbol, Permit<FastifyReply> | undefined>
 
@@ -120,7 +120,7 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
     // The client left while earlier hooks ran: 'close' has fired already and would never
     // release a permit taken now. Such a request is not counted at all.
     if (raw.destroyed) return done()
-    if (bypass !== undefined && bypass(request)) {
+    if (bypass !== undefined && isBypassed(bypass, request)) {
       limiter.recordBypass()
       return done()
     }
@@ -192,6 +192,19 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
   // After the drain hook: waiters are answered (503 'draining') once the drain is over.
   status.backlog = backlog.register(fastify, limiter)
   if (options.statusRoute !== undefined) registerStatusRoute(fastify, options.statusRoute, status)
+}
+
+/**
+ * A throwing `bypass` must not turn into 500s for every request: the request is limited as usual
+ * (the safe side: bypassing on error would let a bug open the gate) and the bug is logged.
+ */
+function isBypassed (bypass: BypassFunction, request: FastifyRequest): boolean {
+  try {
+    return bypass(request)
+  } catch (err) {
+    request.log.error({ err }, 'adaptive-concurrency: bypass threw; the request is limited as usual')
+    return false
+  }
 }
 
 const OUTCOMES = new Set<unknown>(['success', 'drop', 'ignore'])

@@ -163,5 +163,12 @@ function partitionName (request: FastifyRequest, partition: ((request: FastifyRe
     const name = (cfg as RouteConcurrencyConfig).partition
     if (name !== undefined) return name
   }
-  return partition === undefined ? undefined : partition(request)
+  if (partition === undefined) return undefined
+  try {
+    return partition(request)
+  } catch (err) {
+    // A broken partition() must not fail the request: it goes to the catch-all partition.
+    request.log.error({ err }, 'adaptive-concurrency: partition threw; the request goes to the default partition')
+    return undefined
+  }
 }
