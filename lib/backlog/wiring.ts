@@ -32,7 +32,7 @@ export interface BacklogHooks {
 /** The per-route setting: `config: { adaptiveConcurrency: { partition: 'name' } }`. */
 export interface RouteConcurrencyConfig {
   /** A declared partition name; an undeclared one fails at route registration. */
-  partition?: string
+  partition: string
 }
 
 type Slots = ServerResponse & Record<symbol, unknown>

@@ -3,6 +3,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
 import { recordingAlgorithm } from '../plugin/helpers'
+import type { RouteConcurrencyConfig } from '../../lib/types'
 import { heldApp, inHandler, queued } from './helpers'
 
 const partitionByHeader = (request: { headers: Record<string, unknown> }): string | undefined => {
@@ -102,7 +103,7 @@ t.test('an undeclared partition in route config fails ready(), naming the route'
   const none = Fastify()
   await none.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(1) })
   t.throws(() => none.get('/z', { config: { adaptiveConcurrency: { partition: 'api' } } }, async () => 'z'), /needs the `partitions` option/)
-  none.get('/plain', { config: { adaptiveConcurrency: {} } }, async () => 'ok')
+  none.get('/plain', { config: { adaptiveConcurrency: {} as RouteConcurrencyConfig } }, async () => 'ok') // JavaScript users
   t.equal((await none.inject('/plain')).statusCode, 200, 'an empty object is fine')
   await none.close()
 })
