@@ -5,7 +5,7 @@ const { readFileSync } = require('node:fs')
 const { join, relative } = require('node:path')
 
 const MIN = Number(process.env.COVERAGE_MIN ?? 95)
-const summary = JSON.parse(readFileSync(join(__dirname, '..', 'coverage', 'coverage-summary.json'), 'utf8'))
+const summary = JSON.parse(readFileSync(join(__dirname, '..', '.tap', 'report', 'coverage-summary.json'), 'utf8'))
 const root = join(__dirname, '..')
 const totals = { lines: { total: 0, covered: 0 }, branches: { total: 0, covered: 0 } }
 const rows = []
