@@ -50,7 +50,7 @@ export class Gradient2Limit extends AdaptiveLimit {
   constructor (options: Gradient2LimitOptions = {}, prefix = '') {
     const r = new OptionReader(prefix, options, [...ADAPTIVE_KEYS, ...PROBE_KEYS,
       'rttTolerance', 'noLoadTolerance', 'smoothing', 'queueSize', 'longWindow'])
-    super(readAdaptive(r, { initialLimit: 20, minLimit: 20, maxLimit: 200 }))
+    super(readAdaptive(r, { initialLimit: 20, minLimit: 4, maxLimit: 200 }))
     this.rttTolerance = r.number('rttTolerance', 1.5, 1, Infinity)
     this.noLoadTolerance = r.number('noLoadTolerance', 1.5, 1, Infinity)
     this.smoothing = r.fraction('smoothing', 0.2)
