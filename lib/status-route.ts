@@ -65,7 +65,8 @@ export const snapshotSchema = {
         timedOut: counter,
         deadlineExpired: counter,
         cancelled: counter,
-        rejectedFull: counter
+        rejectedFull: counter,
+        evicted: counter
       }
     },
     partitions: {

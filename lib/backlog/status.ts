@@ -32,6 +32,8 @@ export interface QueueSnapshot {
   deadlineExpired: number
   cancelled: number
   rejectedFull: number
+  /** Waiters pushed out of the full queue by a more important partition's request (rejected 'queue-full'). */
+  evicted: number
 }
 
 export interface BacklogSnapshot {
@@ -74,7 +76,8 @@ export class BacklogStatus {
         timedOut: queue.timedOut,
         deadlineExpired: queue.deadlineExpired,
         cancelled: queue.cancelled,
-        rejectedFull: queue.rejectedFull
+        rejectedFull: queue.rejectedFull,
+        evicted: queue.evicted
       }
     }
     if (partitions !== undefined) {

@@ -7,7 +7,9 @@
 // Backlog (optional): with a `queue`, acquire() may hand back a Waiter instead of rejecting; the
 // waiter is granted a permit later, from release() (onGranted), or rejected by the queue's timer
 // (onQueueReject). A queued request is neither admitted nor rejected until then, so the invariant
-// holds throughout. With `partitions`, each permit is charged to a partition (see partitions.ts).
+// holds throughout. With `partitions`, each permit is charged to a partition (see partitions.ts),
+// and a full queue makes room for a more important partition's request by evicting its least
+// important waiter, which is rejected ('queue-full', counted against its own partition).
 import type { LimitAlgorithm } from '../algorithms/types'
 import type { LimiterObserver, LimiterStats, Outcome, RejectReason } from './events'
 import { invalidOption } from '../errors'
@@ -47,7 +49,10 @@ export interface LimiterOptions<C = unknown> {
   timers?: TimerApi
   /** A queued request got a permit (from release()). Required with `queue`; must not throw. */
   onGranted?: (context: C, permit: Permit<C>) => void
-  /** A queued request left the queue without a permit (timeout, deadline). Required with `queue`. */
+  /**
+   * A queued request left the queue without a permit: timeout, deadline, or 'queue-full' (a more
+   * important arrival evicted it from the full queue). Required with `queue`.
+   */
   onQueueReject?: (context: C, reason: RejectReason) => void
 }
 

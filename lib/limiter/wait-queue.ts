@@ -6,6 +6,11 @@
 // - Priority levels are a small fixed array of lists (level 0 is served first). Inside a level the
 //   queue serves the newest waiter (LIFO: its client is the most likely to still be waiting) or
 //   the oldest (FIFO).
+// - A full queue refuses an arrival unless it holds a less important waiter: then that one is
+//   evicted (settled as 'queue-full') and the arrival takes its place, so low-priority waiters can
+//   never lock critical requests out. The victim is the least important level's waiter that would
+//   be served last (the oldest under LIFO, the newest under FIFO): the end of one list, O(1) per
+//   level looked at, and the number of levels is fixed by configuration (at most 64).
 // - Timeouts use ONE timer for the whole queue, armed for the earliest expiry. The queue timeout
 //   is the same for every waiter and the clock is monotonic, so waiters without an earlier client
 //   deadline expire in arrival order: that list's head is always the next to expire. Waiters whose
@@ -18,11 +23,18 @@
 import { build } from 'hdr-histogram-js'
 import type { Histogram } from 'hdr-histogram-js'
 import { enumOption, numberOption } from '../validate'
+import { CANCELLED, EVICTED, EXPIRED, ExpiryList, GRANTED, QUEUED, ServiceList, Waiter } from './waiter'
+import type { TimeoutReason } from './waiter'
+
+export { Waiter }
 
 export type QueueOrder = 'lifo' | 'fifo'
 
-/** Why a waiter left the queue without a permit. */
-export type ExpiryReason = 'queue-timeout' | 'deadline'
+/**
+ * Why a waiter left the queue without a permit: its timeout or deadline passed, or (`queue-full`)
+ * a more important arrival took its place in the full queue.
+ */
+export type ExpiryReason = TimeoutReason | 'queue-full'
 
 /** Clock and one-shot timer, injected so tests drive time by hand. Times in ms. */
 export interface TimerApi {
@@ -48,96 +60,11 @@ export interface WaitQueueOptions<T> {
   levels?: number
   timers?: TimerApi
   /**
-   * Called exactly once for each waiter that times out or whose deadline passes while queued;
-   * `level` is the waiter's priority level (the limiter maps it back to a partition).
+   * Called exactly once for each waiter that times out or whose deadline passes while queued, or
+   * that a more important arrival evicts from the full queue ('queue-full'); `level` is the
+   * waiter's priority level (the limiter maps it back to a partition).
    */
   onExpire: (value: T, reason: ExpiryReason, level: number) => void
-}
-
-const QUEUED = 0
-const GRANTED = 1
-const EXPIRED = 2
-const CANCELLED = 3
-type WaiterState = typeof QUEUED | typeof GRANTED | typeof EXPIRED | typeof CANCELLED
-
-/** A queued request: the handle returned by enqueue() and accepted by cancel(). */
-export class Waiter<T> {
-  readonly value: T
-  readonly level: number
-  readonly enqueuedAt: number
-  /** min(enqueuedAt + timeout, client deadline). */
-  readonly expiresAt: number
-  readonly reason: ExpiryReason
-  state: WaiterState = QUEUED
-  // Links in the level's service list (reused as a private chain once the waiter is detached).
-  prev: Waiter<T> | null = null
-  next: Waiter<T> | null = null
-  // Links in one of the two expiry lists.
-  expPrev: Waiter<T> | null = null
-  expNext: Waiter<T> | null = null
-  /** On the unsorted "client deadline first" list rather than the arrival-ordered one. */
-  readonly early: boolean
-
-  constructor (value: T, level: number, enqueuedAt: number, expiresAt: number, reason: ExpiryReason, early: boolean) {
-    this.value = value
-    this.level = level
-    this.enqueuedAt = enqueuedAt
-    this.expiresAt = expiresAt
-    this.reason = reason
-    this.early = early
-  }
-
-  get queued (): boolean { return this.state === QUEUED }
-  get granted (): boolean { return this.state === GRANTED }
-  get expired (): boolean { return this.state === EXPIRED }
-  get cancelled (): boolean { return this.state === CANCELLED }
-}
-
-/** A list through the service links (prev/next). */
-class ServiceList<T> {
-  head: Waiter<T> | null = null
-  tail: Waiter<T> | null = null
-  length = 0
-
-  push (w: Waiter<T>): void {
-    w.prev = this.tail
-    w.next = null
-    if (this.tail === null) this.head = w
-    else this.tail.next = w
-    this.tail = w
-    this.length++
-  }
-
-  remove (w: Waiter<T>): void {
-    if (w.prev === null) this.head = w.next
-    else w.prev.next = w.next
-    if (w.next === null) this.tail = w.prev
-    else w.next.prev = w.prev
-    w.prev = w.next = null
-    this.length--
-  }
-}
-
-/** A list through the expiry links (expPrev/expNext). */
-class ExpiryList<T> {
-  head: Waiter<T> | null = null
-  tail: Waiter<T> | null = null
-
-  push (w: Waiter<T>): void {
-    w.expPrev = this.tail
-    w.expNext = null
-    if (this.tail === null) this.head = w
-    else this.tail.expNext = w
-    this.tail = w
-  }
-
-  remove (w: Waiter<T>): void {
-    if (w.expPrev === null) this.head = w.expNext
-    else w.expPrev.expNext = w.expNext
-    if (w.expNext === null) this.tail = w.expPrev
-    else w.expNext.expPrev = w.expPrev
-    w.expPrev = w.expNext = null
-  }
 }
 
 // Waits are recorded in µs so sub-millisecond waits still count; an hour is far past any timeout.
@@ -168,6 +95,8 @@ export class WaitQueue<T> {
   enqueued = 0
   granted = 0
   rejectedFull = 0
+  /** Waiters pushed out of the full queue by a more important arrival. */
+  evicted = 0
   timedOut = 0
   deadlineExpired = 0
   cancelled = 0
@@ -208,15 +137,27 @@ export class WaitQueue<T> {
 
   /**
    * Queue `value` at `level`, or return 'full'. `deadline` is the client's absolute deadline on the
-   * same clock (ms); the waiter expires at the earlier of it and now + timeout.
+   * same clock (ms); the waiter expires at the earlier of it and now + timeout. When the queue is
+   * full and holds a waiter of a less important level (higher number), that waiter is evicted
+   * (onExpire with 'queue-full') and the new one queued instead.
    */
   enqueue (value: T, level = 0, deadline = Infinity): Waiter<T> | 'full' {
-    const now = this.timers.now()
+    let now = this.timers.now()
     // A late timer may leave expired waiters behind: they must not cost a live request its place.
     if (this._length >= this.size) this.sweep(now)
     if (this._length >= this.size) {
-      this.rejectedFull++
-      return 'full'
+      const victim = this.leastValuableBelow(level)
+      if (victim !== undefined) {
+        // The victim is settled BEFORE the arrival is queued: its callback sees consistent lists
+        // and cannot reach the arrival (not yet queued, nor yet returned to the caller).
+        this.evict(victim, now)
+        now = this.timers.now()
+      }
+      // Same or lower priority than everyone queued; or onExpire re-entered and took the place.
+      if (this._length >= this.size) {
+        this.rejectedFull++
+        return 'full'
+      }
     }
     const timeoutAt = now + this.timeout
     const early = deadline < timeoutAt
@@ -295,6 +236,28 @@ export class WaitQueue<T> {
     this.resetIfEmpty()
     this.settleExpired(expiredHead, now)
     return winner === null ? undefined : winner
+  }
+
+  /**
+   * The waiter a full queue gives up for an arrival at `level`: from the least important level
+   * below it that has waiters, the one its order would serve last. undefined if there is none.
+   */
+  private leastValuableBelow (level: number): Waiter<T> | undefined {
+    const levels = this.levels
+    for (let l = levels.length - 1; l > level; l--) {
+      const list = levels[l]
+      if (list.length > 0) return (this.lifo ? list.head : list.tail) as Waiter<T>
+    }
+    return undefined
+  }
+
+  private evict (w: Waiter<T>, now: number): void {
+    this.detach(w)
+    w.state = EVICTED
+    this.evicted++
+    this.recordWait(w, now)
+    this.resetIfEmpty()
+    this.onExpire(w.value, 'queue-full', w.level)
   }
 
   /** Remove every waiter (server closing), stop the timer, and return the values for the caller to settle. */

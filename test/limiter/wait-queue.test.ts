@@ -294,7 +294,8 @@ t.test('system timers are unref\'d and expire waiters for real', async t => {
 // Random arrivals, completions, client disconnects and clock moves (timely or late timers).
 t.test('property: bounded, every waiter settles exactly once, permits are conserved', async t => {
   const op = fc.oneof(
-    fc.record({ kind: fc.constant('arrive' as const), level: fc.nat(2), deadline: fc.option(fc.nat(150), { nil: undefined }) }),
+    // Arrivals weigh double so the queue is often full with mixed levels (the eviction path).
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('arrive' as const), level: fc.nat(2), deadline: fc.option(fc.nat(150), { nil: undefined }) }) },
     fc.record({ kind: fc.constant('complete' as const), pick: fc.nat() }),
     fc.record({ kind: fc.constant('disconnect' as const), pick: fc.nat() }),
     fc.record({ kind: fc.constant('advance' as const), ms: fc.nat(60) }),
@@ -314,8 +315,18 @@ t.test('property: bounded, every waiter settles exactly once, permits are conser
         if (settled.has(n)) throw new Error(`request ${n} settled twice: ${settled.get(n)} then ${how}`)
         settled.set(n, how)
       }
+      let arrivingLevel = -1 // the level of the arrival being enqueued, while enqueue() runs
       const q = new WaitQueue<{ n: number }>({
-        size, timeout: 100, order, levels: 3, timers: clock, onExpire: (r) => settle(r.n, 'expired')
+        size,
+        timeout: 100,
+        order,
+        levels: 3,
+        timers: clock,
+        onExpire: (r, reason, level) => {
+          // A full queue may give up a waiter only for a strictly more important arrival.
+          if (reason === 'queue-full' && !(level > arrivingLevel && arrivingLevel >= 0)) throw new Error(`request ${r.n} (level ${level}) evicted for level ${arrivingLevel}`)
+          settle(r.n, reason === 'queue-full' ? 'evicted' : 'expired')
+        }
       })
       const grant = (): void => {
         while (inflight < limit) {
@@ -336,9 +347,16 @@ t.test('property: bounded, every waiter settles exactly once, permits are conser
             running.add(n)
             inflight++
           } else {
+            arrivingLevel = o.level
             const w = q.enqueue({ n }, o.level, o.deadline === undefined ? undefined : clock.now() + o.deadline)
-            if (w === 'full') settle(n, 'full')
-            else handles.push(w)
+            arrivingLevel = -1
+            if (w === 'full') {
+              settle(n, 'full')
+              // Refused only when nobody less important was waiting.
+              if (handles.some(h => h.queued && h.level > o.level)) throw new Error(`request ${n} refused while a less important waiter was queued`)
+            } else {
+              handles.push(w)
+            }
           }
         } else if (o.kind === 'complete') {
           if (running.size === 0) continue
@@ -360,6 +378,7 @@ t.test('property: bounded, every waiter settles exactly once, permits are conser
         let queued = 0
         for (const w of handles) if (w.queued) queued++
         if (queued !== q.length) throw new Error('length disagrees with the waiters')
+        if (q.enqueued !== q.granted + q.timedOut + q.deadlineExpired + q.cancelled + q.evicted + q.length) throw new Error('queue counters do not add up')
       }
       clock.advance(1000) // every remaining waiter times out
       if (q.length !== 0) throw new Error('waiters left behind')
@@ -371,22 +390,46 @@ t.test('property: bounded, every waiter settles exactly once, permits are conser
 })
 
 // Order property against a plain-array model: the lowest non-empty level first, then oldest
-// (FIFO) or newest (LIFO) inside it, with cancellations anywhere.
-t.test('property: service order matches a simple model of levels and LIFO/FIFO', async t => {
+// (FIFO) or newest (LIFO) inside it, with cancellations anywhere. A full queue evicts, for a more
+// important arrival, the least important level's waiter that would be served last.
+t.test('property: service order and eviction match a simple model of levels and LIFO/FIFO', async t => {
   const op = fc.oneof(
     fc.record({ kind: fc.constant('enqueue' as const), level: fc.nat(3) }),
     fc.record({ kind: fc.constant('grant' as const) }),
     fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() })
   )
-  fc.assert(fc.property(fc.constantFrom<QueueOrder>('lifo', 'fifo'), fc.array(op, { maxLength: 100 }), (order, ops) => {
-    const q = new WaitQueue<{ n: number }>({ size: 1000, timeout: 1000, order, levels: 4, timers: new FakeTimers(), onExpire: () => {} })
+  fc.assert(fc.property(fc.constantFrom<QueueOrder>('lifo', 'fifo'), fc.integer({ min: 1, max: 8 }), fc.array(op, { maxLength: 100 }), (order, size, ops) => {
+    const evicted: Array<[number, string, number]> = []
+    const q = new WaitQueue<{ n: number }>({
+      size, timeout: 1000, order, levels: 4, timers: new FakeTimers(), onExpire: (r, reason, level) => { evicted.push([r.n, reason, level]) }
+    })
     const model: number[][] = [[], [], [], []]
     const handles = new Map<number, Waiter<{ n: number }>>()
     let n = 0
     for (const o of ops) {
       if (o.kind === 'enqueue') {
+        let victim: number | undefined
+        let victimLevel = -1
+        if (model.flat().length >= size) {
+          for (let l = model.length - 1; l > o.level && victim === undefined; l--) {
+            if (model[l].length > 0) {
+              victim = order === 'lifo' ? model[l].shift() : model[l].pop()
+              victimLevel = l
+            }
+          }
+        }
+        const before = evicted.length
         const w = q.enqueue({ n }, o.level)
-        if (w === 'full') throw new Error('full')
+        const got = evicted.slice(before)
+        if (victim !== undefined && JSON.stringify(got) !== JSON.stringify([[victim, 'queue-full', victimLevel]])) {
+          throw new Error(`evicted ${JSON.stringify(got)}, model says ${victim}`)
+        }
+        if (victim === undefined && got.length > 0) throw new Error(`evicted ${JSON.stringify(got)}, model says nobody`)
+        if (w === 'full') {
+          if (model.flat().length < size) throw new Error('refused with room left')
+          n++
+          continue
+        }
         handles.set(n, w)
         model[o.level].push(n++)
       } else if (o.kind === 'grant') {
