@@ -69,6 +69,39 @@ t.test('priority: queued requests of the first-declared partition are served fir
   t.same(h.app.concurrency.snapshot().partitions?.critical.admitted, 3)
 })
 
+t.test('a full queue evicts a batch waiter for a critical request: the evicted one gets its 503 queue-full', async t => {
+  const h = await heldApp(2, {
+    queue: { size: 1, timeout: 60_000 },
+    partitions: { critical: 0.5, batch: 0.5 },
+    partition: partitionByHeader,
+    exposeStatusRoute: true
+  })
+  t.teardown(() => h.app.close())
+  const running = [h.send('b1', { 'x-class': 'batch' }), h.send('b2', { 'x-class': 'batch' })]
+  await inHandler(h, 2)
+  running.push(h.send('c0', { 'x-class': 'critical' })) // critical's guaranteed permit, over the limit
+  await inHandler(h, 3)
+  const evicted = h.send('b3', { 'x-class': 'batch' })
+  await queued(h, 1)
+  const c1 = h.send('c1', { 'x-class': 'critical' })
+  const res = await evicted
+  t.equal(res.statusCode, 503, 'the batch waiter is answered at once')
+  t.match(res.json(), { code: 'FST_CONCURRENCY_LIMIT_EXCEEDED', message: /\(queue-full\)$/ })
+  t.ok(res.headers['retry-after'], 'with Retry-After')
+  t.equal(h.app.concurrency.limiter.queue?.length, 1, 'c1 took its place')
+  t.equal((await h.send('b4', { 'x-class': 'batch' })).json().message.endsWith('(queue-full)'), true, 'a batch arrival is refused')
+  for (const id of ['b1', 'b2']) await h.finish(id)
+  await inHandler(h, 2)
+  t.same(h.started.slice(3), ['c1'], 'c1 is served once a permit frees up')
+  for (const id of [...h.held.keys()]) await h.finish(id)
+  for (const r of await Promise.all([...running, c1])) t.equal(r.statusCode, 200)
+  const status = (await h.app.inject('/status')).json()
+  t.match(status.partitions, { critical: { admitted: 2, rejected: 0 }, batch: { admitted: 2, rejected: 2 } })
+  t.match(status.queue, { evicted: 1, rejectedFull: 1, enqueued: 2, granted: 1 })
+  t.equal(status.rejected, 2)
+  t.equal(h.app.concurrency.inflight, 0)
+})
+
 t.test('route config names the partition; it wins over partition(request)', async t => {
   const h = await heldApp(1, { queue: false, partitions: { reports: 0.5, api: 0.5 }, partition: () => 'api' }, app => {
     app.get('/report', { config: { adaptiveConcurrency: { partition: 'reports' } } }, async () => 'r')

@@ -300,6 +300,31 @@ t.test('expiry and rejectQueued count against the waiter\'s partition', async t 
   t.same([partitions.status(1).a.rejected, partitions.status(1).b.rejected], [1, 2])
 })
 
+t.test('a full queue evicts the least important waiter for a more important request: rejected queue-full, counted against its partition', async t => {
+  const partitions = new PartitionSet({ critical: 0.5, batch: 0.5 })
+  const { limiter, granted, rejected } = setup({ limit: 2, size: 2, partitions })
+  const c1 = permit(limiter.acquire('c1', 'critical'))
+  permit(limiter.acquire('b1', 'batch'))
+  const b2 = limiter.acquire('b2', 'batch')
+  const b3 = limiter.acquire('b3', 'batch')
+  t.ok(b2 instanceof Waiter && b3 instanceof Waiter, 'both partitions at their share: batch waits')
+  const c2 = limiter.acquire('c2', 'critical')
+  t.ok(c2 instanceof Waiter, 'critical gets a place in the full queue')
+  t.same(rejected, [['b2', 'queue-full']], 'LIFO would serve b2 last: it is answered queue-full')
+  t.equal((b2 as Waiter<string>).evicted, true)
+  t.equal(limiter.cancel(b2 as Waiter<string>), false, 'a late client close finds nothing to withdraw')
+  t.equal(limiter.acquire('b4', 'batch'), 'queue-full', 'batch cannot evict batch')
+  t.ok(limiter.acquire('c3', 'critical') instanceof Waiter, 'evicts b3')
+  t.equal(limiter.acquire('c4', 'critical'), 'queue-full', 'critical cannot evict critical')
+  t.same(rejected, [['b2', 'queue-full'], ['b3', 'queue-full']], 'each evicted waiter settled once, through onQueueReject')
+  const status = partitions.status(2)
+  t.same([status.critical.rejected, status.batch.rejected, limiter.rejected], [1, 3, 4], 'b2, b3 (evicted) and b4 (refused) count against batch')
+  t.same([limiter.queue?.evicted, limiter.queue?.rejectedFull], [2, 2])
+  limiter.release(c1, 'success')
+  t.same(granted.map(p => p.context), ['c3'], 'the freed permit goes to a critical waiter')
+  t.ok(balanced(limiter))
+})
+
 t.test('property: random acquire/release/cancel/time keeps the books and settles every waiter once', async () => {
   const op = fc.oneof(
     { weight: 3, arbitrary: fc.record({ k: fc.constant('acquire' as const), budget: fc.option(fc.integer({ min: 0, max: 80 }), { nil: undefined }), part: fc.constantFrom('a', 'b', undefined) }) },
@@ -340,8 +365,14 @@ t.test('property: random acquire/release/cancel/time keeps the books and settles
         if (r instanceof Permit) {
           live.push(r)
           outcome.set(id, 'admitted')
-        } else if (r instanceof Waiter) waiting.push(r)
-        else outcome.set(id, 'refused')
+        } else if (r instanceof Waiter) {
+          waiting.push(r)
+        } else {
+          outcome.set(id, 'refused')
+          // A full queue refuses only when nobody less important waits (else it evicts).
+          const level = partitions === undefined ? 0 : partitions.get(o.part).level
+          if (r === 'queue-full' && waiting.some(w => w.queued && w.level > level)) return false
+        }
       } else if (o.k === 'release' && live.length > 0) {
         const [p] = live.splice(o.i % live.length, 1)
         limiter.release(p, o.outcome)
