@@ -130,10 +130,11 @@ export function renderStatusPage (options: StatusPageOptions = {}): string {
     for (var m = 0; m <= 5; m++) ctx.fillText(m === 5 ? 'now' : '-' + ago(span * (5 - m) / 5), left + pw * m / 5, top + ph + 5)
 
     var segments = 0
-    ctx.lineWidth = 1.75
     // Drawn last to first, so the first series stays visible where lines coincide (the limit
-    // over in-flight, which equals it while shedding).
-    series.slice().reverse().forEach(function (s) {
+    // over in-flight, which equals it while shedding); the lines under it are drawn wider, so
+    // they still show along both edges of the first one instead of vanishing beneath it.
+    series.slice().reverse().forEach(function (s, ri) {
+      ctx.lineWidth = ri === series.length - 1 ? 1.5 : 4
       ctx.strokeStyle = s.color
       ctx.beginPath()
       var pen = false
