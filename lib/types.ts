@@ -6,8 +6,8 @@ import type {
   VegasLimitOptions, WindowedLimitOptions
 } from './algorithms'
 import type { LimitAlgorithm } from './algorithms/types'
-import type { Limiter } from './limiter/limiter'
-import type { Outcome, RejectReason } from './limiter/events'
+import type { Limiter, LimiterSnapshot } from './limiter/limiter'
+import type { LimiterStats, Outcome, RejectReason } from './limiter/events'
 import type { DrainOptions, DrainResult, SessionStats } from './sessions/tracker'
 import type { DrainOnCloseOptions, SessionsOptions } from './sessions/wiring'
 import type { EventLoopOptions } from './eventloop/gate'
@@ -143,16 +143,8 @@ export interface UnderPressureReadings {
 }
 
 /** The plain JSON the status route serves. */
-export interface ConcurrencySnapshot {
+export interface ConcurrencySnapshot extends LimiterSnapshot {
   algorithm: string
-  limit: number
-  inflight: number
-  admitted: number
-  rejected: number
-  succeeded: number
-  dropped: number
-  ignored: number
-  bypassed: number
   overloaded: boolean
   state: Record<string, number | string>
   /** Present when `sessions` is set or a drain was started. */
@@ -177,16 +169,8 @@ export interface SnapshotOptions {
 }
 
 /** `fastify.concurrency`: live, read-only view of the limiter. */
-export interface ConcurrencyStatus {
+export interface ConcurrencyStatus extends LimiterStats {
   readonly algorithm: string
-  readonly limit: number
-  readonly inflight: number
-  readonly admitted: number
-  readonly rejected: number
-  readonly succeeded: number
-  readonly dropped: number
-  readonly ignored: number
-  readonly bypassed: number
   /** The algorithm's internals (minRtt, gradient, ...). */
   readonly state: Record<string, number | string>
   /** Session counters and the drain state; undefined unless `sessions` is set or a drain was started. */

@@ -56,16 +56,8 @@ export interface LimiterOptions<C = unknown> {
   onQueueReject?: (context: C, reason: RejectReason) => void
 }
 
-export interface LimiterSnapshot {
-  limit: number
-  inflight: number
-  admitted: number
-  rejected: number
-  succeeded: number
-  dropped: number
-  ignored: number
-  bypassed: number
-}
+/** The counters as plain, writable JSON. */
+export type LimiterSnapshot = { -readonly [K in keyof LimiterStats]: LimiterStats[K] }
 
 function defaultNow (): number {
   return performance.now()
