@@ -263,9 +263,17 @@ export class Limiter<C = unknown> implements LimiterStats {
     this._bypassed++
   }
 
-  /** Milliseconds since the permit was granted (for classifying before release). */
+  /**
+   * The request's latency in ms, for classifying it before release. It stamps the completion
+   * time, so classification and the sample given to the algorithm share one clock reading.
+   */
   elapsed (permit: Permit<C>): number {
-    return this.now() - permit.start
+    if (Number.isNaN(permit.at)) {
+      const at = this.now()
+      permit.at = at
+      permit.rtt = at - permit.start
+    }
+    return permit.rtt
   }
 
   /**
@@ -276,9 +284,7 @@ export class Limiter<C = unknown> implements LimiterStats {
   release (permit: Permit<C>, outcome: Outcome): boolean {
     if (permit.released) return false
     permit.released = true
-    const at = this.now()
-    permit.at = at
-    permit.rtt = at - permit.start
+    this.elapsed(permit)
     this._inflight--
     const partitions = this.partitions
     if (partitions !== undefined) partitions.release(partitions.get(permit.partition))

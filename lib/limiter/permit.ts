@@ -15,9 +15,12 @@ export class Permit<C = unknown> implements Sample {
   readonly context: C
   /** Set by Limiter.release: a second release is a no-op, whatever path calls it. */
   released = false
-  /** Filled in at release: latency in ms, completion time, and whether it counted as a drop. */
+  /**
+   * Filled in once at completion (Limiter.elapsed or release, whichever comes first): latency in
+   * ms, completion time (NaN until then), and whether it counted as a drop.
+   */
   rtt = 0
-  at = 0
+  at = Number.NaN
   dropped = false
 
   constructor (start: number, inflight: number, partition: string | undefined, context: C) {
