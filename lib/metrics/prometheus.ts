@@ -187,37 +187,30 @@ export function createPrometheusMetrics (options: PrometheusMetricsOptions, prom
 }
 
 function getOrCreateFamily (prom: PromClient, registry: Registry, buckets: readonly number[]): Family {
+  // Gauges and counters alike are filled at scrape time from the live sources: reset, then add.
+  type Config = { name: string, help: string, labelNames: string[], registers: Registry[], collect: () => void }
+  const collected = <M extends Gauge | Counter>(
+    Kind: new (config: Config) => M,
+    suffix: string, help: string, labelNames: string[], collect: (m: M, sources: Set<Source>) => void
+  ): M =>
+      reuseOr(registry, suffix, () => {
+        const sources = new Set<Source>()
+        const m: M = new Kind({
+          name: METRIC_PREFIX + suffix,
+          help,
+          labelNames,
+          registers: [registry],
+          collect () {
+            m.reset()
+            collect(m, sources)
+          }
+        })
+        return tag(m, sources)
+      })
   const gauge = (suffix: string, help: string, labelNames: string[], collect: (g: Gauge, sources: Set<Source>) => void): Gauge =>
-    reuseOr(registry, suffix, () => {
-      const sources = new Set<Source>()
-      const g: Gauge = new prom.Gauge({
-        name: METRIC_PREFIX + suffix,
-        help,
-        labelNames,
-        registers: [registry],
-        collect () {
-          g.reset()
-          collect(g, sources)
-        }
-      })
-      return tag(g, sources)
-    })
-
+    collected<Gauge>(prom.Gauge, suffix, help, labelNames, collect)
   const counter = (suffix: string, help: string, labelNames: string[], collect: (c: Counter, sources: Set<Source>) => void): Counter =>
-    reuseOr(registry, suffix, () => {
-      const sources = new Set<Source>()
-      const c: Counter = new prom.Counter({
-        name: METRIC_PREFIX + suffix,
-        help,
-        labelNames,
-        registers: [registry],
-        collect () {
-          c.reset()
-          collect(c, sources)
-        }
-      })
-      return tag(c, sources)
-    })
+    collected<Counter>(prom.Counter, suffix, help, labelNames, collect)
 
   // Gauges and counters *add* into the label set, so sources sharing an instance label sum up.
   const perSeries = (field: 'admitted' | 'succeeded' | 'dropped' | 'ignored') =>
