@@ -3,6 +3,7 @@
 const { performance } = require('node:perf_hooks')
 const { seededRandom } = require('./arrivals')
 const { createConnectionPool } = require('./connection-pool')
+const { request } = require('undici')
 
 // How often due sends are dispatched and overdue requests are timed out. Sends are stamped
 // with their *scheduled* time, so the tick granularity shows up in latency and in the
@@ -36,6 +37,7 @@ async function runOpenLoop ({ origin, schedule, durationMs, routes, pattern, rec
   // the TCP handshakes of a thousand new sockets, not the protection.
   await pool.warmUp('/__warmup')
   onStart()
+  await establishSessions(origin, routes)
 
   const pickRoute = routePicker(routes, seed, pattern)
   const errorCodes = {}
@@ -125,6 +127,24 @@ function routeSpecs (route, classIndex) {
   if (!route.sessions) return [{ path: route.path, headers: route.headers, classIndex }]
   const { header, count } = route.sessions
   return Array.from({ length: count }, (_, i) => ({ path: route.path, headers: { ...route.headers, [header]: `s${i}` }, classIndex }))
+}
+
+// "Existing sessions" must exist before the overload starts: each session key of the
+// scenario sends one request first, a few at a time (no overload yet), so the server has seen
+// and admitted it. Without this every session would start as a new user in the middle of the
+// overload and be shed as one, which measures something else (how fast new users get in).
+// These requests are not recorded; a session the server refused is simply new in the run.
+async function establishSessions (origin, routes, parallel = 8) {
+  const specs = routes.filter((r) => r.sessions).flatMap((r) => routeSpecs(r, -1))
+  let i = 0
+  async function worker () {
+    while (i < specs.length) {
+      const spec = specs[i++]
+      const res = await request(origin + spec.path, { headers: spec.headers })
+      await res.body.dump()
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(parallel, specs.length) }, worker))
 }
 
 // routes: [{ path, weight, class?, headers?, sessions? }]. Returns pick() -> request spec.

@@ -21,13 +21,22 @@
 // way: the probe still sees latency scale with concurrency. Then the next probe comes
 // sooner and goes deeper (ratio^2, ratio^3, ... of the limit, never under minLimit) until it
 // reaches a level with no queue.
+//
+// Each probe halves admissions for a round trip or two: traffic that needs all of the capacity
+// (a protected partition, active sessions) is queued or shed meanwhile, as Envoy's pinned minRTT
+// windows shed in bursts. At a high request rate `probeInterval` samples pass in well under a
+// second, so when samples carry their completion time (`at`), a routine probe also waits
+// `probeMinInterval` ms after the last one. A deeper retry (the last probe still saw a queue)
+// does not wait: until it runs, the baseline is known to be wrong.
 import type { OptionReader } from './common'
 
-export const PROBE_KEYS = ['probeInterval', 'probeRatio', 'probeSamples'] as const
+export const PROBE_KEYS = ['probeInterval', 'probeMinInterval', 'probeRatio', 'probeSamples'] as const
 
 export interface ProbeOptions {
   /** Samples between two baseline probes. Default 1000. */
   probeInterval?: number
+  /** Least time (ms) between two routine probes, for samples that carry `at`. Default 5000; 0 for none. */
+  probeMinInterval?: number
   /** Limit during a probe, as a fraction of the limit. Default 0.5. */
   probeRatio?: number
   /** Samples (admitted under the probe cap) whose minimum RTT becomes the new baseline. Default 10. */
@@ -36,6 +45,7 @@ export interface ProbeOptions {
 
 export interface ProbeSettings {
   interval: number
+  minInterval: number
   ratio: number
   samples: number
 }
@@ -43,6 +53,7 @@ export interface ProbeSettings {
 export function readProbe (r: OptionReader): ProbeSettings {
   return {
     interval: r.integer('probeInterval', 1000, 1, Number.MAX_SAFE_INTEGER),
+    minInterval: r.number('probeMinInterval', 5000, 0, Infinity),
     ratio: r.number('probeRatio', 0.5, 0, 1, { minExclusive: true }),
     samples: r.integer('probeSamples', 10, 1, 100_000)
   }
@@ -59,6 +70,10 @@ export class BaselineProbe {
   probes = 0
   private readonly settings: ProbeSettings
   private sinceProbe = 0
+  /** Completion time of the sample that ended the last probe (NaN: none yet, or samples without `at`). */
+  private lastProbeAt = NaN
+  /** The next probe is a deeper retry, which does not wait for minInterval. */
+  private retry = false
   private seen = 0
   private qualified = 0
   private probeMin = Infinity
@@ -85,23 +100,24 @@ export class BaselineProbe {
    * Feed one healthy sample. Returns true while a probe is running: the algorithm should hold
    * its estimate, because samples taken under the cap say nothing about the uncapped limit.
    */
-  observe (rtt: number, inflight: number, estimate: number, minLimit: number): boolean {
+  observe (rtt: number, inflight: number, estimate: number, minLimit: number, at?: number): boolean {
     if (this.probing) {
       this.seen++
       if (inflight <= this.cap) {
         if (rtt < this.probeMin) this.probeMin = rtt
-        if (++this.qualified >= this.settings.samples) this.finish(this.adoptable(this.probeMin))
+        if (++this.qualified >= this.settings.samples) this.finish(this.adoptable(this.probeMin), at)
       } else if (this.seen >= this.settings.interval) {
         // Nothing got admitted under the cap for a whole interval (the caller ignored it):
         // give up rather than hold the limit down forever; the old baseline stays.
         this.sinceProbe = 0
-        this.finish(this.rtt)
+        this.retry = false
+        this.finish(this.rtt, at)
       }
       return true
     }
     if (rtt < this.rtt) this.rtt = rtt
     this.loadedRtt = this.loadedRtt < 0 ? rtt : this.loadedRtt + (rtt - this.loadedRtt) * this.loadedDecay
-    if (++this.sinceProbe >= this.settings.interval) {
+    if (++this.sinceProbe >= this.settings.interval && (this.retry || !this.tooSoon(at))) {
       this.cap = Math.max(minLimit, Math.floor(estimate * this.depth))
       this.fraction = this.cap / estimate
       this.floor = minLimit
@@ -117,16 +133,24 @@ export class BaselineProbe {
     // At minLimit a deeper probe is impossible: take what this one saw and wait a full interval.
     if (queued && this.fraction < 1 && this.cap > this.floor) {
       this.depth *= this.settings.ratio
+      this.retry = true
       // Retry soon: a fresh loaded RTT needs a few samples, the probe a few more.
       this.sinceProbe = this.settings.interval - Math.max(3 * this.settings.samples, Math.ceil(this.settings.interval / 10))
     } else {
       this.depth = this.settings.ratio
+      this.retry = false
       this.sinceProbe = 0
     }
     return !queued || probeRtt < this.rtt ? probeRtt : this.rtt
   }
 
-  private finish (baseline: number): void {
+  /** A routine probe within minInterval of the last one. Without a time on the sample, never. */
+  private tooSoon (at: number | undefined): boolean {
+    return at !== undefined && at - this.lastProbeAt < this.settings.minInterval
+  }
+
+  private finish (baseline: number, at: number | undefined): void {
+    this.lastProbeAt = at === undefined ? NaN : at
     this.rtt = baseline
     this.cap = Infinity
     this.probes++

@@ -38,7 +38,7 @@ export class GradientLimit extends AdaptiveLimit {
   }
 
   protected update (sample: Sample): void {
-    const probing = this.probe.observe(sample.rtt, sample.inflight, this.estimate, this.minLimit)
+    const probing = this.probe.observe(sample.rtt, sample.inflight, this.estimate, this.minLimit, sample.at)
     this.cap = this.probe.cap
     if (probing) return
 

@@ -63,7 +63,7 @@ export class Gradient2Limit extends AdaptiveLimit {
     const rtt = sample.rtt
     this.lastRtt = rtt
     this.updateLongRtt(rtt)
-    const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit)
+    const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit, sample.at)
     this.cap = this.probe.cap
     if (probing) return
 
@@ -72,8 +72,15 @@ export class Gradient2Limit extends AdaptiveLimit {
     if (this.appLimited(sample)) return
 
     const limit = this.estimate
-    const next = this.gradient * limit + (this.gradient === 1 ? this.queueSize / limit : 0)
-    this.setEstimate((1 - this.smoothing) * limit + this.smoothing * next)
+    if (this.gradient === 1) {
+      this.setEstimate(limit + this.smoothing * this.queueSize / limit)
+    } else {
+      // One smoothing step per round trip (L samples), not per sample: a loop stall or a GC
+      // pause delays every request in flight at once, and L slow samples each taking 20 % off
+      // would cut the limit by (0.8 + 0.2 g)^L (to a third for L = 16, g = 2/3) for one blip.
+      // Per sample the limit moves smoothing * (g L - L) / L; over a round trip, smoothing * (g L - L).
+      this.setEstimate(limit - this.smoothing * (1 - this.gradient))
+    }
   }
 
   private updateLongRtt (rtt: number): void {

@@ -53,7 +53,7 @@ export class VegasLimit extends AdaptiveLimit {
   protected update (sample: Sample): void {
     const rtt = sample.rtt
     const before = this.probe.rtt
-    const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit)
+    const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit, sample.at)
     this.cap = this.probe.cap
     // A new minimum only moves the baseline (reference behaviour): it is not evidence about
     // the limit, and the very first sample has nothing to compare against.

@@ -2,6 +2,7 @@
 import t from 'tap'
 import { Gradient2Limit, GradientLimit, VegasLimit } from '../../lib/algorithms'
 import { feed, fullUse } from './helpers'
+import type { Sample } from '../../lib/algorithms/types'
 
 t.test('state before any sample reports no baseline', async t => {
   for (const alg of [new VegasLimit(), new GradientLimit(), new Gradient2Limit()]) {
@@ -27,8 +28,11 @@ t.test('gradient2: app-limited hold, no headroom below gradient 1, fast fall of 
   const l = g.limit
   g.onSample({ rtt: 10, inflight: 5, dropped: false })
   t.equal(g.limit, l, 'under half use: hold')
-  g.onSample({ rtt: 100, inflight: l, dropped: false })
-  t.ok(g.limit < l, 'a slow sample shrinks the limit')
+  // g = 0.5: each slow sample takes smoothing * (1 - g) = 0.1 off, so one round trip of them
+  // (l samples, as one loop stall delaying everything in flight) takes off about 10 %, not
+  // (0.8 + 0.2 g)^l = 1.6 % of it left, as a per-sample 20 % step would.
+  feed(g, l, fullUse(100))
+  t.ok(g.limit < l && g.limit >= Math.floor(0.88 * l), `a round trip of slow samples shrinks the limit by ~10 % (${l} -> ${g.limit})`)
   const high = new Gradient2Limit({ slowStart: false })
   feed(high, 10, fullUse(100))
   high.onSample({ rtt: 10, inflight: 20, dropped: false })
@@ -53,4 +57,35 @@ t.test('a probe that never sees a sample under its cap gives up after an interva
   // The caller ignores the cap: every sample says 100 in flight.
   feed(v, 10, () => ({ rtt: 5, inflight: 100, dropped: false }))
   t.match(v.state(), { probing: 'off', probes: 1, minRtt: 10 }, 'old baseline kept')
+})
+
+t.test('routine probes wait probeMinInterval when samples carry their time; deeper retries do not', async t => {
+  let at = 0
+  const timed = (rtt: number) => (limit: number): Sample => ({ rtt, inflight: limit, dropped: false, at: at++ })
+  const g = new Gradient2Limit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false })
+  feed(g, 13, timed(10))
+  t.match(g.state(), { probing: 'off', probes: 1 }, 'the first probe runs after probeInterval samples')
+  feed(g, 200, timed(10))
+  t.match(g.state(), { probing: 'off', probes: 1 }, '200 samples in 200 ms: no routine probe within 5000 ms')
+  at += 5000
+  feed(g, 1, timed(10))
+  t.equal(g.state().probing, 'on', 'once 5000 ms have passed, the next sample starts one')
+
+  const untimed = new Gradient2Limit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false })
+  feed(untimed, 130, fullUse(10))
+  t.ok(Number(untimed.state().probes) >= 9, `samples without a time: a probe every interval (${untimed.state().probes})`)
+
+  const none = new Gradient2Limit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false, probeMinInterval: 0 })
+  feed(none, 130, timed(10))
+  t.ok(Number(none.state().probes) >= 9, `probeMinInterval 0: a probe every interval (${none.state().probes})`)
+
+  // A probe that still sees latency scale with concurrency (40 ms loaded, 10 ms at half the
+  // concurrency) retries deeper soon after, whatever the time floor.
+  const deep = new Gradient2Limit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false })
+  const loaded = (limit: number): Sample => ({ rtt: deep.state().probing === 'on' ? 10 : 40, inflight: limit, dropped: false, at: at++ })
+  feed(deep, 13, loaded)
+  t.equal(deep.state().probes, 1)
+  const seen = feed(deep, 20, loaded)
+  t.equal(deep.state().probes, 2, 'the deeper retry ran within 20 samples (20 ms), not after 5000 ms')
+  t.ok(Math.min(...seen) <= 10, `and went deeper: a quarter of the limit (min ${Math.min(...seen)})`)
 })

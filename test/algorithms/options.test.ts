@@ -32,6 +32,7 @@ t.test('algorithm knobs', async t => {
   t.throws(() => new Gradient2Limit({ longWindow: 0 }), /"longWindow"/)
   t.throws(() => new Gradient2Limit({ queueSize: -1 }), /"queueSize"/)
   t.throws(() => new Gradient2Limit({ probeRatio: 0 }), /"probeRatio".*\(0, 1\]/)
+  t.throws(() => new Gradient2Limit({ probeMinInterval: -1 }), /"probeMinInterval"/)
   t.throws(() => new VegasLimit({ probeInterval: 0.5 }), /"probeInterval".*an integer/)
   t.throws(() => new AIMDLimit({ slowStart: 'yes' } as object), /"slowStart".*a boolean/)
   t.throws(() => new WindowedLimit(new FixedLimit(), { maxWindow: 10, minWindow: 100 }), /"maxWindow".*\[100, Infinity\]/)
