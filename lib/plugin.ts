@@ -22,6 +22,9 @@ import type { BypassFunction, FastifyAdaptiveConcurrencyOptions, UnderPressureRe
 
 type PermitCarrier = ServerResponse & Record<symbol, Permit<FastifyReply> | undefined>
 
+/** A broken observer (say, a user's metrics hook) is logged at most this often, not per request. */
+const OBSERVER_ERROR_LOG_INTERVAL_MS = 10_000
+
 /**
  * The default classification. A response the server never ended was cut short (client abort,
  * destroyed stream): its latency means nothing, so no sample. `writableEnded` rather than
@@ -47,7 +50,14 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
   const retryAfter = String(options.retryAfter)
   // Queue, deadlines, partitions (lib/backlog/wiring.ts). Unconfigured, one boolean check per request.
   const backlog = new BacklogWiring(options.backlog, options.retryAfterAuto, { admit: admitted, reject })
-  const limiter = new Limiter<FastifyReply>({ algorithm: options.algorithm, ...backlog.limiterOptions() })
+  let observerErrorLoggedAt = -Infinity
+  function observerFailed (err: unknown): void {
+    const now = Date.now()
+    if (now - observerErrorLoggedAt < OBSERVER_ERROR_LOG_INTERVAL_MS) return
+    observerErrorLoggedAt = now
+    fastify.log.error({ err }, 'adaptive-concurrency: a limiter observer threw; admission and accounting are unaffected (logged at most once per 10 s)')
+  }
+  const limiter = new Limiter<FastifyReply>({ algorithm: options.algorithm, ...backlog.limiterOptions(), onObserverError: observerFailed })
   // On by default: the only signal that sees a CPU-bound overload (see lib/eventloop/gate.ts).
   const eventLoopGate = options.eventLoop === undefined ? undefined : new EventLoopGate(options.eventLoop.maxWait)
   if (eventLoopGate !== undefined) limiter.addGate(eventLoopGate)

@@ -54,6 +54,11 @@ export interface LimiterOptions<C = unknown> {
    * important arrival evicted it from the full queue). Required with `queue`.
    */
   onQueueReject?: (context: C, reason: RejectReason) => void
+  /**
+   * An observer threw. Observers watch; they do not decide: the admission, release or rejection
+   * stands, the other observers still run, and the error comes here (default: ignored).
+   */
+  onObserverError?: (err: unknown) => void
 }
 
 /** The counters as plain, writable JSON. */
@@ -76,6 +81,7 @@ export class Limiter<C = unknown> implements LimiterStats {
   private readonly gates: AdmissionGate[]
   private readonly onGranted: (context: C, permit: Permit<C>) => void
   private readonly onQueueReject: (context: C, reason: RejectReason) => void
+  private readonly onObserverError: (err: unknown) => void
   private _inflight = 0
   private _admitted = 0
   private _rejected = 0
@@ -94,6 +100,7 @@ export class Limiter<C = unknown> implements LimiterStats {
     this.maxEstimatedWait = options.maxEstimatedWait ?? Infinity
     this.onGranted = options.onGranted ?? noGrant
     this.onQueueReject = options.onQueueReject ?? noGrant
+    this.onObserverError = options.onObserverError ?? noGrant
     const queue = options.queue
     if (queue === undefined) {
       this.queue = undefined
@@ -220,7 +227,11 @@ export class Limiter<C = unknown> implements LimiterStats {
     }
     const permit = new Permit(this.now(), inflight, label, context)
     const observers = this.observers
-    for (let i = 0; i < observers.length; i++) observers[i].onAdmit?.(label)
+    for (let i = 0; i < observers.length; i++) {
+      // Guarded: a throwing observer after the counting above would otherwise leave the
+      // request admitted with no one holding its permit (in-flight one too high for good).
+      try { observers[i].onAdmit?.(label) } catch (err) { this.onObserverError(err) }
+    }
     return permit
   }
 
@@ -254,7 +265,9 @@ export class Limiter<C = unknown> implements LimiterStats {
   reject (reason: RejectReason, partition: string | undefined): RejectReason {
     this._rejected++
     const observers = this.observers
-    for (let i = 0; i < observers.length; i++) observers[i].onReject?.(reason, partition)
+    for (let i = 0; i < observers.length; i++) {
+      try { observers[i].onReject?.(reason, partition) } catch (err) { this.onObserverError(err) }
+    }
     return reason
   }
 
@@ -315,14 +328,20 @@ export class Limiter<C = unknown> implements LimiterStats {
       const algorithm = this.algorithm
       const before = algorithm.limit
       algorithm.onSample(permit)
-      for (let i = 0; i < observers.length; i++) observers[i].onSample?.(permit, permit.partition)
+      for (let i = 0; i < observers.length; i++) {
+        try { observers[i].onSample?.(permit, permit.partition) } catch (err) { this.onObserverError(err) }
+      }
       const after = algorithm.limit
       if (after !== before) {
         const reason = dropped ? 'drop' : 'sample'
-        for (let i = 0; i < observers.length; i++) observers[i].onLimitChange?.(before, after, reason)
+        for (let i = 0; i < observers.length; i++) {
+          try { observers[i].onLimitChange?.(before, after, reason) } catch (err) { this.onObserverError(err) }
+        }
       }
     }
-    for (let i = 0; i < observers.length; i++) observers[i].onRelease?.(outcome, permit.rtt, permit.partition)
+    for (let i = 0; i < observers.length; i++) {
+      try { observers[i].onRelease?.(outcome, permit.rtt, permit.partition) } catch (err) { this.onObserverError(err) }
+    }
   }
 
   snapshot (): LimiterSnapshot {

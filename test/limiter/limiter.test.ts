@@ -177,3 +177,33 @@ t.test('property: any interleaving keeps the counters adding up and never exceed
   }))
   t.pass('invariant held')
 })
+
+t.test('a throwing observer cannot change a decision or the accounting; the others still run', async t => {
+  const errors: unknown[] = []
+  const seen: string[] = []
+  const boom = (where: string) => () => { throw new Error(where) }
+  const broken: LimiterObserver = {
+    onAdmit: boom('admit'), onReject: boom('reject'), onSample: boom('sample'), onLimitChange: boom('limit'), onRelease: boom('release')
+  }
+  const healthy: LimiterObserver = {
+    onAdmit: () => seen.push('admit'),
+    onReject: () => seen.push('reject'),
+    onSample: () => seen.push('sample'),
+    onLimitChange: () => seen.push('limit'),
+    onRelease: () => seen.push('release')
+  }
+  const limiter = new Limiter<null>({ algorithm: new StepAlgorithm(1, 1), now: manualClock(0).now, observers: [broken, healthy], onObserverError: (e) => errors.push(e) })
+  const p = limiter.tryAcquire(null)
+  t.ok(isPermit(p), 'admitted although an observer threw in onAdmit')
+  t.equal(limiter.tryAcquire(null), 'limit', 'rejected although an observer threw in onReject')
+  if (isPermit(p)) t.equal(limiter.release(p, 'success'), true)
+  t.same(limiter.snapshot(), { limit: 2, inflight: 0, admitted: 1, rejected: 1, succeeded: 1, dropped: 0, ignored: 0, bypassed: 0 })
+  t.same(seen, ['admit', 'reject', 'sample', 'limit', 'release'], 'the healthy observer saw every event')
+  t.same(errors.map((e) => (e as Error).message), ['admit', 'reject', 'sample', 'limit', 'release'])
+
+  // Without onObserverError the errors are dropped, still without leaking the permit.
+  const quiet = new Limiter<null>({ algorithm: new StepAlgorithm(1, 0), observers: [broken] })
+  const q = quiet.tryAcquire(null)
+  if (isPermit(q)) quiet.release(q, 'success')
+  t.equal(quiet.inflight, 0)
+})

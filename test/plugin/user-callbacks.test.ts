@@ -1,8 +1,9 @@
 // A user callback that throws must never take a request (or the app) down through the plugin:
 // the exception is caught, logged at error level, and the request is handled on the safe side.
-// One test per callback the plugin calls on the request path: classify, bypass, partition and
-// sessions.key. (onLimitExceeded and sessions.onRefused answer the request themselves: their
-// errors go to Fastify's error handler, as a route handler's would; see rejection.test.ts.)
+// One test per callback the plugin calls on the request path: classify, bypass, partition,
+// sessions.key and observers added to the limiter. (onLimitExceeded and sessions.onRefused
+// answer the request themselves: their errors go to Fastify's error handler, as a route
+// handler's would; see rejection.test.ts.)
 import t from 'tap'
 import { Writable } from 'node:stream'
 import Fastify from 'fastify'
@@ -115,4 +116,16 @@ t.test('a throwing callback under a queue: 50 requests at limit 2, every one ans
   t.equal(s.admitted, s.succeeded + s.dropped + s.ignored + s.inflight)
   t.equal(s.snapshot().queue?.length, 0)
   t.ok(logs.length > 0)
+})
+
+t.test('a user observer that throws (fastify.concurrency.limiter.addObserver): requests are served, nothing leaks, logged once', async t => {
+  const { app, logs } = await appWith({ algorithm: 'fixed', algorithmOptions: { limit: 4 } })
+  t.teardown(() => app.close())
+  app.concurrency.limiter.addObserver({ onAdmit: boom, onRelease: boom })
+  for (let i = 0; i < 3; i++) t.equal((await app.inject('/')).statusCode, 200)
+  await settle()
+  const s = app.concurrency
+  t.same({ admitted: s.admitted, succeeded: s.succeeded, inflight: s.inflight }, { admitted: 3, succeeded: 3, inflight: 0 })
+  const lines = logs.filter(l => l.level === 50 && l.msg.includes('a limiter observer threw') && l.err?.message === 'user callback bug')
+  t.equal(lines.length, 1, 'six errors, one log line (at most one per 10 s)')
 })
