@@ -19,7 +19,7 @@ import type { TimerApi } from '../../lib/limiter/wait-queue'
 import { until } from './helpers'
 
 const NORMAL_RTT = 10
-// gradient2 (the default algorithm) with a smaller range than its default [20, 200], so a
+// gradient2 (the default algorithm) with a smaller range than its default [8, 200], so a
 // recovery from the floor stays a few thousand requests. Its growth is additive (about
 // queueSize * smoothing per fully used round trip), so the time to recover grows with the
 // square of the range: see README "Reliability" for the default range.
