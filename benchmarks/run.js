@@ -6,9 +6,10 @@
 
 const os = require('node:os')
 const { parseArgs } = require('node:util')
-const { SCENARIOS, BASELINES, ALGORITHMS, protectionConfig } = require('./lib/scenarios')
+const { SCENARIOS, BASELINES, ALGORITHMS, protectionConfig, parseTuned } = require('./lib/scenarios')
 const { runTrial } = require('./lib/trial')
-const { writeScenarioResults } = require('./lib/report')
+const path = require('node:path')
+const { writeScenarioResults, RESULTS } = require('./lib/report')
 const { loadPlugin } = require('./lib/plugin-loader')
 
 // --quick must finish in under 2 minutes with the build, on 2 shared cores: 16 trials of
@@ -89,14 +90,14 @@ function withDuration (scenario, durationMs) {
 // A requested name that is only a variant of other scenarios is skipped for this one, so
 // `--protection oracle,gradient2+queue` works across scenarios; a name no scenario knows fails.
 function protectionsFor (scenario, requested, pluginReason) {
-  const known = (n) => BASELINES.includes(n) || ALGORITHMS.includes(n) || Boolean(scenario.variants?.[n])
+  const known = (n) => BASELINES.includes(n) || ALGORITHMS.includes(n) || Boolean(scenario.variants?.[n]) || Boolean(parseTuned(n))
   const names = requested ? requested.filter(known) : (scenario.protections || [...BASELINES, ...ALGORITHMS])
   return names.map((name) => protectionConfig(name, scenario)).filter((p) => !(p.kind === 'plugin' && pluginReason))
 }
 
 function checkRequested (requested, scenarios) {
   for (const name of requested || []) {
-    const anywhere = [...BASELINES, ...ALGORITHMS].includes(name) || scenarios.some((s) => s.variants?.[name])
+    const anywhere = [...BASELINES, ...ALGORITHMS].includes(name) || scenarios.some((s) => s.variants?.[name]) || Boolean(parseTuned(name))
     if (!anywhere) throw new Error(`unknown protection "${name}"\n${usage()}`)
   }
 }
@@ -158,7 +159,7 @@ async function main () {
     const md = writeScenarioResults(scenario, trials, { ...meta, durationMs: scenario.durationMs })
     console.log(md)
   }
-  console.error(`finished in ${((Date.now() - started) / 1000).toFixed(0)} s; results in benchmarks/results/`)
+  console.error(`finished in ${((Date.now() - started) / 1000).toFixed(0)} s; results in ${path.relative(process.cwd(), RESULTS) || '.'}/`)
 }
 
 main().catch((err) => {

@@ -5,7 +5,8 @@ const path = require('node:path')
 const { renderChart } = require('./svg-chart')
 const { evaluateTargets, median } = require('./targets')
 
-const RESULTS = path.join(__dirname, '..', 'results')
+// BENCH_RESULTS_DIR: write elsewhere (tuning runs that must not overwrite the committed results).
+const RESULTS = process.env.BENCH_RESULTS_DIR ? path.resolve(process.env.BENCH_RESULTS_DIR) : path.join(__dirname, '..', 'results')
 // Fixed colours, so a protection looks the same in every chart.
 const COLORS = {
   none: '#d62728',

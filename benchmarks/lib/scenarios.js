@@ -93,6 +93,21 @@ const BASELINES = ['none', 'under-pressure', 'oracle', 'static-4x']
 const ALGORITHMS = ['gradient2', 'gradient', 'vegas', 'aimd']
 const UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS = 200
 
+// 'gradient2:noLoadTolerance=1.5;minLimit=8': an algorithm with some algorithmOptions, for
+// tuning runs (`--protection oracle,gradient2,gradient2:minLimit=20`). Values are numbers or
+// true/false. Returns plugin options, or null when the name is not of that form.
+function parseTuned (name) {
+  const m = /^([a-z0-9]+):(.+)$/.exec(name)
+  if (!m || !ALGORITHMS.includes(m[1])) return null
+  const algorithmOptions = {}
+  for (const pair of m[2].split(';')) {
+    const [key, raw] = pair.split('=')
+    if (!key || raw === undefined) throw new Error(`protection "${name}": expected key=value pairs separated by ';'`)
+    algorithmOptions[key] = raw === 'true' ? true : raw === 'false' ? false : Number(raw)
+  }
+  return { algorithm: m[1], algorithmOptions }
+}
+
 // Serializable protection configs for the scenario server.
 // A scenario's `variants` are plugin configurations it names in its protections.
 function protectionConfig (name, scenario) {
@@ -105,8 +120,10 @@ function protectionConfig (name, scenario) {
   if (name === 'oracle') return { name, kind: 'static', limit: scenario.oracleLimit }
   if (name === 'static-4x') return { name, kind: 'static', limit: 4 * scenario.oracleLimit }
   if (ALGORITHMS.includes(name)) return { name, kind: 'plugin', options: { algorithm: name } }
+  const tuned = parseTuned(name)
+  if (tuned) return { name, kind: 'plugin', options: tuned }
   const known = [...BASELINES, ...ALGORITHMS, ...Object.keys(scenario.variants || {})]
   throw new Error(`unknown protection "${name}" for scenario ${scenario.name}; known: ${known.join(', ')}`)
 }
 
-module.exports = { SCENARIOS, BASELINES, ALGORITHMS, protectionConfig, UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS }
+module.exports = { SCENARIOS, BASELINES, ALGORITHMS, protectionConfig, parseTuned, UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS }
