@@ -60,7 +60,11 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
   const limiter = new Limiter<FastifyReply>({ algorithm: options.algorithm, ...backlog.limiterOptions(), onObserverError: observerFailed })
   // On by default: the only signal that sees a CPU-bound overload (see lib/eventloop/gate.ts).
   const eventLoopGate = options.eventLoop === undefined ? undefined : new EventLoopGate(options.eventLoop.maxWait)
-  if (eventLoopGate !== undefined) limiter.addGate(eventLoopGate)
+  if (eventLoopGate !== undefined) {
+    limiter.addGate(eventLoopGate)
+    // Priorities hold when the loop is the queue too: the first-declared partition is shed last.
+    eventLoopGate.spared = limiter.partitions?.list[0].name
+  }
   const pressure: PressureProbe = { isUnderPressure: undefined, memoryUsage: undefined }
   const status = new Status(limiter as Limiter, pressure)
   // Sessions and drain (lib/sessions/wiring.ts). Unconfigured, it costs one boolean check per request.

@@ -10,6 +10,11 @@
 // longer than `maxWait`, with no idle time between the two. One slow turn alone (a cold start
 // compiling serializers, a GC pause, one slow request) is not overload: the loop drains it by
 // itself, and shedding then would turn a blip into errors.
+//
+// With partitions, the most important one (`spared`) is shed only past twice `maxWait`: when the
+// loop is the bottleneck, less important traffic goes first, and the loop turns get shorter for
+// everyone. If shedding the others is not enough, the wait keeps growing and the important
+// traffic is shed too, so the loop stays protected.
 import type { AdmissionGate } from '../limiter/limiter'
 import type { RejectReason } from '../limiter/events'
 import { invalidOption } from '../errors'
@@ -32,16 +37,20 @@ export class EventLoopGate implements AdmissionGate {
   readonly tracker: LoopTurnTracker
   /** Requests shed by this gate. */
   shed = 0
+  /** The most important partition's name (set by the plugin when partitions are declared). */
+  spared: string | undefined = undefined
 
   constructor (maxWait: number = DEFAULT_EVENT_LOOP_MAX_WAIT, loop?: LoopTurnOptions) {
     this.maxWait = maxWait
     this.tracker = new LoopTurnTracker(loop)
   }
 
-  check (): RejectReason | undefined {
+  check (_stats?: unknown, partition?: string): RejectReason | undefined {
     const tracker = this.tracker
-    if (tracker.age() <= this.maxWait) return undefined
+    const age = tracker.age()
+    if (age <= this.maxWait) return undefined
     if (tracker.previousTurn <= this.maxWait || tracker.gap > this.maxWait) return undefined
+    if (partition !== undefined && partition === this.spared && age <= 2 * this.maxWait) return undefined
     this.shed++
     return 'event-loop'
   }

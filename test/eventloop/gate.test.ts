@@ -82,3 +82,22 @@ t.test('default gate uses the real clock and setImmediate', async t => {
   t.equal(gate.check(), 'event-loop', 'a second long turn in a row: the request behind it is shed')
   await new Promise(resolve => setImmediate(resolve))
 })
+
+t.test('with partitions, the most important one is shed only past twice maxWait', async t => {
+  const { gate, loop, endTurn } = fakeGate(10)
+  gate.spared = 'critical'
+  gate.check()
+  loop.clock += 30
+  gate.check()
+  endTurn() // a 30 ms turn: the next ones are back to back
+  t.equal(gate.check(undefined, 'batch'), undefined, 'the next turn starts with no wait')
+  loop.clock += 15
+  t.equal(gate.check(undefined, 'batch'), 'event-loop', 'batch: shed past maxWait')
+  t.equal(gate.check(undefined, undefined), 'event-loop', 'no partition: shed past maxWait')
+  t.equal(gate.check(undefined, 'critical'), undefined, 'critical: still admitted at 15 ms')
+  loop.clock += 5
+  t.equal(gate.check(undefined, 'critical'), undefined, 'critical: exactly 2 x maxWait is still admitted')
+  loop.clock += 0.5
+  t.equal(gate.check(undefined, 'critical'), 'event-loop', 'critical: shed past 2 x maxWait, the loop stays protected')
+  t.equal(gate.shed, 3)
+})
