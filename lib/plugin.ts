@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { errors } from './errors'
+import { LogThrottle } from './log-throttle'
 import { Limiter } from './limiter/limiter'
 import { EventLoopGate } from './eventloop/gate'
 import type { Permit } from './limiter/permit'
@@ -50,12 +51,11 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
   const retryAfter = String(options.retryAfter)
   // Queue, deadlines, partitions (lib/backlog/wiring.ts). Unconfigured, one boolean check per request.
   const backlog = new BacklogWiring(options.backlog, options.retryAfterAuto, { admit: admitted, reject })
-  let observerErrorLoggedAt = -Infinity
+  const observerErrors = new LogThrottle(OBSERVER_ERROR_LOG_INTERVAL_MS)
   function observerFailed (err: unknown): void {
-    const now = Date.now()
-    if (now - observerErrorLoggedAt < OBSERVER_ERROR_LOG_INTERVAL_MS) return
-    observerErrorLoggedAt = now
-    fastify.log.error({ err }, 'adaptive-concurrency: a limiter observer threw; admission and accounting are unaffected (logged at most once per 10 s)')
+    const suppressed = observerErrors.pass()
+    if (suppressed < 0) return
+    fastify.log.error({ err, suppressed }, 'adaptive-concurrency: a limiter observer threw; admission and accounting are unaffected (logged at most once per 10 s)')
   }
   const limiter = new Limiter<FastifyReply>({ algorithm: options.algorithm, ...backlog.limiterOptions(), onObserverError: observerFailed })
   // On by default: the only signal that sees a CPU-bound overload (see lib/eventloop/gate.ts).

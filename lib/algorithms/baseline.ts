@@ -72,8 +72,6 @@ export class BaselineProbe {
   private sinceProbe = 0
   /** Completion time of the sample that ended the last probe (NaN: none yet, or samples without `at`). */
   private lastProbeAt = NaN
-  /** The next probe is a deeper retry, which does not wait for minInterval. */
-  private retry = false
   private seen = 0
   private qualified = 0
   private probeMin = Infinity
@@ -110,14 +108,15 @@ export class BaselineProbe {
         // Nothing got admitted under the cap for a whole interval (the caller ignored it):
         // give up rather than hold the limit down forever; the old baseline stays.
         this.sinceProbe = 0
-        this.retry = false
+        this.depth = this.settings.ratio
         this.finish(this.rtt, at)
       }
       return true
     }
     if (rtt < this.rtt) this.rtt = rtt
     this.loadedRtt = this.loadedRtt < 0 ? rtt : this.loadedRtt + (rtt - this.loadedRtt) * this.loadedDecay
-    if (++this.sinceProbe >= this.settings.interval && (this.retry || !this.tooSoon(at))) {
+    // A deeper retry (depth below the ratio: the last probe still saw a queue) does not wait.
+    if (++this.sinceProbe >= this.settings.interval && (this.depth < this.settings.ratio || !this.tooSoon(at))) {
       this.cap = Math.max(minLimit, Math.floor(estimate * this.depth))
       this.fraction = this.cap / estimate
       this.floor = minLimit
@@ -133,12 +132,10 @@ export class BaselineProbe {
     // At minLimit a deeper probe is impossible: take what this one saw and wait a full interval.
     if (queued && this.fraction < 1 && this.cap > this.floor) {
       this.depth *= this.settings.ratio
-      this.retry = true
       // Retry soon: a fresh loaded RTT needs a few samples, the probe a few more.
       this.sinceProbe = this.settings.interval - Math.max(3 * this.settings.samples, Math.ceil(this.settings.interval / 10))
     } else {
       this.depth = this.settings.ratio
-      this.retry = false
       this.sinceProbe = 0
     }
     return !queued || probeRtt < this.rtt ? probeRtt : this.rtt

@@ -10,6 +10,7 @@ import type { Cluster, Redis } from 'ioredis'
 import { invalidOption } from '../errors'
 import { enumOption, functionOption, numberOption, objectOption, knownKeys, describe } from '../validate'
 import { Deadlines } from './deadline'
+import { LogThrottle } from '../log-throttle'
 import { HEARTBEAT_SCRIPT, REGISTER_SCRIPT } from './redis-scripts'
 import type { Seat, SessionStore, StoreLogger } from './store'
 
@@ -60,8 +61,7 @@ export class RedisStore implements SessionStore {
   private readonly timer: NodeJS.Timeout
   private pending = new Map<string, number>()
   private flushing: Promise<void> | undefined
-  private lastWarn = -Infinity
-  private suppressed = 0
+  private readonly warnThrottle: LogThrottle
   private maxSessions = Infinity
   private ttl = 0
   private closed = false
@@ -89,6 +89,7 @@ export class RedisStore implements SessionStore {
     this.logger = logger
     this.clock = functionOption<() => number>('RedisStore.clock', opts.clock) ?? (() => performance.now())
     this.deadlines = new Deadlines(this.storeTimeout, this.clock)
+    this.warnThrottle = new LogThrottle(this.warnInterval, this.clock)
 
     const redis = options.client as Redis
     redis.defineCommand('fastifyConcurrencyRegister', { numberOfKeys: 1, lua: REGISTER_SCRIPT })
@@ -201,14 +202,8 @@ export class RedisStore implements SessionStore {
   private fail (err: Error, operation: string): void {
     this.failures++
     if (this.logger === undefined) return
-    const t = this.clock()
-    if (t - this.lastWarn < this.warnInterval) {
-      this.suppressed++
-      return
-    }
-    this.lastWarn = t
-    const suppressed = this.suppressed
-    this.suppressed = 0
+    const suppressed = this.warnThrottle.pass()
+    if (suppressed < 0) return
     this.logger.warn(
       { err, operation, policy: this.policy, suppressed },
       `session store failing (${operation}): new sessions are ${this.policy === 'open' ? 'admitted without a shared seat' : 'refused'}`
