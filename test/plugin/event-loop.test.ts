@@ -63,3 +63,25 @@ t.test('a bad eventLoop option fails ready()', async t => {
   app.register(plugin, { eventLoop: { maxWait: -1 } })
   await t.rejects(async () => { await app.ready() }, { code: 'FST_CONCURRENCY_INVALID_OPTION', message: /eventLoop\.maxWait/ })
 })
+
+t.test('with partitions, the first-declared one is shed only past 2 x maxWait: less important traffic goes first', async t => {
+  const app = Fastify()
+  await app.register(plugin, {
+    algorithm: 'fixed', algorithmOptions: { limit: 100 }, eventLoop: { maxWait: 20 }, partitions: { critical: 0.5, batch: 0.5 }
+  })
+  app.get('/critical', { config: { adaptiveConcurrency: { partition: 'critical' } } }, async () => { burn(12); return { ok: true } })
+  app.get('/batch', { config: { adaptiveConcurrency: { partition: 'batch' } } }, async () => { burn(12); return { ok: true } })
+  await app.ready()
+  t.teardown(() => app.close())
+  const turn = async (paths: string[]) => {
+    const replies = await Promise.all(paths.map(async (url) => await app.inject(url)))
+    await new Promise(resolve => setImmediate(resolve)) // end the loop turn, as between two polls
+    return replies.map(r => r.statusCode)
+  }
+  t.same(await turn(['/batch', '/batch', '/batch']), [200, 200, 200], 'one long turn: a blip, nothing shed')
+  // Back to back: the third request of each turn has waited ~24 ms, past maxWait (20) but
+  // within 2 x maxWait (40).
+  t.same(await turn(['/batch', '/batch', '/critical']), [200, 200, 200], 'critical is still admitted')
+  t.same(await turn(['/batch', '/batch', '/batch']), [200, 200, 503], 'batch is shed')
+  t.equal(app.concurrency.inflight, 0)
+})
