@@ -34,7 +34,7 @@ if (!existsSync(CHROMIUM) && process.env.CI === undefined) {
     app.get('/work', async (_request, reply) => {
       const i = n++
       await sleep(2 + ((i * 7) % 24))
-      if (i % 40 === 0) return reply.code(500).send('overload signal')
+      if (i % 40 === 0 && !load.low) return reply.code(500).send('overload signal')
       return 'ok'
     })
     await app.listen({ port: 0, host: '127.0.0.1' })
@@ -42,11 +42,18 @@ if (!existsSync(CHROMIUM) && process.env.CI === undefined) {
     const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
 
     // Closed-loop load: CLIENTS workers, each sending its next request when the last one answered.
+    // For 2 s out of every 4 s only LOW_CLIENTS of them run, and without overload signals: under
+    // full load in-flight sits at the limit and its line lies exactly under the limit's (on a slow
+    // box, for every second); a 2 s low phase always holds a whole second where in-flight stays
+    // well under the limit and the two lines part, while latency and rates go on being drawn.
+    const LOW_CLIENTS = 2
     const pool = new Pool(base, { connections: CLIENTS })
-    const load = { on: true }
+    const load = { on: true, low: false }
+    const duty = setInterval(() => { load.low = !load.low }, 2000)
     const statuses: Record<number, number> = {}
-    const workers = Array.from({ length: CLIENTS }, async () => {
+    const workers = Array.from({ length: CLIENTS }, async (_, worker) => {
       while (load.on) {
+        if (load.low && worker >= LOW_CLIENTS) { await sleep(20); continue }
         const res = await pool.request({ path: '/work', method: 'GET' })
         statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1
         await res.body.dump()
@@ -54,6 +61,7 @@ if (!existsSync(CHROMIUM) && process.env.CI === undefined) {
     })
     let stopped: Promise<void> | undefined
     const stopLoad = (): Promise<void> => {
+      clearInterval(duty)
       load.on = false
       stopped ??= Promise.all(workers).then(() => pool.close())
       return stopped
@@ -113,11 +121,10 @@ if (!existsSync(CHROMIUM) && process.env.CI === undefined) {
     for (const id of ['chart-limit', 'chart-latency', 'chart-rates']) {
       t.ok(first.segments[id] >= 2 * 3, `${id}: both series drawn over the history (${first.segments[id]} segments)`)
     }
-    // While every request is shed, peak in-flight equals the limit for whole seconds and its line
-    // lies exactly under the limit's: give the chart up to three more seconds of varied history.
+    // The history may still lack a paused second: give the chart up to five more seconds.
     let before = await canvases()
     const allVisible = (d: Drawn): boolean => d.charts.every(c => Object.values(c.colored).every(px => px > c.swatch + 100))
-    for (let attempt = 0; attempt < 3 && !allVisible(before); attempt++) {
+    for (let attempt = 0; attempt < 5 && !allVisible(before); attempt++) {
       await page.waitForFunction(`window.__statusPage.lastPointT > ${before.lastPointT}`, undefined, { timeout: 5000 })
       before = await canvases()
     }
