@@ -67,10 +67,10 @@ t.test('a bad eventLoop option fails ready()', async t => {
 t.test('with partitions, the first-declared one is shed only past 2 x maxWait: less important traffic goes first', async t => {
   const app = Fastify()
   await app.register(plugin, {
-    algorithm: 'fixed', algorithmOptions: { limit: 100 }, eventLoop: { maxWait: 20 }, partitions: { critical: 0.5, batch: 0.5 }
+    algorithm: 'fixed', algorithmOptions: { limit: 100 }, eventLoop: { maxWait: 100 }, partitions: { critical: 0.5, batch: 0.5 }
   })
-  app.get('/critical', { config: { adaptiveConcurrency: { partition: 'critical' } } }, async () => { burn(12); return { ok: true } })
-  app.get('/batch', { config: { adaptiveConcurrency: { partition: 'batch' } } }, async () => { burn(12); return { ok: true } })
+  app.get('/critical', { config: { adaptiveConcurrency: { partition: 'critical' } } }, async () => { burn(55); return { ok: true } })
+  app.get('/batch', { config: { adaptiveConcurrency: { partition: 'batch' } } }, async () => { burn(55); return { ok: true } })
   await app.ready()
   t.teardown(() => app.close())
   const turn = async (paths: string[]) => {
@@ -79,8 +79,9 @@ t.test('with partitions, the first-declared one is shed only past 2 x maxWait: l
     return replies.map(r => r.statusCode)
   }
   t.same(await turn(['/batch', '/batch', '/batch']), [200, 200, 200], 'one long turn: a blip, nothing shed')
-  // Back to back: the third request of each turn has waited ~24 ms, past maxWait (20) but
-  // within 2 x maxWait (40).
+  // Back to back: the third request of each turn has waited at least 110 ms (the burns are
+  // wall-clock), past maxWait (100) but within 2 x maxWait (200), leaving 90 ms for a loaded
+  // machine to deschedule the process without changing the outcome.
   t.same(await turn(['/batch', '/batch', '/critical']), [200, 200, 200], 'critical is still admitted')
   t.same(await turn(['/batch', '/batch', '/batch']), [200, 200, 503], 'batch is shed')
   t.equal(app.concurrency.inflight, 0)
