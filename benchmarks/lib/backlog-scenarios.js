@@ -63,10 +63,13 @@ function priorityScenario (name, critical, downstream) {
     },
     routes: [{ path: '/critical', weight: critical, class: 'critical' }, { path: '/batch', weight: 1 - critical, class: 'batch' }],
     keyClass: 'critical',
-    protections: ['oracle', 'gradient2+queue', 'gradient2+partitions'],
+    protections: ['oracle', 'gradient2+queue', 'gradient2+partitions', ...(critical >= 0.2 ? ['gradient2+partitions-95'] : [])],
     variants: {
       'gradient2+queue': { options: { algorithm: 'gradient2', queue } },
-      'gradient2+partitions': { options: { algorithm: 'gradient2', queue, partitions: { critical: 0.8, batch: 0.2 } } }
+      'gradient2+partitions': { options: { algorithm: 'gradient2', queue, partitions: { critical: 0.8, batch: 0.2 } } },
+      // When critical alone fills the server, a 0.8 share caps it at 13 of 16 slots (81 %):
+      // the operator's share has to match the mix.
+      'gradient2+partitions-95': { options: { algorithm: 'gradient2', queue, partitions: { critical: 0.95, batch: 0.05 } } }
     }
   }
 }
