@@ -22,7 +22,7 @@ if (!existsSync(CHROMIUM) && process.env.CI === undefined) {
   console.error(`SKIPPED status page browser test: ${reason}`)
   test('status page in Chromium', { skip: reason }, async () => {})
 } else {
-  test('status page renders the charts and updates them live', { timeout: 30_000 }, async t => {
+  test('status page renders the charts and updates them live', { timeout: 90_000 }, async t => {
     const app = Fastify()
     await app.register(fastifyAdaptiveConcurrency, {
       algorithm: 'aimd',

@@ -259,8 +259,11 @@ test('the status route: history on request, the HTML page for browsers', async t
     points = (await app.inject('/status?history=true')).json().history
   }
   const busy = points.filter(p => p.admitted > 0)
-  t.ok(busy.every(p => p.limit === 5 && typeof p.rttP50 === 'number' && typeof p.rttP99 === 'number' && p.t % 1000 === 0),
+  // A second may close between a request's admission and its sample (a slow box): that point
+  // has the admission and no RTT yet. Every point keeps every field; some carry the RTTs.
+  t.ok(busy.every(p => p.limit === 5 && 'rttP50' in p && 'rttP99' in p && p.t % 1000 === 0),
     'points keep every field through the response schema')
+  t.ok(busy.some(p => typeof p.rttP50 === 'number' && typeof p.rttP99 === 'number'), 'the RTT percentiles come through')
   t.same(app.concurrency.snapshot({ history: true }).history?.slice(0, points.length), points)
 
   const html = await app.inject({ url: '/status', headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } })

@@ -18,7 +18,9 @@ async function app (t: tap.Test, sessions: Partial<SessionsOptions>, opts: Parti
   await a.register(fastifyAdaptiveConcurrency, {
     algorithm: recordingAlgorithm(100),
     eventLoop: false,
-    sessions: { key: byHeader, idleTimeout: 1000, ...sessions },
+    // A frozen clock unless a test brings its own: with the real one, a loaded machine taking
+    // over idleTimeout between two requests would expire a session the test relies on.
+    sessions: { key: byHeader, idleTimeout: 1000, clock: () => 1_000_000, ...sessions },
     ...opts
   } as FastifyAdaptiveConcurrencyOptions)
   a.get('/', async () => ({ ok: true }))
