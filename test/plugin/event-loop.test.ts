@@ -26,7 +26,9 @@ t.test('one long turn is a blip, not overload: nothing is shed', async t => {
 })
 
 t.test('back-to-back long turns: requests queued past maxWait are shed with reason event-loop', async t => {
-  const app = await build({ eventLoop: { maxWait: 20 } })
+  // maxWait 40: the fourth request of a turn waits at least 45 ms (three 15 ms burns), and the
+  // two turns stay "back to back" unless the process is descheduled for over 40 ms between them.
+  const app = await build({ eventLoop: { maxWait: 40 } })
   t.teardown(() => app.close())
   const burst = async () => await Promise.all(Array.from({ length: 4 }, async () => await app.inject('/cpu')))
   const first = await burst() // a 60 ms turn: served, but it marks a queue
