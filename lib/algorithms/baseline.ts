@@ -6,9 +6,14 @@
 // which queueing is never detected again. So the baseline is re-measured the way a queueing
 // system allows: every `probeInterval` samples the algorithm caps its limit at
 // `probeRatio` x limit (the in-flight count drains to that level), and the minimum RTT of the
-// next `probeSamples` samples *admitted at or under that cap* becomes the new baseline.
-// Requests admitted before the cap took effect carry an inflight above it and are ignored,
-// so they cannot smuggle the old queue into the new baseline.
+// next `probeSamples` samples *admitted near that cap* becomes the new baseline: at most
+// halfway from the cap back to the limit before the probe. Requests admitted before the cap
+// took effect carry an inflight near the old limit and are ignored, so they cannot smuggle the
+// old queue into the new baseline. The margin is for limiters that admit past the limit by
+// design: a protected partition's guarantee (Netflix's "17 in flight" at limit 10) keeps
+// in-flight a permit or two above the cap for the whole probe. Requiring in-flight <= cap
+// there made every probe wait out a whole interval at half the limit (about 1 s at 900 req/s,
+// every 5 s) and then keep the old baseline.
 //
 // A probe result above the current baseline is adopted only if latency did not scale with
 // concurrency. Past capacity, RTT grows in proportion to concurrency (Little's law); so if the
@@ -67,6 +72,8 @@ export class BaselineProbe {
   rtt = Infinity
   /** Limit cap while a probe runs, Infinity otherwise. */
   cap = Infinity
+  /** Highest in-flight (at admission) of a sample that counts toward the running probe. */
+  private qualifying = Infinity
   probes = 0
   private readonly settings: ProbeSettings
   private sinceProbe = 0
@@ -101,11 +108,11 @@ export class BaselineProbe {
   observe (rtt: number, inflight: number, estimate: number, minLimit: number, at?: number): boolean {
     if (this.probing) {
       this.seen++
-      if (inflight <= this.cap) {
+      if (inflight <= this.qualifying) {
         if (rtt < this.probeMin) this.probeMin = rtt
         if (++this.qualified >= this.settings.samples) this.finish(this.adoptable(this.probeMin), at)
       } else if (this.seen >= this.settings.interval) {
-        // Nothing got admitted under the cap for a whole interval (the caller ignored it):
+        // Nothing got admitted near the cap for a whole interval (the caller ignored it):
         // give up rather than hold the limit down forever; the old baseline stays.
         this.sinceProbe = 0
         this.depth = this.settings.ratio
@@ -118,6 +125,7 @@ export class BaselineProbe {
     // A deeper retry (depth below the ratio: the last probe still saw a queue) does not wait.
     if (++this.sinceProbe >= this.settings.interval && (this.depth < this.settings.ratio || !this.tooSoon(at))) {
       this.cap = Math.max(minLimit, Math.floor(estimate * this.depth))
+      this.qualifying = this.cap + Math.max(1, Math.floor((estimate - this.cap) / 2))
       this.fraction = this.cap / estimate
       this.floor = minLimit
       this.seen = 0

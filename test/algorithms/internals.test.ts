@@ -59,6 +59,22 @@ t.test('a probe that never sees a sample under its cap gives up after an interva
   t.match(v.state(), { probing: 'off', probes: 1, minRtt: 10 }, 'old baseline kept')
 })
 
+t.test('a probe counts samples admitted a little past its cap (a partition\'s guarantee), not those from before it', async t => {
+  // Limit 40, cap 20: samples count up to halfway back (30 in flight). A protected partition
+  // admits past the limit by design, so in-flight sits at cap + 2 for the whole probe.
+  const g = new Gradient2Limit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false })
+  feed(g, 10, fullUse(10))
+  t.match(g.state(), { probing: 'on', minRtt: 10 })
+  const cap = g.limit
+  t.equal(cap, 20)
+  // Admitted before the cap took effect: in flight near the old limit, loaded RTT. Ignored.
+  feed(g, 5, () => ({ rtt: 30, inflight: 38, dropped: false }))
+  t.equal(g.state().probing, 'on', 'samples from before the cap do not count')
+  // Admitted under the cap plus a partition's guarantee: these measure the baseline.
+  feed(g, 3, () => ({ rtt: 8, inflight: cap + 2, dropped: false }))
+  t.match(g.state(), { probing: 'off', probes: 1, minRtt: 8 }, 'three samples at cap + 2 finish the probe and set the baseline')
+})
+
 t.test('routine probes wait probeMinInterval when samples carry their time; deeper retries do not', async t => {
   let at = 0
   const timed = (rtt: number) => (limit: number): Sample => ({ rtt, inflight: limit, dropped: false, at: at++ })
