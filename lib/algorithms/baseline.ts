@@ -44,7 +44,7 @@ export interface ProbeOptions {
   probeMinInterval?: number
   /** Limit during a probe, as a fraction of the limit. Default 0.5. */
   probeRatio?: number
-  /** Samples (admitted under the probe cap) whose minimum RTT becomes the new baseline. Default 10. */
+  /** Samples (admitted near the probe cap) whose minimum RTT becomes the new baseline. Default 10. */
   probeSamples?: number
 }
 
