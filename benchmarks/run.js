@@ -89,15 +89,20 @@ function withDuration (scenario, durationMs) {
 
 // A requested name that is only a variant of other scenarios is skipped for this one, so
 // `--protection oracle,gradient2+queue` works across scenarios; a name no scenario knows fails.
+// A protection every scenario can run: a baseline, an algorithm, or an algorithm with options.
+function isCommonProtection (name) {
+  return BASELINES.includes(name) || ALGORITHMS.includes(name) || Boolean(parseTuned(name))
+}
+
 function protectionsFor (scenario, requested, pluginReason) {
-  const known = (n) => BASELINES.includes(n) || ALGORITHMS.includes(n) || Boolean(scenario.variants?.[n]) || Boolean(parseTuned(n))
+  const known = (n) => isCommonProtection(n) || Boolean(scenario.variants?.[n])
   const names = requested ? requested.filter(known) : (scenario.protections || [...BASELINES, ...ALGORITHMS])
   return names.map((name) => protectionConfig(name, scenario)).filter((p) => !(p.kind === 'plugin' && pluginReason))
 }
 
 function checkRequested (requested, scenarios) {
   for (const name of requested || []) {
-    const anywhere = [...BASELINES, ...ALGORITHMS].includes(name) || scenarios.some((s) => s.variants?.[name]) || Boolean(parseTuned(name))
+    const anywhere = isCommonProtection(name) || scenarios.some((s) => s.variants?.[name])
     if (!anywhere) throw new Error(`unknown protection "${name}"\n${usage()}`)
   }
 }
