@@ -120,9 +120,13 @@ t.test('close() cancels the drain timer; the default timers are unref-ed real on
   t.equal(clock.pendingTimers, 1)
   await tr.close()
   t.equal(clock.pendingTimers, 0)
-  // Real timers: a 1 ms idle timeout ends the drain on its own, with an unref'd timer.
+  // Real timers: a 1 ms idle timeout ends the drain on its own, with an unref'd timer. Being
+  // unref'd, that timer alone cannot keep this process alive (a server's socket does): hold the
+  // loop with a ref'd timer meanwhile, or the process may exit before the drain settles.
   const real = new SessionTracker({ idleTimeout: 1 })
   real.admit('x')
+  const keepAlive = setTimeout(() => {}, 10_000)
   t.same(await real.drain({ timeout: 5000 }), { reason: 'idle', remaining: 0 })
+  clearTimeout(keepAlive)
   await real.close()
 })
