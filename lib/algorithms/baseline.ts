@@ -3,25 +3,29 @@
 // A plain running minimum has two failure modes: one freak fast sample pins it forever (and
 // every later sample then looks like queueing, so the limit collapses), and naive re-probing
 // ("the next sample is the new baseline") under sustained load adopts the loaded RTT, after
-// which queueing is never detected again. So the baseline is re-measured the way a queueing
-// system allows: every `probeInterval` samples the algorithm caps its limit at
-// `probeRatio` x limit (the in-flight count drains to that level), and the minimum RTT of the
-// next `probeSamples` samples *admitted near that cap* becomes the new baseline: at most
-// halfway from the cap back to the limit before the probe. Requests admitted before the cap
-// took effect carry an inflight near the old limit and are ignored, so they cannot smuggle the
-// old queue into the new baseline. The margin is for limiters that admit past the limit by
-// design: a protected partition's guarantee (Netflix's "17 in flight" at limit 10) keeps
-// in-flight a permit or two above the cap for the whole probe. Requiring in-flight <= cap
-// there made every probe wait out a whole interval at half the limit (about 1 s at 900 req/s,
-// every 5 s) and then keep the old baseline.
+// which queueing is never detected again. So:
+// - Between probes the baseline only falls, and only to the low quantile of a whole window of
+//   samples (`baselineWindow`, default 20: its 5th fastest). One fast sample, or a few, cannot
+//   move it; a window whose quarter is faster than the baseline is evidence that it is too high.
+// - It rises only through a probe, the way a queueing system allows: every `probeInterval`
+//   samples the algorithm caps its limit at `probeRatio` x limit (the in-flight count drains to
+//   that level), and the low quantile of the next `probeSamples` samples *admitted near that cap*
+//   becomes the new baseline: at most halfway from the cap back to the limit before the probe.
+//   Requests admitted before the cap took effect carry an inflight near the old limit and are
+//   ignored, so they cannot smuggle the old queue into the new baseline. The margin is for
+//   limiters that admit past the limit by design: a protected partition's guarantee (Netflix's
+//   "17 in flight" at limit 10) keeps in-flight a permit or two above the cap for the whole probe.
 //
 // A probe result above the current baseline is adopted only if latency did not scale with
 // concurrency. Past capacity, RTT grows in proportion to concurrency (Little's law); so if the
 // RTT just before the probe (at concurrency c) is at least (c / probe cap)^0.75 times the
 // probe's RTT -- most of the way to proportional -- the probe itself still saw a queue, and
-// adopting it would ratchet the baseline up probe after probe. A too-low baseline (a freak sample)
-// corrects itself: it makes every RTT look like queueing, the limit shrinks below the real
-// capacity, and there latency no longer scales with concurrency, so the next probe adopts.
+// adopting it would ratchet the baseline up probe after probe. A too-low baseline corrects
+// itself: it makes every RTT look like queueing, the limit shrinks below the real capacity, and
+// there latency no longer scales with concurrency, so the next probe adopts. When the limit has
+// shrunk all the way to minLimit, the probe cannot lower concurrency at all and the scaling test
+// has nothing to compare: the probe's result is then the best no-load estimate there is, and it
+// is adopted (otherwise a too-low baseline would hold the limit at the floor for good).
 // A too-high baseline (the first samples came from an overloaded service) shows the other
 // way: the probe still sees latency scale with concurrency. Then the next probe comes
 // sooner and goes deeper (ratio^2, ratio^3, ... of the limit, never under minLimit) until it
@@ -34,8 +38,9 @@
 // `probeMinInterval` ms after the last one. A deeper retry (the last probe still saw a queue)
 // does not wait: until it runs, the baseline is known to be wrong.
 import type { OptionReader } from './common'
+import { WindowQuantile } from './window-quantile'
 
-export const PROBE_KEYS = ['probeInterval', 'probeMinInterval', 'probeRatio', 'probeSamples'] as const
+export const PROBE_KEYS = ['probeInterval', 'probeMinInterval', 'probeRatio', 'probeSamples', 'baselineWindow'] as const
 
 export interface ProbeOptions {
   /** Samples between two baseline probes. Default 1000. */
@@ -44,8 +49,13 @@ export interface ProbeOptions {
   probeMinInterval?: number
   /** Limit during a probe, as a fraction of the limit. Default 0.5. */
   probeRatio?: number
-  /** Samples (admitted near the probe cap) whose minimum RTT becomes the new baseline. Default 10. */
+  /** Samples (admitted near the probe cap) whose low quantile becomes the new baseline. Default 10. */
   probeSamples?: number
+  /**
+   * Samples per window whose low quantile (the fastest quarter's slowest) may lower the baseline
+   * between probes. Default 20; 1 makes the baseline a running minimum, as in the reference algorithms.
+   */
+  baselineWindow?: number
 }
 
 export interface ProbeSettings {
@@ -53,6 +63,7 @@ export interface ProbeSettings {
   minInterval: number
   ratio: number
   samples: number
+  window: number
 }
 
 export function readProbe (r: OptionReader): ProbeSettings {
@@ -60,7 +71,8 @@ export function readProbe (r: OptionReader): ProbeSettings {
     interval: r.integer('probeInterval', 1000, 1, Number.MAX_SAFE_INTEGER),
     minInterval: r.number('probeMinInterval', 5000, 0, Infinity),
     ratio: r.number('probeRatio', 0.5, 0, 1, { minExclusive: true }),
-    samples: r.integer('probeSamples', 10, 1, 100_000)
+    samples: r.integer('probeSamples', 10, 1, 100_000),
+    window: r.integer('baselineWindow', 20, 1, 100_000)
   }
 }
 
@@ -68,7 +80,7 @@ export function readProbe (r: OptionReader): ProbeSettings {
 const QUEUE_EVIDENCE = 0.75
 
 export class BaselineProbe {
-  /** The no-load RTT estimate (ms); Infinity until the first healthy sample. */
+  /** The no-load RTT estimate (ms); Infinity until the first window of healthy samples closed. */
   rtt = Infinity
   /** Limit cap while a probe runs, Infinity otherwise. */
   cap = Infinity
@@ -80,8 +92,10 @@ export class BaselineProbe {
   /** Completion time of the sample that ended the last probe (NaN: none yet, or samples without `at`). */
   private lastProbeAt = NaN
   private seen = 0
-  private qualified = 0
-  private probeMin = Infinity
+  /** The running probe's qualifying samples. */
+  private readonly probeWindow: WindowQuantile
+  /** Healthy samples outside probes, whose windows may lower the baseline. */
+  private readonly window: WindowQuantile
   /** Short exponential average of RTT outside probes: the "loaded" RTT a probe compares with. */
   private loadedRtt = -1
   private readonly loadedDecay: number
@@ -95,6 +109,13 @@ export class BaselineProbe {
     this.settings = settings
     this.loadedDecay = 2 / (settings.samples + 1)
     this.depth = settings.ratio
+    this.probeWindow = new WindowQuantile(settings.samples)
+    this.window = new WindowQuantile(settings.window)
+  }
+
+  /** False until the first window closed: until then there is nothing to compare latency with. */
+  get known (): boolean {
+    return this.rtt !== Infinity
   }
 
   get probing (): boolean {
@@ -109,8 +130,8 @@ export class BaselineProbe {
     if (this.probing) {
       this.seen++
       if (inflight <= this.qualifying) {
-        if (rtt < this.probeMin) this.probeMin = rtt
-        if (++this.qualified >= this.settings.samples) this.finish(this.adoptable(this.probeMin), at)
+        const probeRtt = this.probeWindow.add(rtt)
+        if (!Number.isNaN(probeRtt)) this.finish(this.adoptable(probeRtt), at)
       } else if (this.seen >= this.settings.interval) {
         // Nothing got admitted near the cap for a whole interval (the caller ignored it):
         // give up rather than hold the limit down forever; the old baseline stays.
@@ -120,7 +141,8 @@ export class BaselineProbe {
       }
       return true
     }
-    if (rtt < this.rtt) this.rtt = rtt
+    const low = this.window.add(rtt)
+    if (low < this.rtt) this.rtt = low
     this.loadedRtt = this.loadedRtt < 0 ? rtt : this.loadedRtt + (rtt - this.loadedRtt) * this.loadedDecay
     // A deeper retry (depth below the ratio: the last probe still saw a queue) does not wait.
     if (++this.sinceProbe >= this.settings.interval && (this.depth < this.settings.ratio || !this.tooSoon(at))) {
@@ -129,16 +151,17 @@ export class BaselineProbe {
       this.fraction = this.cap / estimate
       this.floor = minLimit
       this.seen = 0
-      this.qualified = 0
-      this.probeMin = Infinity
+      this.probeWindow.clear()
     }
     return false
   }
 
   private adoptable (probeRtt: number): number {
-    const queued = this.loadedRtt >= probeRtt * Math.pow(this.fraction, -QUEUE_EVIDENCE)
+    // A probe that could not lower concurrency (the limit sits at minLimit) has no scaling to
+    // test: what it saw at the lowest concurrency allowed is the best no-load estimate there is.
+    const queued = this.fraction < 1 && this.loadedRtt >= probeRtt * Math.pow(this.fraction, -QUEUE_EVIDENCE)
     // At minLimit a deeper probe is impossible: take what this one saw and wait a full interval.
-    if (queued && this.fraction < 1 && this.cap > this.floor) {
+    if (queued && this.cap > this.floor) {
       this.depth *= this.settings.ratio
       // Retry soon: a fresh loaded RTT needs a few samples, the probe a few more.
       this.sinceProbe = this.settings.interval - Math.max(3 * this.settings.samples, Math.ceil(this.settings.interval / 10))

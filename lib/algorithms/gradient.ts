@@ -40,7 +40,8 @@ export class GradientLimit extends AdaptiveLimit {
   protected update (sample: Sample): void {
     const probing = this.probe.observe(sample.rtt, sample.inflight, this.estimate, this.minLimit, sample.at)
     this.cap = this.probe.cap
-    if (probing) return
+    // Until the first window of samples closed there is no no-load RTT to compare with.
+    if (probing || !this.probe.known) return
 
     const noLoad = this.probe.rtt
     this.gradient = sample.rtt <= noLoad ? 1 : clamp(this.rttTolerance * noLoad / sample.rtt, 0.5, 1)

@@ -65,7 +65,8 @@ export class Gradient2Limit extends AdaptiveLimit {
     this.updateLongRtt(rtt)
     const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit, sample.at)
     this.cap = this.probe.cap
-    if (probing) return
+    // Until the first window of samples closed there is no no-load RTT to compare with.
+    if (probing || !this.probe.known) return
 
     this.gradient = Math.min(ratio(this.rttTolerance * this.longRtt, rtt), ratio(this.noLoadTolerance * this.probe.rtt, rtt))
     if (this.slowStartStep(sample, this.gradient < 1)) return

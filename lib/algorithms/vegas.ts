@@ -55,9 +55,9 @@ export class VegasLimit extends AdaptiveLimit {
     const before = this.probe.rtt
     const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit, sample.at)
     this.cap = this.probe.cap
-    // A new minimum only moves the baseline (reference behaviour): it is not evidence about
-    // the limit, and the very first sample has nothing to compare against.
-    if (probing || this.probe.rtt < before) return
+    // A lower baseline only moves the baseline (reference behaviour): it is not evidence about
+    // the limit, and until the first window closed there is nothing to compare against.
+    if (probing || this.probe.rtt < before || !this.probe.known) return
 
     const limit = this.estimate
     const noLoad = this.probe.rtt

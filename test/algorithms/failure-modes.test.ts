@@ -41,11 +41,25 @@ t.test('b. no collapse: from minLimit back to 80 % of the earlier limit at full 
   }
 })
 
-t.test('c. fresh baseline: one freak fast sample does not pin it (Vegas, Gradient, Gradient2)', async t => {
+t.test('c. fresh baseline: freak fast samples do not move it; a window of them would', async t => {
   for (const make of [
     () => new VegasLimit({ probeInterval: 200 }),
     () => new GradientLimit({ probeInterval: 200 }),
     () => new Gradient2Limit({ probeInterval: 200 })
+  ]) {
+    const alg = make()
+    feed(alg, 100, fullUse(10))
+    // Four freak samples in every window of 20: the window's 5th fastest is still 10 ms.
+    for (let i = 0; i < 200; i++) alg.onSample({ rtt: i % 5 === 0 ? 0.5 : 10, inflight: alg.limit, dropped: false })
+    t.equal(alg.state().minRtt, 10, `${alg.name}: a fifth of the samples 20x faster do not move the baseline`)
+  }
+})
+
+t.test('c. fresh baseline: a running minimum (baselineWindow 1) pinned by one freak sample is re-measured by the probe', async t => {
+  for (const make of [
+    () => new VegasLimit({ probeInterval: 200, baselineWindow: 1 }),
+    () => new GradientLimit({ probeInterval: 200, baselineWindow: 1 }),
+    () => new Gradient2Limit({ probeInterval: 200, baselineWindow: 1 })
   ]) {
     const alg = make()
     feed(alg, 100, fullUse(10))
@@ -91,7 +105,7 @@ t.test('d. bounded creep: Gradient2 at a constant 3x RTT and full use', async t 
 })
 
 t.test('e. slow start doubles per fully used round trip until the first queueing sign', async t => {
-  const g2 = new Gradient2Limit({ initialLimit: 20, maxLimit: 1000 })
+  const g2 = new Gradient2Limit({ initialLimit: 20, maxLimit: 1000, baselineWindow: 1 })
   const seen = feed(g2, 4, fullUse(10))
   t.same(seen, [40, 80, 160, 320], 'x2 per fully used sample')
   t.equal(g2.state().slowStart, 'on')
@@ -111,13 +125,13 @@ t.test('e. slow start doubles per fully used round trip until the first queueing
   aimd.onSample({ rtt: 10, inflight: 60, dropped: false })
   t.equal(aimd.limit, 73, 'AIMD slow start only accelerates: +1 still applies')
 
-  const vegas = new VegasLimit({ initialLimit: 20 })
+  const vegas = new VegasLimit({ initialLimit: 20, baselineWindow: 1 })
   feed(vegas, 2, fullUse(10))
   t.equal(vegas.limit, 40, 'vegas: the first sample sets the baseline, the second doubles')
   vegas.onSample({ rtt: 20, inflight: 40, dropped: false })
   t.equal(vegas.state().slowStart, 'off')
 
-  const capped = new GradientLimit({ initialLimit: 50, maxLimit: 150 })
+  const capped = new GradientLimit({ initialLimit: 50, maxLimit: 150, baselineWindow: 1 })
   feed(capped, 3, fullUse(10))
   t.same([capped.limit, capped.state().slowStart], [150, 'off'], 'ends at maxLimit')
   t.equal(new GradientLimit({ slowStart: false }).state().slowStart, 'off')

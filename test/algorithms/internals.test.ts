@@ -11,7 +11,7 @@ t.test('state before any sample reports no baseline', async t => {
 })
 
 t.test('gradient: explicit queueSize, app-limited hold, smoothed decrease', async t => {
-  const g = new GradientLimit({ initialLimit: 40, queueSize: 2, slowStart: false })
+  const g = new GradientLimit({ initialLimit: 40, queueSize: 2, slowStart: false, baselineWindow: 1 })
   g.onSample({ rtt: 10, inflight: 40, dropped: false })
   t.equal(g.limit, 42, '+ queueSize at gradient 1')
   g.onSample({ rtt: 10, inflight: 10, dropped: false })
@@ -41,7 +41,7 @@ t.test('gradient2: app-limited hold, no headroom below gradient 1, fast fall of 
 })
 
 t.test('vegas: explicit threshold and the alpha..beta band', async t => {
-  const v = new VegasLimit({ initialLimit: 100, threshold: 0, alpha: 2, beta: 50, slowStart: false })
+  const v = new VegasLimit({ initialLimit: 100, threshold: 0, alpha: 2, beta: 50, slowStart: false, baselineWindow: 1 })
   v.onSample({ rtt: 10, inflight: 100, dropped: false })
   v.onSample({ rtt: 10.05, inflight: 100, dropped: false })
   t.equal(v.limit, 102, 'queue 1: above threshold 0, below alpha 2 -> + log10(L)')
@@ -50,7 +50,7 @@ t.test('vegas: explicit threshold and the alpha..beta band', async t => {
 })
 
 t.test('a probe that never sees a sample under its cap gives up after an interval', async t => {
-  const v = new VegasLimit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false })
+  const v = new VegasLimit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false, baselineWindow: 1 })
   feed(v, 10, fullUse(10))
   t.equal(v.state().probing, 'on')
   t.ok(v.limit <= Number(v.state().estimate) / 2, 'capped at half the limit')
@@ -62,7 +62,7 @@ t.test('a probe that never sees a sample under its cap gives up after an interva
 t.test('a probe counts samples admitted a little past its cap (a partition\'s guarantee), not those from before it', async t => {
   // Limit 40, cap 20: samples count up to halfway back (30 in flight). A protected partition
   // admits past the limit by design, so in-flight sits at cap + 2 for the whole probe.
-  const g = new Gradient2Limit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false })
+  const g = new Gradient2Limit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false, baselineWindow: 1 })
   feed(g, 10, fullUse(10))
   t.match(g.state(), { probing: 'on', minRtt: 10 })
   const cap = g.limit
@@ -104,4 +104,26 @@ t.test('routine probes wait probeMinInterval when samples carry their time; deep
   const seen = feed(deep, 20, loaded)
   t.equal(deep.state().probes, 2, 'the deeper retry ran within 20 samples (20 ms), not after 5000 ms')
   t.ok(Math.min(...seen) <= 10, `and went deeper: a quarter of the limit (min ${Math.min(...seen)})`)
+})
+
+t.test('at minLimit a probe cannot lower concurrency: it adopts what it saw, so a too-low baseline is raised', async t => {
+  for (const make of [
+    () => new Gradient2Limit({ minLimit: 8, initialLimit: 8, probeInterval: 10, probeSamples: 3, slowStart: false, baselineWindow: 1 }),
+    () => new VegasLimit({ minLimit: 8, initialLimit: 8, probeInterval: 10, probeSamples: 3, slowStart: false, baselineWindow: 1 }),
+    () => new GradientLimit({ minLimit: 8, initialLimit: 8, probeInterval: 10, probeSamples: 3, slowStart: false, baselineWindow: 1 })
+  ]) {
+    const alg = make()
+    // One freak sample pins the running minimum at 1 ms: every 10-12 ms sample then looks like
+    // a 10x queue and the limit sits at (or near) minLimit, where the probe's cap is the limit.
+    alg.onSample({ rtt: 1, inflight: 8, dropped: false })
+    let i = 0
+    const jittered = (limit: number): Sample => ({ rtt: i++ % 2 === 0 ? 10 : 12, inflight: limit, dropped: false })
+    feed(alg, 8, jittered)
+    t.equal(alg.state().minRtt, 1, `${alg.name}: pinned at 1 ms`)
+    t.ok(alg.limit <= 11, `${alg.name}: the limit is held near minLimit (${alg.limit})`)
+    feed(alg, 30, jittered)
+    t.equal(alg.state().minRtt, 10, `${alg.name}: the probe at minLimit adopted the 10 ms it measured`)
+    const seen = feed(alg, 300, jittered)
+    t.ok(Math.max(...seen) > 11, `${alg.name}: and the limit grows again (max ${Math.max(...seen)})`)
+  }
 })
