@@ -15,6 +15,7 @@ import type { LimiterObserver, LimiterStats, Outcome, RejectReason } from './eve
 import { invalidOption } from '../errors'
 import type { Partition, PartitionSet } from './partitions'
 import { Permit } from './permit'
+import type { SampleClasses } from './sample-classes'
 import { ServiceTimeEwma, deadlineUnreachable, estimateWait } from './wait-estimate'
 import { WaitQueue, Waiter, systemTimers } from './wait-queue'
 import type { ExpiryReason, QueueOrder, TimerApi } from './wait-queue'
@@ -45,6 +46,11 @@ export interface LimiterOptions<C = unknown> {
   serviceTime?: ServiceTimeEwma
   /** Reject ('estimated-wait') instead of queueing when the estimated wait exceeds this (ms). */
   maxEstimatedWait?: number
+  /**
+   * Per-class latency baselines: the algorithm then sees each sample's latency relative to its
+   * class's no-load latency (see sample-classes.ts), set on each permit before release.
+   */
+  sampleClasses?: SampleClasses
   /** Timers for the queue. Its clock also becomes the limiter's when `now` is not given. */
   timers?: TimerApi
   /** A queued request got a permit (from release()). Required with `queue`; must not throw. */
@@ -76,6 +82,7 @@ export class Limiter<C = unknown> implements LimiterStats {
   readonly partitions: PartitionSet | undefined
   readonly serviceTime: ServiceTimeEwma | undefined
   readonly maxEstimatedWait: number
+  readonly sampleClasses: SampleClasses | undefined
   private readonly now: () => number
   private readonly observers: LimiterObserver[]
   private readonly gates: AdmissionGate[]
@@ -97,6 +104,7 @@ export class Limiter<C = unknown> implements LimiterStats {
     this.observers = options.observers !== undefined ? options.observers.slice() : []
     this.gates = options.gates !== undefined ? options.gates.slice() : []
     this.partitions = options.partitions
+    this.sampleClasses = options.sampleClasses
     this.maxEstimatedWait = options.maxEstimatedWait ?? Infinity
     this.onGranted = options.onGranted ?? noGrant
     this.onQueueReject = options.onQueueReject ?? noGrant
@@ -327,7 +335,11 @@ export class Limiter<C = unknown> implements LimiterStats {
       if (this.serviceTime !== undefined) this.serviceTime.update(permit.rtt)
       const algorithm = this.algorithm
       const before = algorithm.limit
-      algorithm.onSample(permit)
+      const classes = this.sampleClasses
+      const sample = classes === undefined
+        ? permit
+        : classes.normalize(permit, permit.sampleClass === undefined ? classes.fallback : permit.sampleClass, before)
+      if (sample !== undefined) algorithm.onSample(sample)
       for (let i = 0; i < observers.length; i++) {
         try { observers[i].onSample?.(permit, permit.partition) } catch (err) { this.onObserverError(err) }
       }

@@ -1,6 +1,7 @@
 // One admitted request. It is the only allocation the limiter makes per request, so it doubles
 // as the latency Sample handed to the algorithm (rtt, inflight, dropped, at): no second object.
 import type { Sample } from '../algorithms/types'
+import type { SampleClass } from './sample-classes'
 
 export class Permit<C = unknown> implements Sample {
   /** Clock reading (ms) at admission. */
@@ -22,6 +23,11 @@ export class Permit<C = unknown> implements Sample {
   rtt = 0
   at = Number.NaN
   dropped = false
+  /**
+   * What kind of request this was, for a limiter with sample classes: set by the caller before
+   * release (undefined: the fallback class; null: a class past the cap, not sampled).
+   */
+  sampleClass: SampleClass | null | undefined = undefined
 
   constructor (start: number, inflight: number, partition: string | undefined, context: C) {
     this.start = start

@@ -1,0 +1,178 @@
+// Latency relative to each kind of request's own no-load latency.
+//
+// Real services mix requests whose costs differ by orders of magnitude: a health check answers in
+// 0.1 ms, a search in 100 ms. A limit algorithm that sees raw latency takes the fastest kind as
+// "no load" and every slower kind as a queue, and the limit collapses. So each class of request
+// (by default, each route) learns its own no-load latency, and the algorithm is fed
+//
+//   rtt' = max(1, rtt / classBaseline)
+//
+// a dimensionless inflation: 1 means "as fast as this class gets without a queue", 2 means
+// "twice that". Every class then speaks the same language, and no mix of classes, and no shift
+// of the mix, moves the algorithm's own baseline (it settles at 1).
+//
+// A class's baseline is the minimum over its last RING windows of each window's low quantile:
+// - Falling: a window whose low quantile is below the baseline lowers it at once. Queueing only
+//   ever adds latency, so such a window proves the baseline too high (a cold start, a cache that
+//   warmed up). A few freak fast samples cannot do it: a quarter of the window must be that fast.
+//   Two kinds of windows may lower it: windows of any samples (WINDOW long), and short windows
+//   (LOW_WINDOW) of samples admitted at low concurrency (at most 60 % of the recent peak limit in
+//   flight). Under overload, those come only from the algorithm's baseline probes, which cap the
+//   limit at half for a round trip, and a probe yields only about ten samples: a short window
+//   lets each probe correct a baseline learned during a cold start, which a queue would
+//   otherwise hide for good. The peak decays by PEAK_DECAY per sample (~700 samples to halve),
+//   far slower than a probe lasts.
+// - Rising: only windows of samples admitted while the service had spare capacity (at most half
+//   the limit in flight) enter the ring otherwise, and the baseline rises only once RING of them
+//   in a row say so. Under overload even a probe's samples may queue (half of a limit that is
+//   twice too high is still too high), and letting them raise the baseline would let a sustained
+//   queue become the new "no load": the limit would creep up. So under sustained overload a
+//   class's baseline only falls; a service that became uniformly slower is caught by the
+//   algorithm's own probes, which re-measure its baseline of these relative latencies.
+// The clamp at 1 keeps a sample faster than its class's baseline from reading as "less than no
+// queue": the algorithm's own baseline stays at 1 instead of chasing each class's fastest moment.
+//
+// Until its first window closes a class has no baseline and its samples are not fed to the
+// algorithm (nothing to compare with yet), except drops, which always are: a drop is an overload
+// signal whatever the latency. Classes are capped (`max`): past the cap, a new class's samples
+// are not fed either, and are counted in `unsampled`.
+import type { Sample } from '../algorithms/types'
+import { WindowQuantile } from '../algorithms/window-quantile'
+
+/** Samples per window. */
+const WINDOW = 20
+/**
+ * Samples per low-concurrency window. Under overload these come only from the algorithm's
+ * probes, about ten samples each, spread over the classes: a window that fills within one
+ * probe lets each probe correct a baseline learned too high (a cold start) at once.
+ */
+const LOW_WINDOW = 5
+/** Windows the baseline is the minimum of. */
+const RING = 8
+
+/** At most this fraction of the recent peak limit in flight is "low concurrency": a probe's half limit, with room for rounding and decay. */
+const LOW_LOAD = 0.6
+/** Per sample: the peak limit forgets a level in ~700 samples, far longer than a probe. */
+const PEAK_DECAY = 0.999
+
+export const DEFAULT_MAX_SAMPLE_CLASSES = 1000
+
+export class SampleClass {
+  readonly name: string
+  /** No-load latency in ms; Infinity until the first window closed. */
+  baseline = Infinity
+  /** Samples seen (success or drop). */
+  samples = 0
+  private readonly all = new WindowQuantile(WINDOW)
+  private readonly lowLoad = new WindowQuantile(LOW_WINDOW)
+  private readonly spare = new WindowQuantile(WINDOW)
+  private readonly ring = new Float64Array(RING).fill(Infinity)
+  private next = 0
+
+  constructor (name: string) {
+    this.name = name
+  }
+
+  /**
+   * One healthy sample's latency (ms). `lowLoad`: admitted at low concurrency (may lower the
+   * baseline); `spare`: admitted while the service had spare capacity (may raise it).
+   */
+  observe (rtt: number, lowLoad: boolean, spare: boolean): void {
+    this.samples++
+    this.lower(this.all.add(rtt))
+    // A short window corrects a baseline; the first one comes from a whole window.
+    if (lowLoad && this.baseline !== Infinity) this.lower(this.lowLoad.add(rtt))
+    if (spare) {
+      const quiet = this.spare.add(rtt)
+      if (!Number.isNaN(quiet)) this.push(quiet)
+    }
+  }
+
+  private lower (low: number): void {
+    // NaN (no window closed) compares false.
+    if (low < this.baseline) this.push(low)
+  }
+
+  private push (value: number): void {
+    const ring = this.ring
+    ring[this.next] = value
+    this.next = (this.next + 1) % RING
+    let min = Infinity
+    for (let i = 0; i < RING; i++) if (ring[i] < min) min = ring[i]
+    this.baseline = min
+  }
+}
+
+export interface SampleClassStats {
+  /** Classes seen so far (at most `max`). */
+  classes: number
+  /** Classes with a baseline: their samples reach the algorithm. */
+  learned: number
+  /** Samples not fed to the algorithm because their class came past the cap. */
+  unsampled: number
+}
+
+export class SampleClasses {
+  readonly max: number
+  /** Used for permits that name no class. */
+  readonly fallback: SampleClass
+  private readonly byName = new Map<string, SampleClass>()
+  private unsampled = 0
+  /** The recent peak limit, against which "low concurrency" is judged. */
+  private peak = 0
+  /** Reused for every normalized sample: the algorithm must not keep it past onSample. */
+  private readonly sample: Sample = { rtt: 0, inflight: 0, dropped: false, at: 0 }
+
+  constructor (max = DEFAULT_MAX_SAMPLE_CLASSES) {
+    this.max = max
+    this.fallback = this.get('default') as SampleClass
+  }
+
+  /** The class of this name, created on first use; null once `max` classes exist. */
+  get (name: string): SampleClass | null {
+    let cls = this.byName.get(name)
+    if (cls === undefined) {
+      if (this.byName.size >= this.max) return null
+      cls = new SampleClass(name)
+      this.byName.set(name, cls)
+    }
+    return cls
+  }
+
+  /**
+   * The sample the algorithm should see for this completed request, or undefined for none.
+   * `cls` null: the class came past the cap. `limit`: the limit now, to tell low-load samples.
+   */
+  normalize (raw: Sample, cls: SampleClass | null, limit: number): Sample | undefined {
+    const peak = this.peak * PEAK_DECAY
+    this.peak = limit > peak ? limit : peak
+    if (cls === null) {
+      this.unsampled++
+      return raw.dropped ? raw : undefined
+    }
+    const baseline = cls.baseline
+    const out = this.sample
+    out.rtt = baseline === Infinity || raw.rtt <= baseline ? 1 : raw.rtt / baseline
+    out.inflight = raw.inflight
+    out.dropped = raw.dropped
+    out.at = raw.at
+    // A failed request's latency says nothing about no-load speed (a failing downstream is fast).
+    if (!raw.dropped) cls.observe(raw.rtt, raw.inflight <= LOW_LOAD * this.peak, raw.inflight * 2 <= limit)
+    return baseline === Infinity && !raw.dropped ? undefined : out
+  }
+
+  stats (): SampleClassStats {
+    let learned = 0
+    for (const cls of this.byName.values()) if (cls.baseline !== Infinity) learned++
+    return { classes: this.byName.size, learned, unsampled: this.unsampled }
+  }
+
+  /** Each class's baseline (ms), slowest first, at most `n` of them. */
+  baselines (n: number): Array<{ name: string, baseline: number, samples: number }> {
+    const out: Array<{ name: string, baseline: number, samples: number }> = []
+    for (const cls of this.byName.values()) {
+      if (cls.baseline !== Infinity) out.push({ name: cls.name, baseline: cls.baseline, samples: cls.samples })
+    }
+    return out.sort((a, b) => b.baseline - a.baseline).slice(0, n)
+  }
+}

@@ -1,0 +1,121 @@
+// Per-class baselines: each kind of request is compared with its own no-load latency, so no mix
+// of routes, fast answers or freak samples moves the limit.
+import t from 'tap'
+import fc from 'fast-check'
+import { Gradient2Limit, VegasLimit, type Sample } from '../../lib/algorithms'
+import { SampleClasses } from '../../lib/limiter/sample-classes'
+import { median, runModel, type TrafficClass } from './shared-pool-model'
+
+function lcg (seed: number): () => number {
+  let s = seed % 2147483647
+  if (s <= 0) s += 2147483646
+  return () => {
+    s = (s * 16807) % 2147483647
+    return s / 2147483647
+  }
+}
+
+const sample = (rtt: number, inflight = 1, dropped = false): Sample => ({ rtt, inflight, dropped })
+
+t.test('a class feeds the algorithm only once its first window closed; drops always', async t => {
+  const classes = new SampleClasses()
+  const cls = classes.get('GET /a')
+  for (let i = 0; i < 19; i++) t.equal(classes.normalize(sample(10), cls, 20), undefined, 'learning')
+  t.equal(classes.normalize(sample(10, 1, true), cls, 20)?.dropped, true, 'a drop is fed even while learning')
+  t.equal(classes.normalize(sample(10), cls, 20), undefined, 'the 20th healthy sample closes the window')
+  t.equal(cls?.baseline, 10)
+  t.equal(classes.normalize(sample(25), cls, 20)?.rtt, 2.5, 'then latency is relative to the baseline')
+  t.equal(classes.normalize(sample(4), cls, 20)?.rtt, 1, 'and never below 1')
+  t.match(classes.stats(), { classes: 2, learned: 1, unsampled: 0 })
+})
+
+t.test('the baseline is a window\'s low quantile: a few freak samples do not move it', async t => {
+  const classes = new SampleClasses()
+  const cls = classes.get('x')
+  for (let i = 0; i < 200; i++) classes.normalize(sample(i % 5 === 0 ? 0.01 : 10), cls, 20)
+  t.equal(cls?.baseline, 10, 'a fifth of the samples 1000x faster')
+  for (let i = 0; i < 20; i++) classes.normalize(sample(i % 3 === 0 ? 10 : 5), cls, 20)
+  t.equal(cls?.baseline, 5, 'a window whose quarter is faster lowers it at once')
+})
+
+t.test('the baseline rises only on windows admitted with spare capacity', async t => {
+  const classes = new SampleClasses()
+  const cls = classes.get('x')
+  for (let i = 0; i < 20; i++) classes.normalize(sample(10, 2), cls, 20)
+  t.equal(cls?.baseline, 10)
+  // Sustained queueing at the limit: 20 in flight of 20, 30 ms. The baseline must not follow.
+  for (let i = 0; i < 2000; i++) classes.normalize(sample(30, 20), cls, 20)
+  t.equal(cls?.baseline, 10, 'a sustained queue does not become "no load"')
+  // Nor do windows at a probe's half limit: half of a limit that is too high may still queue.
+  for (let i = 0; i < 2000; i++) classes.normalize(sample(30, 12), cls, 20)
+  t.equal(cls?.baseline, 10, 'a probe\'s samples do not raise it either')
+  // The service really got slower: eight windows with spare capacity (at most half the limit
+  // in flight) in a row say so.
+  for (let i = 0; i < 7 * 20; i++) classes.normalize(sample(30, 5), cls, 20)
+  t.equal(cls?.baseline, 10, 'seven are not enough')
+  for (let i = 0; i < 20; i++) classes.normalize(sample(30, 5), cls, 20)
+  t.equal(cls?.baseline, 30, 'the eighth raises it')
+})
+
+t.test('past the cap a new class is not sampled, and is counted', async t => {
+  const classes = new SampleClasses(3)
+  t.ok(classes.get('a'))
+  t.ok(classes.get('b'))
+  t.equal(classes.get('c'), null, "the fallback class 'default' is the third")
+  t.equal(classes.normalize(sample(1), null, 10), undefined)
+  t.equal(classes.normalize(sample(1, 1, true), null, 10)?.dropped, true, 'a drop still counts')
+  t.match(classes.stats(), { classes: 3, unsampled: 2 })
+  const a = classes.get('a')
+  for (let i = 0; i < 20; i++) classes.normalize(sample(i + 1), a, 10)
+  t.same(classes.baselines(5), [{ name: 'a', baseline: 5, samples: 20 }])
+})
+
+// Route mixes sharing a 16-slot pool, always overloaded. The right limit is the one that fills the
+// pool: 16 / (share of requests that use it). Without classes, a cheap route pins the baseline.
+const SLOTS = 16
+const poolFill = (mix: TrafficClass[]): number =>
+  SLOTS * mix.reduce((n, c) => n + c.share, 0) / mix.filter(c => c.pool).reduce((n, c) => n + c.share, 0)
+
+t.test('without classes a mix of cheap and expensive routes collapses the limit; with them it holds', async t => {
+  const mix: TrafficClass[] = [
+    { name: 'cheap', serviceMs: 1, share: 50, pool: true },
+    { name: 'mid', serviceMs: 10, share: 35, pool: true },
+    { name: 'slow', serviceMs: 100, share: 15, pool: true }
+  ]
+  const raw = runModel(new Gradient2Limit(), undefined, { slots: SLOTS, mix, jitter: 0.2, rand: lcg(7) }, 40_000)
+  t.ok(median(raw.slice(-10_000)) <= 10, `raw latency: limit ${median(raw.slice(-10_000))} (16 slots)`)
+  const classed = runModel(new Gradient2Limit(), new SampleClasses(), { slots: SLOTS, mix, jitter: 0.2, rand: lcg(7) }, 40_000)
+  const m = median(classed.slice(-10_000))
+  t.ok(m >= SLOTS && m <= 1.5 * SLOTS, `per-class latency: limit ${m}`)
+})
+
+const trafficClass = fc.record({
+  serviceMs: fc.constantFrom(0.1, 0.5, 1, 3, 10, 30, 100),
+  share: fc.integer({ min: 1, max: 100 }),
+  pool: fc.boolean()
+})
+
+t.test('property: random mixes, freak samples and cold starts neither collapse nor creep (Gradient2, Vegas)', async t => {
+  for (const make of [() => new Gradient2Limit(), () => new VegasLimit()]) {
+    fc.assert(fc.property(
+      fc.array(trafficClass, { minLength: 1, maxLength: 5 }),
+      fc.integer({ min: 1, max: 1_000_000 }),
+      fc.constantFrom(0, 0.001, 0.02),
+      fc.constantFrom(1, 2),
+      (classes, seed, freakRate, coldFactor) => {
+        const mix = classes.map((c, i) => ({ ...c, name: `route-${i}` }))
+        // At least one route uses the pool, at least a tenth of the traffic, or nothing can queue.
+        mix[0].pool = true
+        mix[0].share = Math.max(mix[0].share, Math.ceil(mix.reduce((n, c) => n + c.share, 0) / 9))
+        const limits = runModel(make(), new SampleClasses(), {
+          slots: SLOTS, mix, jitter: 0.2, rand: lcg(seed), freakRate, coldSamples: 3000, coldFactor
+        }, 30_000)
+        const target = poolFill(mix)
+        const middle = median(limits.slice(10_000, 20_000))
+        const end = median(limits.slice(20_000))
+        return end >= 0.8 * target && end <= 3 * target && end <= 1.25 * middle + 2
+      }
+    ), { numRuns: 15, seed: 4242 })
+    t.pass(`${make().name}: limit within [0.8, 3] x the pool-filling limit, no creep between thirds`)
+  }
+})
