@@ -7,6 +7,7 @@ import type { LimitAlgorithm } from './algorithms/types'
 import { invalidOption } from './errors'
 import { resolveEventLoopOptions } from './eventloop/gate'
 import { resolveDrainOnClose } from './sessions/wiring'
+import { resolveSampleClass, type SampleClassFunction } from './signal/request-class'
 import { OBSERVABILITY_OPTION_NAMES, resolveObservability, type ResolvedObservability } from './observability/wiring'
 import { BACKLOG_OPTION_NAMES, resolveBacklogOptions, type ResolvedBacklogOptions } from './limiter/backlog-options'
 import { describe, enumOption, functionOption, knownKeys, numberOption, objectOption } from './validate'
@@ -15,12 +16,14 @@ import type {
 } from './types'
 
 export const OPTION_NAMES = [
-  'algorithm', 'algorithmOptions', 'window', 'classify', 'timeout', 'bypass',
+  'algorithm', 'algorithmOptions', 'window', 'sampleClass', 'classify', 'timeout', 'bypass',
   'statusCode', 'retryAfter', 'onLimitExceeded', 'exposeStatusRoute', 'eventLoop',
   'sessions', 'drainOnClose', ...OBSERVABILITY_OPTION_NAMES, ...BACKLOG_OPTION_NAMES
 ] as const
 
 export const DEFAULT_ALGORITHM: AlgorithmName = 'gradient2'
+/** Named algorithms that never compare latencies (AIMD's timeout is absolute): classes off by default. */
+const LATENCY_BLIND = new Set<unknown>(['aimd', 'fixed'])
 export const DEFAULT_TIMEOUT_MS = 5000
 export const DEFAULT_RETRY_AFTER_S = 1
 export const DEFAULT_STATUS_URL = '/status'
@@ -35,6 +38,8 @@ export interface ResolvedStatusRoute {
 
 export interface ResolvedOptions {
   algorithm: LimitAlgorithm
+  /** Per-class latency: on (with an optional custom classifier) or off (raw latency). */
+  sampleClass: { enabled: boolean, custom: SampleClassFunction | undefined }
   classify: ClassifyFunction | undefined
   timeout: number
   bypass: BypassFunction | undefined
@@ -65,6 +70,9 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   }
   return {
     algorithm: resolveAlgorithm(opts.algorithm, opts.algorithmOptions, opts.window),
+    sampleClass: opts.sampleClass === undefined && LATENCY_BLIND.has(opts.algorithm)
+      ? { enabled: false, custom: undefined }
+      : resolveSampleClass(opts.sampleClass),
     classify: functionOption<ClassifyFunction>('classify', opts.classify),
     timeout: numberOption('timeout', opts.timeout, DEFAULT_TIMEOUT_MS, 0, Infinity, { minExclusive: true }),
     bypass: functionOption<BypassFunction>('bypass', opts.bypass),

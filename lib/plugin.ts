@@ -18,6 +18,7 @@ import { registerStatusRoute } from './status-route'
 import { routeConfig } from './route-config'
 import { SessionWiring, checkDrainOnClose } from './sessions/wiring'
 import { attachObservability } from './observability/wiring'
+import { RequestClasses } from './signal/request-class'
 import { BacklogWiring } from './backlog/wiring'
 import type { BypassFunction, FastifyAdaptiveConcurrencyOptions, UnderPressureReadings } from './types'
 
@@ -30,11 +31,15 @@ const OBSERVER_ERROR_LOG_INTERVAL_MS = 10_000
  * The default classification. A response the server never ended was cut short (client abort,
  * destroyed stream): its latency means nothing, so no sample. `writableEnded` rather than
  * `writableFinished`: the server's work is done once it ended the response, even if the last
- * bytes were still being flushed when the socket closed.
+ * bytes were still being flushed when the socket closed. A 4xx or a 304 is answered before
+ * (or instead of) the work a route does -- a validation error, a missing resource, a cache
+ * that still holds -- so its latency says nothing about queueing, and a fast one would read as
+ * "no queue at all": no sample either. Slower than `timeout` is overload whatever the status.
  */
 export function defaultOutcome (raw: ServerResponse, statusCode: number, rtt: number, timeout: number): Outcome {
   if (!raw.writableEnded) return 'ignore'
   if (statusCode >= 500 || rtt > timeout) return 'drop'
+  if ((statusCode >= 400 && statusCode < 500) || statusCode === 304) return 'ignore'
   return 'success'
 }
 
@@ -57,7 +62,14 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
     if (suppressed < 0) return
     fastify.log.error({ err, suppressed }, 'adaptive-concurrency: a limiter observer threw; admission and accounting are unaffected (logged at most once per 10 s)')
   }
-  const limiter = new Limiter<FastifyReply>({ algorithm: options.algorithm, ...backlog.limiterOptions(), onObserverError: observerFailed })
+  // Each route's latency is compared with its own no-load latency (lib/signal/request-class.ts).
+  const requestClasses = options.sampleClass.enabled ? new RequestClasses(options.sampleClass.custom) : undefined
+  const limiter = new Limiter<FastifyReply>({
+    algorithm: options.algorithm,
+    sampleClasses: requestClasses?.classes,
+    ...backlog.limiterOptions(),
+    onObserverError: observerFailed
+  })
   // On by default: the only signal that sees a CPU-bound overload (see lib/eventloop/gate.ts).
   const eventLoopGate = options.eventLoop === undefined ? undefined : new EventLoopGate(options.eventLoop.maxWait)
   if (eventLoopGate !== undefined) {
@@ -111,15 +123,17 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
     const reply = permit.context
     let outcome: Outcome
     try {
-      outcome = classify === undefined
+      const custom = classify === undefined ? undefined : classify(reply.request, reply)
+      outcome = custom === undefined
         ? defaultOutcome(this, reply.statusCode, limiter.elapsed(permit), timeout)
-        : checkOutcome(classify(reply.request, reply), reply)
+        : checkOutcome(custom, reply)
     } catch (err) {
       reply.log.error({ err }, 'adaptive-concurrency: classify threw; the request counts as ignored')
       outcome = 'ignore'
     }
     // Under-pressure sees event-loop and memory saturation that latency alone may hide.
     if (outcome === 'success' && pressure.isUnderPressure !== undefined && pressure.isUnderPressure()) outcome = 'drop'
+    if (requestClasses !== undefined && outcome !== 'ignore') permit.sampleClass = requestClasses.classOf(reply.request)
     try {
       limiter.release(permit, outcome)
     } catch (err) {
@@ -225,7 +239,7 @@ const OUTCOMES = new Set<unknown>(['success', 'drop', 'ignore'])
 
 function checkOutcome (value: unknown, reply: FastifyReply): Outcome {
   if (OUTCOMES.has(value)) return value as Outcome
-  reply.log.error(`adaptive-concurrency: classify returned ${String(value)}, expected 'success', 'drop' or 'ignore'; the request counts as ignored`)
+  reply.log.error(`adaptive-concurrency: classify returned ${String(value)}, expected 'success', 'drop', 'ignore' or undefined; the request counts as ignored`)
   return 'ignore'
 }
 

@@ -4,7 +4,12 @@
 // and we fall back to the public getter if a future Fastify renames it.
 import type { FastifyContextConfig, FastifyRequest } from 'fastify'
 
-type WithContext = FastifyRequest & Record<symbol, { config?: FastifyContextConfig } | undefined>
+/** The parts of Fastify's per-route context we read; the object itself is shared by all requests of the route. */
+export interface RouteContext {
+  config?: FastifyContextConfig & { url?: string, method?: string | string[] }
+}
+
+type WithContext = FastifyRequest & Record<symbol, RouteContext | undefined>
 
 let kRouteContext: symbol | null | undefined
 
@@ -12,13 +17,15 @@ export function findRouteContextSymbol (request: FastifyRequest): symbol | null 
   return Object.getOwnPropertySymbols(request).find(s => s.description === 'fastify.context') ?? null
 }
 
-export function routeConfig (request: FastifyRequest): FastifyContextConfig {
+/** The request's route context, or undefined if this Fastify hides it (then use the public getters). */
+export function routeContext (request: FastifyRequest): RouteContext | undefined {
   if (kRouteContext === undefined) kRouteContext = findRouteContextSymbol(request)
-  if (kRouteContext !== null) {
-    const config = (request as WithContext)[kRouteContext]?.config
-    if (config !== undefined) return config
-  }
-  return request.routeOptions.config
+  return kRouteContext === null ? undefined : (request as WithContext)[kRouteContext]
+}
+
+export function routeConfig (request: FastifyRequest): FastifyContextConfig {
+  const config = routeContext(request)?.config
+  return config !== undefined ? config : request.routeOptions.config
 }
 
 /** Tests only: forget the cached symbol (to exercise the fallback). */

@@ -78,6 +78,11 @@ export const snapshotSchema = {
     },
     unknownPartitions: counter,
     serviceTime: { type: 'number' },
+    sampleClasses: {
+      type: 'object',
+      properties: { classes: counter, learned: counter, unsampled: counter },
+      required: ['classes', 'learned', 'unsampled']
+    },
     history: {
       type: 'array',
       items: {

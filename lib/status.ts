@@ -1,6 +1,7 @@
 // `fastify.concurrency`: a live, read-only view over the limiter, and the plain-JSON snapshot
 // the status route serves. Getters read the limiter directly, so fields are never stale.
 import type { Limiter } from './limiter/limiter'
+import type { SampleClassStats } from './limiter/sample-classes'
 import type { DrainOptions, DrainResult, SessionStats } from './sessions/tracker'
 import type { SessionWiring } from './sessions/wiring'
 import type { History } from './observability/history'
@@ -42,6 +43,7 @@ export class Status implements ConcurrencyStatus {
   get bypassed (): number { return this.limiter.bypassed }
   get state (): Record<string, number | string> { return this.limiter.algorithm.state() }
   get sessions (): SessionStats | undefined { return this.sessionWiring?.stats() }
+  get sampleClasses (): SampleClassStats | undefined { return this.limiter.sampleClasses?.stats() }
 
   drain (options: DrainOptions): Promise<DrainResult> {
     return (this.sessionWiring as SessionWiring).drain(options)
@@ -60,6 +62,8 @@ export class Status implements ConcurrencyStatus {
     }
     const sessions = this.sessions
     if (sessions !== undefined) snap.sessions = sessions
+    const sampleClasses = this.sampleClasses
+    if (sampleClasses !== undefined) snap.sampleClasses = sampleClasses
     if (this.backlog !== undefined) Object.assign(snap, this.backlog.snapshot())
     if (options?.history === true) snap.history = this.history === undefined ? [] : this.history.points()
     const { memoryUsage, isUnderPressure } = this.pressure

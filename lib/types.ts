@@ -11,6 +11,8 @@ import type { LimiterStats, Outcome, RejectReason } from './limiter/events'
 import type { DrainOptions, DrainResult, SessionStats } from './sessions/tracker'
 import type { DrainOnCloseOptions, SessionsOptions } from './sessions/wiring'
 import type { EventLoopOptions } from './eventloop/gate'
+import type { SampleClassFunction } from './signal/request-class'
+import type { SampleClassStats } from './limiter/sample-classes'
 import type { HistoryPoint } from './observability/history'
 import type { HistoryOptions, LoggingOptions, MetricsOptions } from './observability/wiring'
 import type { QueueOptions } from './limiter/backlog-options'
@@ -18,7 +20,7 @@ import type { PartitionStatus } from './limiter/partitions'
 import type { QueueSnapshot } from './backlog/status'
 import type { RouteConcurrencyConfig } from './backlog/wiring'
 
-export type { QueueOptions, PartitionStatus, QueueSnapshot, RouteConcurrencyConfig }
+export type { QueueOptions, PartitionStatus, QueueSnapshot, RouteConcurrencyConfig, SampleClassFunction, SampleClassStats }
 
 /** `algorithmOptions` of each named algorithm. */
 export interface AlgorithmOptions {
@@ -41,7 +43,8 @@ export interface LimitExceededInfo {
   reason: RejectReason
 }
 
-export type ClassifyFunction = (request: FastifyRequest, reply: FastifyReply) => Outcome
+/** How a finished request counts; `undefined` means "as the default classification says". */
+export type ClassifyFunction = (request: FastifyRequest, reply: FastifyReply) => Outcome | undefined
 export type BypassFunction = (request: FastifyRequest) => boolean
 export type OnLimitExceededFunction = (
   request: FastifyRequest,
@@ -61,7 +64,17 @@ export interface StatusRouteOptions {
 }
 
 interface CommonOptions {
-  /** Decide how a finished request counts. Default: client abort 'ignore', 5xx or slower than `timeout` 'drop', else 'success'. */
+  /**
+   * Which kind of request a latency sample belongs to; each kind is compared with its own no-load
+   * latency. Default: one class per route and method, one for requests that matched no route
+   * (off by default for 'aimd' and 'fixed', which never compare latencies). A function names the
+   * class (undefined: the route's); `false`: one class, raw latency.
+   */
+  sampleClass?: false | SampleClassFunction
+  /**
+   * Decide how a finished request counts; return undefined for the default: client abort, 4xx
+   * and 304 'ignore', 5xx or slower than `timeout` 'drop', else 'success'.
+   */
   classify?: ClassifyFunction
   /** A request slower than this (ms) counts as a drop under the default `classify`. Default 5000. */
   timeout?: number
@@ -161,6 +174,8 @@ export interface ConcurrencySnapshot extends LimiterSnapshot {
   unknownPartitions?: number
   /** Present with `queue`, `deadlineHeader` or `retryAfter: 'auto'`: moving average of latency, ms. */
   serviceTime?: number
+  /** Present unless `sampleClass: false`: the latency classes (by default, routes) and how many have a baseline. */
+  sampleClasses?: SampleClassStats
 }
 
 export interface SnapshotOptions {
@@ -173,6 +188,8 @@ export interface ConcurrencyStatus extends LimiterStats {
   readonly algorithm: string
   /** The algorithm's internals (minRtt, gradient, ...). */
   readonly state: Record<string, number | string>
+  /** Latency classes (by default, one per route): how many, how many learned; undefined with `sampleClass: false`. */
+  readonly sampleClasses: SampleClassStats | undefined
   /** Session counters and the drain state; undefined unless `sessions` is set or a drain was started. */
   readonly sessions: SessionStats | undefined
   /**

@@ -16,7 +16,7 @@ import { latch, recordingAlgorithm, settle } from '../plugin/helpers'
 
 async function registrationError (opts: unknown): Promise<Error & { code?: string }> {
   const app = Fastify()
-  app.register(fastifyAdaptiveConcurrency, opts as FastifyAdaptiveConcurrencyOptions)
+  app.register(fastifyAdaptiveConcurrency, { sampleClass: false, ...opts } as FastifyAdaptiveConcurrencyOptions)
   try {
     await app.ready()
   } catch (err) {
@@ -72,6 +72,7 @@ async function scrape (registry: Registry): Promise<Map<string, number>> {
 async function trafficApp (opts: Partial<FastifyAdaptiveConcurrencyOptions>): Promise<FastifyInstance> {
   const app = Fastify()
   await app.register(fastifyAdaptiveConcurrency, {
+    sampleClass: false,
     algorithm: recordingAlgorithm(2),
     eventLoop: false,
     bypass: request => request.url === '/health',
@@ -184,7 +185,7 @@ test('logs: limit changes at debug, sustained shedding at warn with counts', asy
     onSample () { limit = limit === 1 ? 0 : 1 },
     state: () => ({})
   }
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false, logging: { sheddingInterval: 20 } })
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, sampleClass: false, eventLoop: false, logging: { sheddingInterval: 20 } })
   app.get('/', async () => 'x')
   t.teardown(() => app.close())
 
@@ -220,7 +221,7 @@ test('logging: false attaches no logger; debug is skipped when the level is off'
     const app = Fastify({ logger })
     let limit = 1
     const algorithm: LimitAlgorithm = { name: 'once', get limit () { return limit }, onSample () { limit = 3 }, state: () => ({}) }
-    await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false, logging })
+    await app.register(fastifyAdaptiveConcurrency, { algorithm, sampleClass: false, eventLoop: false, logging })
     app.get('/', async () => 'x')
     await app.inject('/')
     await settle()
@@ -232,6 +233,7 @@ test('logging: false attaches no logger; debug is skipped when the level is off'
 test('the status route: history on request, the HTML page for browsers', async t => {
   const app = Fastify()
   await app.register(fastifyAdaptiveConcurrency, {
+    sampleClass: false,
     algorithm: recordingAlgorithm(5),
     eventLoop: false,
     exposeStatusRoute: { url: '/status', page: { title: 'Shop <API>' } }
@@ -278,6 +280,7 @@ test('the status route: history on request, the HTML page for browsers', async t
 test('history: false keeps no history; page: false serves JSON to browsers', async t => {
   const app = Fastify()
   await app.register(fastifyAdaptiveConcurrency, {
+    sampleClass: false,
     algorithm: recordingAlgorithm(5),
     history: false,
     exposeStatusRoute: { page: false }

@@ -15,7 +15,8 @@ function spin (ms: number): void {
 async function app (t: tap.Test, opts: Partial<FastifyAdaptiveConcurrencyOptions> = {}): Promise<{ app: FastifyInstance, algorithm: RecordingAlgorithm }> {
   const algorithm = recordingAlgorithm(10)
   const fastify = Fastify({ logger: false })
-  await fastify.register(fastifyAdaptiveConcurrency, { algorithm, ...opts } as FastifyAdaptiveConcurrencyOptions)
+  // Raw samples (one class): these tests check what reaches the algorithm, not the normalization.
+  await fastify.register(fastifyAdaptiveConcurrency, { algorithm, sampleClass: false, ...opts } as FastifyAdaptiveConcurrencyOptions)
   fastify.get('/ok', async () => 'ok')
   fastify.get('/fail', async (_req, reply) => reply.code(502).send('bad gateway'))
   fastify.get('/throw', async () => { throw new Error('boom') })
@@ -36,7 +37,7 @@ function invariant (t: tap.Test, app: FastifyInstance): void {
   t.equal(c.admitted, c.succeeded + c.dropped + c.ignored + c.inflight, 'admitted = succeeded + dropped + ignored + inflight')
 }
 
-t.test('default classification: 2xx, 404 and hijacked replies succeed; 5xx and thrown errors drop', async t => {
+t.test('default classification: 2xx and hijacked replies succeed; 5xx and thrown errors drop; 404 is ignored', async t => {
   const { app: fastify, algorithm } = await app(t)
   t.equal((await fastify.inject('/ok')).statusCode, 200)
   t.equal((await fastify.inject('/fail')).statusCode, 502)
@@ -47,8 +48,9 @@ t.test('default classification: 2xx, 404 and hijacked replies succeed; 5xx and t
   const c = fastify.concurrency
   t.equal(c.admitted, 5)
   t.equal(c.dropped, 2, '502 and the thrown error')
-  t.equal(c.succeeded, 3, 'ok, 404, hijack')
-  t.same(algorithm.samples.map(s => s.dropped), [false, true, true, false, false])
+  t.equal(c.succeeded, 2, 'ok, hijack')
+  t.equal(c.ignored, 1, 'a 404 says nothing about capacity')
+  t.same(algorithm.samples.map(s => s.dropped), [false, true, true, false])
   t.ok(algorithm.samples.every(s => s.inflight === 1 && s.rtt >= 0))
   invariant(t, fastify)
 })
@@ -70,6 +72,9 @@ t.test('defaultOutcome: an unfinished response is ignored', async t => {
   t.equal(defaultOutcome(done, 200, 1, 100), 'success')
   t.equal(defaultOutcome(done, 200, 101, 100), 'drop')
   t.equal(defaultOutcome(done, 503, 1, 100), 'drop')
+  for (const status of [400, 401, 404, 422, 429, 304]) t.equal(defaultOutcome(done, status, 1, 100), 'ignore', `${status}: no sample`)
+  t.equal(defaultOutcome(done, 400, 101, 100), 'drop', 'a 4xx slower than timeout is still overload')
+  t.equal(defaultOutcome(done, 302, 1, 100), 'success', 'other 3xx are the route\'s normal answer')
 })
 
 t.test('custom classify decides; an invalid or throwing classify counts as ignored and is logged', async t => {
@@ -90,6 +95,17 @@ t.test('custom classify decides; an invalid or throwing classify counts as ignor
   t.same([c.dropped, c.ignored, c.succeeded], [1, 3, 1])
   t.same(algorithm.samples.map(s => s.dropped), [true, false])
   invariant(t, fastify)
+})
+
+t.test('a classify that returns undefined leaves the request to the default classification', async t => {
+  const { app: fastify } = await app(t, { classify: (request) => request.url === '/ok' ? 'drop' : undefined })
+  t.equal((await fastify.inject('/ok')).statusCode, 200)
+  t.equal((await fastify.inject('/fail')).statusCode, 502)
+  t.equal((await fastify.inject('/health')).statusCode, 200)
+  t.equal((await fastify.inject('/missing')).statusCode, 404)
+  await settle()
+  const c = fastify.concurrency
+  t.same([c.dropped, c.succeeded, c.ignored], [2, 1, 1], '/ok by classify, /fail, /health and the 404 by default')
 })
 
 t.test('bypassed requests are never limited and never in flight, but counted', async t => {
@@ -128,6 +144,7 @@ t.test('a limiter that throws in onSample is logged, and the permit is still rel
   })
   await fastify.register(fastifyAdaptiveConcurrency, {
     algorithm: { name: 'broken', limit: 5, onSample () { throw new Error('broken algorithm') }, state: () => ({}) },
+    sampleClass: false,
     classify: (_req, reply) => reply.statusCode === 201 ? 'success' : ('nonsense' as never)
   })
   fastify.get('/created', async (_req, reply) => reply.code(201).send('x'))
