@@ -71,13 +71,13 @@ function markdownTable (rows) {
   return lines.join('\n')
 }
 
-// Per traffic class (critical / batch, session / sessionless): success = 2xx within the
-// SLO / offered in that class. Medians over runs, as in the main table.
+// Per traffic class (critical / batch, session / sessionless, a mix's routes): success = 2xx
+// (or the class's expected status, e.g. a 400 for an invalid request) within the SLO / offered. Medians over runs, as in the main table.
 function classTable (groups) {
   const classNames = Object.keys(groups[0]?.runs[0]?.trial.classes || {})
   if (classNames.length === 0) return ''
   const lines = [
-    '| protection | class | offered/s | success (2xx ≤ SLO) | 503 | errors + timeouts | admitted p50 | p99 | rejection p50 | rejection p99 |',
+    '| protection | class | offered/s | success (answered ≤ SLO) | 503 | errors + timeouts | admitted p50 | p99 | rejection p50 | rejection p99 |',
     '|---|---|---|---|---|---|---|---|---|---|'
   ]
   for (const { name, runs } of groups) {
