@@ -138,7 +138,7 @@ function chartFor (scenario, groups) {
       { title: 'limit (protection\'s own; none for no protection / under-pressure)', series: sampleSeries('limit').filter((s) => s.points.some((p) => p[1] !== null)) },
       { title: 'in flight (the protection\'s count if it keeps one, else requests in the handler; every 100 ms)', series: inflightSeries() },
       { title: 'admitted (2xx) p99 per second of schedule, ms (log)', log: true, series: secondSeries('admittedP99') },
-      { title: 'goodput per second (2xx within the SLO)', series: secondSeries('goodput') },
+      { title: 'goodput per second (2xx, or a route\'s expected status, within the SLO)', series: secondSeries('goodput') },
       { title: 'server event-loop delay p99 per 100 ms, ms (log)', log: true, logFloor: 1, series: sampleSeries('eventLoopDelayP99') }
     ]
   })

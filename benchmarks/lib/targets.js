@@ -38,14 +38,15 @@ function shiftRecovery (trial, scenario) {
 }
 
 // Mix shift: the protection's own limit (100 ms server samples) over the last seconds of the
-// phase before the shift and of the run's end, median of each; returns after / before, or
-// null without samples of a limit. The window is 3 s, or half the shorter phase if less.
+// phase before the shift and of the run's end, median of each: { before, after, ratio }
+// (ratio after / before), or null without samples of a limit. The window is 3 s, or half
+// the shorter phase if less.
 function limitAcrossShift (samples, shiftAtMs, durationMs, windowMs = 3000) {
   const w = Math.min(windowMs, shiftAtMs / 2, (durationMs - shiftAtMs) / 2)
   const limits = (from, to) => (samples || []).filter((s) => s.t >= from && s.t < to && typeof s.limit === 'number').map((s) => s.limit)
   const before = median(limits(shiftAtMs - w, shiftAtMs))
   const after = median(limits(durationMs - w, durationMs))
-  return before === null || after === null || before === 0 ? null : after / before
+  return before === null || after === null || before === 0 ? null : { before, after, ratio: after / before }
 }
 
 // value null = nothing to judge (e.g. a rejection latency when nothing was rejected);
@@ -125,8 +126,12 @@ function trafficChecks (scenario, runs, m, ratio) {
   }
   const shiftAt = scenario.phases?.[0]?.atMs
   if (shiftAt !== undefined) {
-    checks.push(check('limit after the shift within 20 % of before',
-      m((r) => limitAcrossShift(r.trial.samples, shiftAt, scenario.durationMs)), (v) => Math.abs(v - 1) <= 0.2, times))
+    // The limits themselves are shown too: a limit that stayed at its floor "held" as well.
+    const shift = (r) => limitAcrossShift(r.trial.samples, shiftAt, scenario.durationMs)
+    const before = m((r) => shift(r)?.before ?? null)
+    const after = m((r) => shift(r)?.after ?? null)
+    checks.push(check('limit after the shift within 20 % of before', m((r) => shift(r)?.ratio ?? null), (v) => Math.abs(v - 1) <= 0.2,
+      (v) => `${times(v)} (${before} → ${after})`))
   }
   return checks
 }

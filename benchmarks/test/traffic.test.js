@@ -129,18 +129,19 @@ test('traffic targets: below capacity only the rejected share; overloaded as the
 test('mix shift: the limit in the last seconds of each phase, after / before', () => {
   const samples = []
   for (let t = 0; t < 16000; t += 100) samples.push({ t, limit: t < 8000 ? 20 : 12 })
-  close(limitAcrossShift(samples, 8000, 16000), 0.6)
+  assert.deepStrictEqual(limitAcrossShift(samples, 8000, 16000), { before: 20, after: 12, ratio: 0.6 })
   // Only the last 3 s of each phase count: a dip early in phase 2 does not.
   const recovered = samples.map((s) => ({ ...s, limit: s.t < 8000 ? 20 : s.t < 13000 ? 5 : 19 }))
-  close(limitAcrossShift(recovered, 8000, 16000), 0.95)
+  close(limitAcrossShift(recovered, 8000, 16000).ratio, 0.95)
   // A shortened run: windows of half a phase.
-  close(limitAcrossShift(samples.filter((s) => s.t < 6000).map((s) => ({ ...s, limit: s.t < 3000 ? 16 : s.t < 4500 ? 1 : 16 })), 3000, 6000), 1)
+  close(limitAcrossShift(samples.filter((s) => s.t < 6000).map((s) => ({ ...s, limit: s.t < 3000 ? 16 : s.t < 4500 ? 1 : 16 })), 3000, 6000).ratio, 1)
   assert.strictEqual(limitAcrossShift(samples.map((s) => ({ ...s, limit: null })), 8000, 16000), null)
 
   const scenario = { targets: 'traffic', rate: 880, capacity: 1100, durationMs: 16000, phases: [{ atMs: 8000 }] }
   const checks = evaluateTargets(scenario, [{ trial: { total: { rejectedFraction: 0 }, samples }, oracle: null }])
   assert.strictEqual(checks.length, 2)
   assert.strictEqual(checks[1].pass, false)
+  assert.strictEqual(checks[1].format(checks[1].value), '0.60x (20 → 12)')
   const steady = samples.map((s) => ({ ...s, limit: 16 + (s.t % 300 === 0 ? 2 : 0) }))
   assert.strictEqual(evaluateTargets(scenario, [{ trial: { total: { rejectedFraction: 0 }, samples: steady }, oracle: null }])[1].pass, true)
 })
