@@ -11,6 +11,7 @@ const { runTrial } = require('./lib/trial')
 const path = require('node:path')
 const { writeScenarioResults, RESULTS } = require('./lib/report')
 const { loadPlugin } = require('./lib/plugin-loader')
+const { writeTrafficSummary } = require('./lib/traffic-summary')
 
 // --quick must finish in under 2 minutes with the build, on 2 shared cores: 16 trials of
 // 3 s (1 s warm-up) plus process start, connection warm-up and up to one client timeout.
@@ -170,6 +171,7 @@ async function main () {
     const md = writeScenarioResults(scenario, trials, { ...meta, durationMs: scenario.durationMs })
     console.log(md)
   }
+  if (plan.some((s) => s.groups?.includes('traffic'))) writeTrafficSummary(SCENARIOS, RESULTS)
   console.error(`finished in ${((Date.now() - started) / 1000).toFixed(0)} s; results in ${path.relative(process.cwd(), RESULTS) || '.'}/`)
 }
 

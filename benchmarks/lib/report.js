@@ -175,7 +175,12 @@ function writeScenarioResults (scenario, trials, meta) {
   fs.writeFileSync(path.join(RESULTS, `${scenario.name}.svg`), chartFor(scenario, groups))
   // Committed: totals and per-second numbers. raw/ (git-ignored) adds the 100 ms samples.
   const totals = trials.map(({ samples, ...rest }) => rest)
-  fs.writeFileSync(path.join(RESULTS, `${scenario.name}.json`), JSON.stringify({ scenario, meta, rows, trials: totals }, null, 2) + '\n')
+  // The targets as judged here (the mix-shift check needs the samples, which only raw/ keeps).
+  const judged = groups.map((g) => ({
+    protection: g.name,
+    checks: evaluateTargets(scenario, g.runs).map((c) => ({ label: c.label, value: c.value, pass: c.pass, text: c.value === null ? 'n/a' : c.format(c.value) }))
+  }))
+  fs.writeFileSync(path.join(RESULTS, `${scenario.name}.json`), JSON.stringify({ scenario, meta, rows, targets: judged, trials: totals }, null, 2) + '\n')
   fs.writeFileSync(path.join(RESULTS, 'raw', `${scenario.name}.json`), JSON.stringify({ scenario, meta, trials }) + '\n')
   return md
 }

@@ -145,3 +145,21 @@ test('mix shift: the limit in the last seconds of each phase, after / before', (
   const steady = samples.map((s) => ({ ...s, limit: 16 + (s.t % 300 === 0 ? 2 : 0) }))
   assert.strictEqual(evaluateTargets(scenario, [{ trial: { total: { rejectedFraction: 0 }, samples: steady }, oracle: null }])[1].pass, true)
 })
+
+test('traffic summary: each mix\'s loads x protections, every check with its mark; missing runs listed', () => {
+  const { trafficSummary } = require('../lib/traffic-summary')
+  const scenarios = trafficScenarios().filter((s) => s.groups.includes('health'))
+  const doc = {
+    meta: { date: 'D', machine: 'M', flags: 'F' },
+    rows: [{ protection: 'oracle', runs: 3 }],
+    targets: [
+      { protection: 'oracle', checks: [{ label: '≤ 0.1 % rejected', pass: true, text: '0.000 %' }] },
+      { protection: 'gradient2', checks: [{ label: '≤ 0.1 % rejected', pass: false, text: '17.300 %' }] }
+    ]
+  }
+  const md = trafficSummary(scenarios, { 'health-50': doc })
+  assert.match(md, /## health/)
+  assert.match(md, /\| \[`health-50`\]\(\.\/health-50\.md\) \(3 runs\) \| rejected 0\.000 % ✓ \| rejected 17\.300 % ✗ \| – \|/)
+  assert.match(md, /\| `health-5x` \(not run\) \|/)
+  assert.match(md, /- D, M; F/)
+})
