@@ -74,7 +74,7 @@ const MIXES = [
   },
   {
     mix: 'shift',
-    title: `Mix shift at ${SHIFT_AT_MS / 1000} s, same pool: /cheap /mid /expensive (1, 10, 100 ms) ${pcts(SHIFT_BEFORE)} -> ${pcts(SHIFT_AFTER)}`,
+    title: `Mix shift halfway through (at ${SHIFT_AT_MS / 1000} s of ${2 * SHIFT_AT_MS / 1000} s), same pool: /cheap /mid /expensive (1, 10, 100 ms) ${pcts(SHIFT_BEFORE)} -> ${pcts(SHIFT_AFTER)}`,
     server: { routes: THREE_ROUTES },
     routes: threeRouteClients(SHIFT_BEFORE),
     durationMs: 2 * SHIFT_AT_MS,
