@@ -11,6 +11,7 @@ const { runTrial } = require('./lib/trial')
 const path = require('node:path')
 const { writeScenarioResults, RESULTS } = require('./lib/report')
 const { loadPlugin } = require('./lib/plugin-loader')
+const { writeTrafficSummary } = require('./lib/traffic-summary')
 
 // --quick must finish in under 2 minutes with the build, on 2 shared cores: 16 trials of
 // 3 s (1 s warm-up) plus process start, connection warm-up and up to one client timeout.
@@ -21,6 +22,7 @@ function usage () {
   return `usage: node benchmarks/run.js [--quick] [--scenario a,b|all] [--protection a,b] [--duration s]
                                [--runs n] [--warmup s] [--slo ms] [--timeout s] [--connections n] [--load x] [--list]
 scenarios: ${SCENARIOS.map((s) => s.name + (s.optIn ? ' (opt-in)' : '')).join(', ')}
+groups: ${[...new Set(SCENARIOS.flatMap((s) => s.groups || []))].join(', ')}
 protections: ${[...BASELINES, ...ALGORITHMS].join(', ')}
   (and per scenario: ${SCENARIOS.filter((s) => s.variants).map((s) => `${s.name}: ${Object.keys(s.variants).join(', ')}`).join('; ')})`
 }
@@ -49,9 +51,13 @@ function parseFlags (argv) {
     return n
   }
   const preset = values.quick ? QUICK : FULL
+  // A group name (`traffic`, `health`, ...: a scenario's `groups`) stands for its scenarios.
+  const expand = (name) => SCENARIOS.some((s) => s.groups?.includes(name))
+    ? SCENARIOS.filter((s) => s.groups?.includes(name) && !s.optIn).map((s) => s.name)
+    : [name]
   const scenarioNames = values.scenario === 'all'
     ? SCENARIOS.map((s) => s.name)
-    : values.scenario ? values.scenario.split(',') : (preset.scenarios || SCENARIOS.filter((s) => !s.optIn).map((s) => s.name))
+    : values.scenario ? values.scenario.split(',').flatMap(expand) : (preset.scenarios || SCENARIOS.filter((s) => !s.optIn).map((s) => s.name))
   const scenarios = scenarioNames.map((name) => {
     const s = SCENARIOS.find((x) => x.name === name)
     if (!s) throw new Error(`unknown scenario "${name}"\n${usage()}`)
@@ -74,8 +80,8 @@ function parseFlags (argv) {
   }
 }
 
-// A shorter run keeps the capacity schedule at the same fractions of the run (10 s and
-// 20 s of 30 s become 1/3 and 2/3).
+// A shorter run keeps the capacity schedule and a mix's phases at the same fractions of the
+// run (10 s and 20 s of 30 s become 1/3 and 2/3).
 function withDuration (scenario, durationMs) {
   if (!durationMs || durationMs === scenario.durationMs) return scenario
   const scale = (ms) => Math.round(ms * durationMs / scenario.durationMs)
@@ -84,6 +90,7 @@ function withDuration (scenario, durationMs) {
     out.shift = { dropAtMs: scale(scenario.shift.dropAtMs), restoreAtMs: scale(scenario.shift.restoreAtMs) }
     out.server = { ...scenario.server, capacitySchedule: scenario.server.capacitySchedule.map((c) => ({ ...c, atMs: scale(c.atMs) })) }
   }
+  if (scenario.phases) out.phases = scenario.phases.map((p) => ({ ...p, atMs: scale(p.atMs) }))
   return out
 }
 
@@ -164,6 +171,7 @@ async function main () {
     const md = writeScenarioResults(scenario, trials, { ...meta, durationMs: scenario.durationMs })
     console.log(md)
   }
+  if (plan.some((s) => s.groups?.includes('traffic'))) writeTrafficSummary(SCENARIOS, RESULTS)
   console.error(`finished in ${((Date.now() - started) / 1000).toFixed(0)} s; results in ${path.relative(process.cwd(), RESULTS) || '.'}/`)
 }
 

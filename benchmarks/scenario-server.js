@@ -3,8 +3,9 @@
 // The server under test, run in its own process (forked by run.js with an IPC channel) so
 // the load generator never competes with it for the same event loop.
 // argv[2] is a JSON config: { scenario, protection, sampleMs }.
-// Messages: child -> parent { type: 'ready', port }, { type: 'sample', ... } every sampleMs
-// after 'start', { type: 'final', ... } after 'stop'.
+// Messages: child -> parent { type: 'ready', port }, { type: 'started' } once 'start' is
+// handled (pre-load requests included), { type: 'sample', ... } every sampleMs after 'start',
+// { type: 'final', ... } after 'stop'.
 
 const http = require('node:http')
 const Fastify = require('fastify')
@@ -36,6 +37,8 @@ const status = { handlerInflight: 0 }
 const random = seededRandom(42)
 let downstream = null
 let protectionState = null
+// performance.now() at 'start': the clock of the capacity and cold-start schedules.
+let startedAt = null
 
 async function installProtection () {
   if (protection.kind === 'under-pressure') {
@@ -71,10 +74,18 @@ function jittered (ms, jitter) {
   return ms * (1 - jitter + 2 * jitter * random())
 }
 
+// Cold start (JIT, empty caches): service times `factor` x at 'start', decaying
+// exponentially to 1x with time constant tauMs (1 + (factor - 1) e^(-t / tau)).
+function serviceFactor () {
+  const cold = scenario.coldStart
+  if (!cold || startedAt === null) return 1
+  return 1 + (cold.factor - 1) * Math.exp(-(performance.now() - startedAt) / cold.tauMs)
+}
+
 async function callDownstream (serviceMs) {
   await downstream.acquire()
   try {
-    await sleep(jittered(serviceMs, scenario.jitter))
+    await sleep(jittered(serviceMs * serviceFactor(), scenario.jitter))
   } finally {
     downstream.release()
   }
@@ -99,7 +110,16 @@ function installRoutes () {
   // downstream: one route; mixed: several routes with different service times sharing
   // the same pool (one database behind fast and slow endpoints).
   for (const route of scenario.routes) {
-    app.get(route.path, routeOptions(route), async () => {
+    if (route.kind === 'health') {
+      // A liveness check: answered at once, never touches the downstream.
+      app.get(route.path, routeOptions(route), async () => 'ok')
+      continue
+    }
+    if (route.kind === 'client-error') {
+      app.get(route.path, routeOptions(route), async (request, reply) => reply.code(400).send('bad request'))
+      continue
+    }
+    app.get(route.path, withRequiredQuery(route), async () => {
       status.handlerInflight++
       try {
         await callDownstream(route.serviceMs)
@@ -107,6 +127,30 @@ function installRoutes () {
         status.handlerInflight--
       }
       return 'ok'
+    })
+  }
+}
+
+// requiredQuery: Fastify's schema validation answers 400 at once, before the handler, to a
+// request without that querystring parameter (a client error on the same route as the
+// requests that do reach the downstream).
+function withRequiredQuery (route) {
+  const options = routeOptions(route)
+  if (!route.requiredQuery) return options
+  const schema = { querystring: { type: 'object', required: [route.requiredQuery], properties: { [route.requiredQuery]: { type: 'string' } } } }
+  return { ...options, schema }
+}
+
+// Requests sent through Fastify (and the protection) before the load clock starts, one at a
+// time, over their own connection: e.g. one health check, as a load balancer sends before
+// any user traffic arrives.
+async function sendPreload (port) {
+  for (const path of scenario.preload || []) {
+    await new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        res.resume()
+        res.on('end', resolve)
+      }).on('error', reject)
     })
   }
 }
@@ -162,9 +206,12 @@ async function main () {
   process.on('message', (msg) => {
     if (msg.type === 'start') {
       warmingUp = false
-      const t0 = performance.now()
-      sampler = startSampling(t0)
+      startedAt = performance.now()
+      sampler = startSampling(startedAt)
       capacityTimers = startCapacitySchedule()
+      sendPreload(app.server.address().port).then(
+        () => process.send({ type: 'started' }),
+        (err) => process.send({ type: 'failed', message: `pre-load request: ${err.message}` }))
     } else if (msg.type === 'stop') {
       clearInterval(sampler)
       capacityTimers.forEach(clearTimeout)

@@ -34,23 +34,36 @@ function validateBursts (opts) {
   }
 }
 
+// Rate at tMs when the schedule has `phases` ([{ atMs, rate }], in time order): the last
+// phase begun by tMs, else the base rate (a route mix that changes mid-run changes the
+// capacity in req/s, and the offered rate follows it).
+function phaseRate (tMs, { rate, phases }) {
+  let r = rate
+  for (const p of phases) if (p.atMs <= tMs) r = p.rate
+  return r
+}
+
 /**
  * Returns an iterator-like object: next() gives the next scheduled send time in ms from the
  * start, or Infinity once the schedule is over (at durationMs).
  * mode: 'fixed' (constant spacing, as wrk2), 'poisson' (exponential gaps), 'bursts'
  * (Poisson whose rate steps up to burstFactor x mean during periodic bursts).
+ * phases (fixed / poisson only): [{ atMs, rate }], the rate from atMs on.
  */
 function createArrivalSchedule (opts) {
   const { mode = 'fixed', rate, durationMs, seed = 1 } = opts
   if (!(rate > 0)) throw new Error('rate must be > 0 requests per second')
   if (!(durationMs > 0)) throw new Error('durationMs must be > 0')
   if (mode === 'bursts') validateBursts(opts)
+  if (opts.phases && mode === 'bursts') throw new Error('phases and bursts cannot be combined')
+  if (opts.phases && !opts.phases.every((p) => p.rate > 0)) throw new Error('every phase needs a rate > 0')
   const random = seededRandom(seed)
   let t = 0
   let first = true
 
   function rateAt (tMs) {
-    return mode === 'bursts' ? burstRate(tMs, opts) : rate
+    if (mode === 'bursts') return burstRate(tMs, opts)
+    return opts.phases ? phaseRate(tMs, opts) : rate
   }
 
   function gap (tMs) {

@@ -20,7 +20,7 @@ const SWEEP_MS = 20
  * Every request is given up timeoutMs after its scheduled time (client timeout) and counted
  * as a timeout. Resolves once every scheduled request has answered or timed out.
  */
-async function runOpenLoop ({ origin, schedule, durationMs, routes, pattern, recorder, timeoutMs, connections, seed = 7, onStart = () => {} }) {
+async function runOpenLoop ({ origin, schedule, durationMs, routes, phases = [], pattern, recorder, timeoutMs, connections, seed = 7, onStart = () => {} }) {
   let start = 0
   let writtenInRun = 0
   const now = () => performance.now() - start
@@ -36,10 +36,10 @@ async function runOpenLoop ({ origin, schedule, durationMs, routes, pattern, rec
   // no protection learns from warm-up traffic. Without it the first seconds would measure
   // the TCP handshakes of a thousand new sockets, not the protection.
   await pool.warmUp('/__warmup')
-  onStart()
+  await onStart()
   await establishSessions(origin, routes)
 
-  const pickRoute = routePicker(routes, seed, pattern)
+  const pickRoute = phasedPicker(routes, phases, seed, pattern)
   const errorCodes = {}
   // Exchanges in scheduled order. Deadlines are scheduled + timeoutMs, so they are in order
   // too, and the sweep only ever looks at the head.
@@ -63,7 +63,7 @@ async function runOpenLoop ({ origin, schedule, durationMs, routes, pattern, rec
         }
         recorder.failure(exchange.scheduled, exchange.timedOut, exchange.spec.classIndex)
       } else {
-        recorder.response(exchange.scheduled, exchange.statusCode, now() - exchange.scheduled, exchange.spec.classIndex)
+        recorder.response(exchange.scheduled, exchange.statusCode, now() - exchange.scheduled, exchange.spec.classIndex, exchange.spec.expectStatus)
       }
       if (next === Infinity && outstanding === 0) finish()
     }
@@ -71,7 +71,7 @@ async function runOpenLoop ({ origin, schedule, durationMs, routes, pattern, rec
     function tick () {
       const t = now()
       while (next <= t) {
-        const spec = pickRoute()
+        const spec = pickRoute(next)
         recorder.offered(next, spec.classIndex)
         outstanding++
         pending.push(pool.request(spec, next, onDone))
@@ -120,13 +120,14 @@ function trafficClasses (routes) {
   return [...new Set(routes.filter((r) => r.class).map((r) => r.class))]
 }
 
-// The request specs of one route, made once: { path, headers, classIndex }. A route with
+// The request specs of one route, made once: { path, headers, classIndex, expectStatus }. A route with
 // `sessions: { header, count }` stands for `count` clients, each sending its own key in
 // `header`; they take turns, so every session sends at the same steady pace.
 function routeSpecs (route, classIndex) {
-  if (!route.sessions) return [{ path: route.path, headers: route.headers, classIndex }]
+  const { expectStatus } = route
+  if (!route.sessions) return [{ path: route.path, headers: route.headers, classIndex, expectStatus }]
   const { header, count } = route.sessions
-  return Array.from({ length: count }, (_, i) => ({ path: route.path, headers: { ...route.headers, [header]: `s${i}` }, classIndex }))
+  return Array.from({ length: count }, (_, i) => ({ path: route.path, headers: { ...route.headers, [header]: `s${i}` }, classIndex, expectStatus }))
 }
 
 // "Existing sessions" must exist before the overload starts: each session key of the
@@ -186,4 +187,20 @@ function routePicker (routes, seed, pattern = 'random') {
   }
 }
 
-module.exports = { runOpenLoop, routePicker, trafficClasses }
+// A route mix that changes at given times: phases [{ atMs, weights }] give the routes'
+// weights from atMs on (same routes, so classes keep their indices). Returns pick(tMs).
+function phasedPicker (routes, phases, seed, pattern) {
+  const first = routePicker(routes, seed, pattern)
+  if (phases.length === 0) return () => first()
+  const pickers = phases.map((p, i) => ({
+    atMs: p.atMs,
+    pick: routePicker(routes.map((r, k) => ({ ...r, weight: p.weights[k] })), seed + i + 1, pattern)
+  }))
+  return function pickPhased (tMs) {
+    let pick = first
+    for (const p of pickers) if (p.atMs <= tMs) pick = p.pick
+    return pick()
+  }
+}
+
+module.exports = { runOpenLoop, routePicker, phasedPicker, trafficClasses }

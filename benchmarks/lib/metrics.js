@@ -11,7 +11,7 @@ function newHistogram () {
 }
 
 function newCounters () {
-  return { offered: 0, sent: 0, ok: 0, good: 0, rejected: 0, otherStatus: 0, errors: 0, timeouts: 0 }
+  return { offered: 0, sent: 0, ok: 0, expected: 0, good: 0, rejected: 0, otherStatus: 0, errors: 0, timeouts: 0 }
 }
 
 // One bucket of outcomes. Every request is attributed to the bucket of its *scheduled*
@@ -31,7 +31,9 @@ function percentileMs (histogram, p) {
 
 /**
  * Collects outcomes per second of schedule and over the measured window
- * [warmupMs, durationMs). sloMs decides goodput: a 2xx whose latency is <= sloMs.
+ * [warmupMs, durationMs). sloMs decides goodput: a 2xx whose latency is <= sloMs, or an
+ * answer with the status the request was sent to get (expectStatus, e.g. 400 for a request
+ * that fails validation: the correct answer for it, neither a rejection nor an error).
  * classes: names of traffic classes; a request tagged with class index i (>= 0) is also
  * counted in that class's window totals (no per-second series per class).
  */
@@ -54,12 +56,15 @@ function createRecorder ({ durationMs, warmupMs, sloMs, classes = [] }) {
     sent (scheduledMs, lagMs) {
       for (const b of bucketsFor(scheduledMs)) { b.counters.sent++; recordLatency(b.sendLag, lagMs) }
     },
-    response (scheduledMs, statusCode, latencyMs, classIndex) {
+    response (scheduledMs, statusCode, latencyMs, classIndex, expectStatus) {
       for (const b of bucketsFor(scheduledMs, classIndex)) {
         if (statusCode >= 200 && statusCode < 300) {
           b.counters.ok++
           if (latencyMs <= sloMs) b.counters.good++
           recordLatency(b.admitted, latencyMs)
+        } else if (statusCode === expectStatus) {
+          b.counters.expected++
+          if (latencyMs <= sloMs) b.counters.good++
         } else if (statusCode === 503) {
           b.counters.rejected++
           recordLatency(b.rejection, latencyMs)
@@ -96,7 +101,8 @@ function summarizeBucket (bucket, spanMs, second) {
     goodput: perSecond(c.good),
     rejectedRate: perSecond(c.rejected),
     rejectedFraction: c.offered === 0 ? 0 : c.rejected / c.offered,
-    // Share of offered requests answered 2xx within the SLO: a class's "success".
+    expectedRate: perSecond(c.expected),
+    // Share of offered requests answered 2xx (or their expected status) within the SLO: a class's "success".
     goodFraction: c.offered === 0 ? null : c.good / c.offered,
     admittedP50: percentileMs(bucket.admitted, 50),
     admittedP99: percentileMs(bucket.admitted, 99),

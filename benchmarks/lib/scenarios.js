@@ -6,6 +6,7 @@
 // count that achieves it (Little's law: slots for a pool, 1 for a synchronous handler).
 
 const { backlogScenarios } = require('./backlog-scenarios')
+const { trafficScenarios } = require('./traffic-scenarios')
 
 const SLOTS = 16
 const SERVICE_MS = 10
@@ -86,7 +87,9 @@ const SCENARIOS = [
     optIn: true,
     protections: ['oracle', 'gradient2', 'gradient', 'vegas', 'aimd']
   },
-  ...backlogScenarios(downstream)
+  ...backlogScenarios(downstream),
+  // health-*, errors-*, routes-*, shift-*, cold-*: group 'traffic' (lib/traffic-scenarios.js).
+  ...trafficScenarios()
 ]
 
 const BASELINES = ['none', 'under-pressure', 'oracle', 'static-4x']

@@ -37,6 +37,18 @@ function shiftRecovery (trial, scenario) {
   }
 }
 
+// Mix shift: the protection's own limit (100 ms server samples) over the last seconds of the
+// phase before the shift and of the run's end, median of each: { before, after, ratio }
+// (ratio after / before), or null without samples of a limit. The window is 3 s, or half
+// the shorter phase if less.
+function limitAcrossShift (samples, shiftAtMs, durationMs, windowMs = 3000) {
+  const w = Math.min(windowMs, shiftAtMs / 2, (durationMs - shiftAtMs) / 2)
+  const limits = (from, to) => (samples || []).filter((s) => s.t >= from && s.t < to && typeof s.limit === 'number').map((s) => s.limit)
+  const before = median(limits(shiftAtMs - w, shiftAtMs))
+  const after = median(limits(durationMs - w, durationMs))
+  return before === null || after === null || before === 0 ? null : { before, after, ratio: after / before }
+}
+
 // value null = nothing to judge (e.g. a rejection latency when nothing was rejected);
 // the table shows it as "n/a" rather than as a pass or a fail.
 // For a recovery time, null means "never recovered": a fail, shown as "never".
@@ -85,6 +97,7 @@ function evaluateTargets (scenario, runs) {
       check('rejection p99 ≤ 10 ms', m((r) => r.trial.total.rejectionP99), (v) => v <= 10, ms),
       check('goodput ≥ 95 % of oracle', m((r) => ratio(r.trial.total.goodput, r.oracle?.total.goodput)), (v) => v >= 0.95, pct)
     ]
+    case 'traffic': return trafficChecks(scenario, runs, m, ratio)
     case 'memory': return [
       check('RSS growth ≤ 20 MB after warm-up', m((r) => r.trial.memory?.growthMb ?? null), (v) => v <= 20, (v) => `${v.toFixed(1)} MB`)
     ]
@@ -92,4 +105,35 @@ function evaluateTargets (scenario, runs) {
   }
 }
 
-module.exports = { evaluateTargets, shiftRecovery, secondsUntilSettled, median }
+// Traffic mixes (lib/traffic-scenarios.js). Below capacity: nothing rejected (≤ 0.1 %).
+// Overloaded: as the oracle does (goodput, admitted p99), and fast rejections: p99 ≤ 10 ms,
+// or within 1.5x of the oracle's when even the oracle's take longer (the box's own lag).
+// A mix shift, at every load: the limit after the shift within 20 % of the limit before it.
+// The load is rate / capacity, so `--load x` is judged as the load it offers.
+function trafficChecks (scenario, runs, m, ratio) {
+  const checks = []
+  if (scenario.rate < scenario.capacity) {
+    checks.push(check('≤ 0.1 % rejected', m((r) => r.trial.total.rejectedFraction), (v) => v <= 0.001, (v) => `${(v * 100).toFixed(3)} %`))
+  } else {
+    const rejection = m((r) => r.trial.total.rejectionP99)
+    const vsOracle = m((r) => ratio(r.trial.total.rejectionP99, r.oracle?.total.rejectionP99))
+    checks.push(
+      check('goodput ≥ 95 % of oracle', m((r) => ratio(r.trial.total.goodput, r.oracle?.total.goodput)), (v) => v >= 0.95, pct),
+      check('admitted p99 ≤ 1.5x oracle', m((r) => ratio(r.trial.total.admittedP99, r.oracle?.total.admittedP99)), (v) => v <= 1.5, times),
+      check('rejection p99 ≤ 10 ms or ≤ 1.5x oracle', rejection, (v) => v <= 10 || (vsOracle !== null && vsOracle <= 1.5),
+        (v) => vsOracle === null ? ms(v) : `${ms(v)} (${times(vsOracle)})`)
+    )
+  }
+  const shiftAt = scenario.phases?.[0]?.atMs
+  if (shiftAt !== undefined) {
+    // The limits themselves are shown too: a limit that stayed at its floor "held" as well.
+    const shift = (r) => limitAcrossShift(r.trial.samples, shiftAt, scenario.durationMs)
+    const before = m((r) => shift(r)?.before ?? null)
+    const after = m((r) => shift(r)?.after ?? null)
+    checks.push(check('limit after the shift within 20 % of before', m((r) => shift(r)?.ratio ?? null), (v) => Math.abs(v - 1) <= 0.2,
+      (v) => `${times(v)} (${before} → ${after})`))
+  }
+  return checks
+}
+
+module.exports = { evaluateTargets, shiftRecovery, secondsUntilSettled, limitAcrossShift, median }

@@ -47,7 +47,10 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
   child.on('message', (msg) => { if (msg.type === 'sample') samples.push(msg) })
   try {
     const { port } = await waitForMessage(child, 'ready', 15000)
-    const schedule = createArrivalSchedule({ ...scenario.arrival, rate: scenario.rate, durationMs, seed })
+    // A mix that changes mid-run (scenario.phases): each phase offers the same multiple of
+    // its own capacity as the scenario does of its first (so --load applies to every phase).
+    const phases = (scenario.phases || []).map((p) => ({ ...p, rate: p.capacity * scenario.rate / scenario.capacity }))
+    const schedule = createArrivalSchedule({ ...scenario.arrival, rate: scenario.rate, phases: phases.length ? phases : undefined, durationMs, seed })
     const recorder = createRecorder({ durationMs, warmupMs, sloMs, classes: trafficClasses(scenario.routes) })
     const cpuBefore = process.cpuUsage()
     const load = await runOpenLoop({
@@ -55,12 +58,19 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
       schedule,
       durationMs,
       routes: scenario.routes,
+      phases,
       pattern: scenario.pattern,
       recorder,
       timeoutMs,
       connections,
       seed,
-      onStart: () => child.send({ type: 'start' })
+      // The load clock starts once the server has switched to Fastify and sent its own
+      // pre-load requests (scenario.server.preload), so the protection sees those first.
+      onStart: () => {
+        const started = waitForMessage(child, 'started', 5000)
+        child.send({ type: 'start' })
+        return started
+      }
     })
     // An overloaded unprotected server may take many seconds to get to this message; its
     // final snapshot is only a diagnostic, so do not wait long for it.
