@@ -76,6 +76,9 @@ export function readProbe (r: OptionReader): ProbeSettings {
   }
 }
 
+/** Routine probes that do not wait probeMinInterval, at start. */
+const WARMUP_PROBES = 5
+
 /** How close to proportional (exponent 1) RTT must scale with concurrency to count as a queue. */
 const QUEUE_EVIDENCE = 0.75
 
@@ -144,8 +147,11 @@ export class BaselineProbe {
     const low = this.window.add(rtt)
     if (low < this.rtt) this.rtt = low
     this.loadedRtt = this.loadedRtt < 0 ? rtt : this.loadedRtt + (rtt - this.loadedRtt) * this.loadedDecay
-    // A deeper retry (depth below the ratio: the last probe still saw a queue) does not wait.
-    if (++this.sinceProbe >= this.settings.interval && (this.depth < this.settings.ratio || !this.tooSoon(at))) {
+    // A deeper retry (depth below the ratio: the last probe still saw a queue) does not wait, nor
+    // does a probe at minLimit: its cap is the limit, so it costs no admission at all, and a limit
+    // held at the floor is the very sign of a baseline that may be too low.
+    if (++this.sinceProbe >= this.settings.interval &&
+      (this.depth < this.settings.ratio || estimate <= minLimit || !this.tooSoon(at))) {
       this.cap = Math.max(minLimit, Math.floor(estimate * this.depth))
       this.qualifying = this.cap + Math.max(1, Math.floor((estimate - this.cap) / 2))
       this.fraction = this.cap / estimate
@@ -172,9 +178,13 @@ export class BaselineProbe {
     return !queued || probeRtt < this.rtt ? probeRtt : this.rtt
   }
 
-  /** A routine probe within minInterval of the last one. Without a time on the sample, never. */
+  /**
+   * A routine probe within minInterval of the last one. Without a time on the sample, never. The
+   * first WARMUP_PROBES are never too soon: a process warms up (JIT, caches, connection pools)
+   * in its first seconds, so the first baselines are the least reliable.
+   */
   private tooSoon (at: number | undefined): boolean {
-    return at !== undefined && at - this.lastProbeAt < this.settings.minInterval
+    return at !== undefined && this.probes >= WARMUP_PROBES && at - this.lastProbeAt < this.settings.minInterval
   }
 
   private finish (baseline: number, at: number | undefined): void {

@@ -12,15 +12,17 @@
 // of the mix, moves the algorithm's own baseline (it settles at 1).
 //
 // A class's baseline is the minimum over its last RING windows of each window's low quantile:
-// - Falling: a window whose low quantile is below the baseline lowers it at once. Queueing only
-//   ever adds latency, so such a window proves the baseline too high (a cold start, a cache that
-//   warmed up). A few freak fast samples cannot do it: a quarter of the window must be that fast.
+// - Falling: a window whose low quantile is below the baseline lowers it. Queueing only ever
+//   adds latency, so such a window proves the baseline too high (a cold start, a cache that
+//   warmed up). A few freak fast samples cannot do it: a quarter of the window must be that fast,
+//   and for windows of any samples, two windows in a row.
 //   Two kinds of windows may lower it: windows of any samples (WINDOW long), and short windows
 //   (LOW_WINDOW) of samples admitted at low concurrency (at most 60 % of the recent peak limit in
-//   flight). Under overload, those come only from the algorithm's baseline probes, which cap the
-//   limit at half for a round trip, and a probe yields only about ten samples: a short window
+//   flight), taken at their median. Under overload, those come only from the algorithm's
+//   baseline probes, which cap the limit at half for a round trip, and a probe yields only about
+//   ten samples: a short window
 //   lets each probe correct a baseline learned during a cold start, which a queue would
-//   otherwise hide for good. The peak decays by PEAK_DECAY per sample (~700 samples to halve),
+//   otherwise hide for good. A window lowers the baseline by at most half at a time. The peak decays by PEAK_DECAY per sample (~700 samples to halve),
 //   far slower than a probe lasts.
 // - Rising: only windows of samples admitted while the service had spare capacity (at most half
 //   the limit in flight) enter the ring otherwise, and the baseline rises only once RING of them
@@ -64,10 +66,13 @@ export class SampleClass {
   /** Samples seen (success or drop). */
   samples = 0
   private readonly all = new WindowQuantile(WINDOW)
-  private readonly lowLoad = new WindowQuantile(LOW_WINDOW)
+  // Its median: five samples are too few for a low quantile that two freak answers could set.
+  private readonly lowLoad = new WindowQuantile(LOW_WINDOW, 0.5)
   private readonly spare = new WindowQuantile(WINDOW)
   private readonly ring = new Float64Array(RING).fill(Infinity)
   private next = 0
+  /** A lower window of any samples, waiting for the next one to confirm it. */
+  private pendingLow = NaN
 
   constructor (name: string) {
     this.name = name
@@ -79,8 +84,8 @@ export class SampleClass {
    */
   observe (rtt: number, lowLoad: boolean, spare: boolean): void {
     this.samples++
-    this.lower(this.all.add(rtt))
-    // A short window corrects a baseline; the first one comes from a whole window.
+    this.confirmLower(this.all.add(rtt))
+    // The first baseline comes from a whole window.
     if (lowLoad && this.baseline !== Infinity) this.lower(this.lowLoad.add(rtt))
     if (spare) {
       const quiet = this.spare.add(rtt)
@@ -88,9 +93,33 @@ export class SampleClass {
     }
   }
 
+  /**
+   * A window of any samples lowers the baseline only if the next one agrees: a burst of freak
+   * answers fills one window's fastest quarter now and then, two in a row almost never, while a
+   * real change (a warmed cache, the end of a cold start) lasts.
+   */
+  private confirmLower (low: number): void {
+    if (Number.isNaN(low)) return
+    if (this.baseline === Infinity) {
+      this.push(low)
+    } else if (low >= this.baseline) {
+      this.pendingLow = NaN
+    } else if (Number.isNaN(this.pendingLow)) {
+      this.pendingLow = low
+    } else {
+      this.lower(Math.max(low, this.pendingLow))
+      this.pendingLow = NaN
+    }
+  }
+
+  /**
+   * A window may lower the baseline by at most half: a cache that warmed up 10x takes a few
+   * windows, and a window that happened to catch a burst of freak answers costs a 2x error at
+   * most, not the 1000x that would read every later sample as a huge queue.
+   */
   private lower (low: number): void {
     // NaN (no window closed) compares false.
-    if (low < this.baseline) this.push(low)
+    if (low < this.baseline) this.push(this.baseline === Infinity ? low : Math.max(low, this.baseline / 2))
   }
 
   private push (value: number): void {

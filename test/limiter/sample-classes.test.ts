@@ -34,8 +34,16 @@ t.test('the baseline is a window\'s low quantile: a few freak samples do not mov
   const cls = classes.get('x')
   for (let i = 0; i < 200; i++) classes.normalize(sample(i % 5 === 0 ? 0.01 : 10), cls, 20)
   t.equal(cls?.baseline, 10, 'a fifth of the samples 1000x faster')
-  for (let i = 0; i < 20; i++) classes.normalize(sample(i % 3 === 0 ? 10 : 5), cls, 20)
-  t.equal(cls?.baseline, 5, 'a window whose quarter is faster lowers it at once')
+  // At the limit (20 in flight of 20): only windows of any samples can lower it.
+  for (let i = 0; i < 20; i++) classes.normalize(sample(i % 3 === 0 ? 10 : 6, 20), cls, 20)
+  t.equal(cls?.baseline, 10, 'one window whose quarter is faster waits for the next one')
+  for (let i = 0; i < 20; i++) classes.normalize(sample(i % 3 === 0 ? 10 : 7, 20), cls, 20)
+  t.equal(cls?.baseline, 7, 'two in a row lower it, to the higher of the two')
+  for (let i = 0; i < 40; i++) classes.normalize(sample(1, 20), cls, 20)
+  t.equal(cls?.baseline, 3.5, 'by at most half at a time')
+  // At low concurrency (a probe): a short window's median lowers it at once.
+  for (let i = 0; i < 5; i++) classes.normalize(sample(i < 3 ? 3 : 20, 2), cls, 20)
+  t.equal(cls?.baseline, 3, 'five samples at low concurrency, median 3')
 })
 
 t.test('the baseline rises only on windows admitted with spare capacity', async t => {
@@ -111,11 +119,14 @@ t.test('property: random mixes, freak samples and cold starts neither collapse n
           slots: SLOTS, mix, jitter: 0.2, rand: lcg(seed), freakRate, coldSamples: 3000, coldFactor
         }, 30_000)
         const target = poolFill(mix)
+        const settled = limits.slice(10_000)
+        // A rare run of freak windows may cost a dip until the next probe, never a lasting one.
+        const collapsed = settled.filter(l => l < 0.8 * target).length / settled.length
         const middle = median(limits.slice(10_000, 20_000))
         const end = median(limits.slice(20_000))
-        return end >= 0.8 * target && end <= 3 * target && end <= 1.25 * middle + 2
+        return collapsed <= 0.25 && end <= 3 * target && end <= 1.25 * middle + 2
       }
     ), { numRuns: 15, seed: 4242 })
-    t.pass(`${make().name}: limit within [0.8, 3] x the pool-filling limit, no creep between thirds`)
+    t.pass(`${make().name}: under 0.8 x the pool-filling limit at most a quarter of the time, at most 3x it, no creep between thirds`)
   }
 })

@@ -16,7 +16,7 @@ import { latch, recordingAlgorithm, settle } from '../plugin/helpers'
 
 async function registrationError (opts: unknown): Promise<Error & { code?: string }> {
   const app = Fastify()
-  app.register(fastifyAdaptiveConcurrency, { sampleClass: false, ...opts } as FastifyAdaptiveConcurrencyOptions)
+  app.register(fastifyAdaptiveConcurrency, opts as FastifyAdaptiveConcurrencyOptions)
   try {
     await app.ready()
   } catch (err) {
