@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { errors } from './errors'
+import { clientGone } from './client-gone'
 import { LogThrottle } from './log-throttle'
 import { Limiter } from './limiter/limiter'
 import { EventLoopGate } from './eventloop/gate'
@@ -133,7 +134,7 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
     const raw = reply.raw
     // The client left while earlier hooks ran: 'close' has fired already and would never
     // release a permit taken now. Such a request is not counted at all.
-    if (raw.destroyed) return done()
+    if (clientGone(raw)) return done()
     if (bypass !== undefined && isBypassed(bypass, request)) {
       limiter.recordBypass()
       return done()
