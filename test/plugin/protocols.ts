@@ -1,5 +1,5 @@
-// One client for both protocols the plugin serves, over real sockets: HTTP/1.1 (node:http, one
-// connection per request) and HTTP/2 cleartext (node:http2, many streams on one session). Each
+// One client for both protocols the plugin serves, over real sockets: HTTP/1.1 (node:http,
+// keep-alive connections) and HTTP/2 cleartext (node:http2, many streams on one session). Each
 // request can be reset by the client at any point: HTTP/1.1 destroys its socket, HTTP/2 cancels
 // its stream (RST_STREAM with NGHTTP2_CANCEL) and leaves the session and its other streams up.
 import http from 'node:http'
@@ -49,9 +49,11 @@ export function serverSideGone (raw: unknown): boolean {
 }
 
 function http1Client (port: number): Client {
+  // Keep-alive, as browsers and proxies do; a reset destroys its connection, which the agent drops.
+  const agent = new http.Agent({ keepAlive: true })
   return {
     request (path, headers = {}) {
-      const req = http.request({ port, host: '127.0.0.1', path, headers, agent: false })
+      const req = http.request({ port, host: '127.0.0.1', path, headers, agent })
       const reply = new Promise<Reply | undefined>((resolve) => {
         req.on('response', (res) => {
           let body = ''
@@ -67,7 +69,7 @@ function http1Client (port: number): Client {
       req.end()
       return { reply, reset: () => { req.destroy() } }
     },
-    close () {}
+    close () { agent.destroy() }
   }
 }
 
