@@ -154,6 +154,7 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
     done()
   }
 
+  // A declaration, so the backlog and sessions wiring can be handed it before `refuse` is built.
   function reject (request: FastifyRequest, reply: FastifyReply, reason: RejectReason, done: HookHandlerDoneFunction): void {
     refuse(request, reply, reason, done)
   }
