@@ -96,6 +96,23 @@ for (const protocol of PROTOCOLS) {
     t.equal(app.concurrency.limiter.queue?.granted, 1)
   })
 
+  t.test(`${protocol}: a request reset while queued is withdrawn and never granted`, async t => {
+    const { app, client, release } = await setup(t, protocol, { queue: { size: 4, timeout: 60_000 } })
+    const first = client.request('/slow').reply
+    await until(() => release.length === 1)
+    const leaving = client.request('/')
+    await until(() => app.concurrency.limiter.queue?.length === 1)
+    leaving.reset()
+    t.equal(await leaving.reply, undefined)
+    await until(() => app.concurrency.limiter.queue?.length === 0)
+    t.equal(app.concurrency.limiter.queue?.cancelled, 1, 'withdrawn at its close')
+    ;(release.shift() as () => void)()
+    t.equal((await first)?.status, 200)
+    await until(() => app.concurrency.inflight === 0)
+    t.same([app.concurrency.admitted, app.concurrency.limiter.queue?.granted], [1, 0])
+    t.equal((await client.request('/').reply)?.status, 200)
+  })
+
   t.test(`${protocol}: sessions: a reset before the seat request takes neither a permit nor a seat`, async t => {
     const store = manualStore()
     const { app, client, resetWhileHeld } = await setup(t, protocol, {
