@@ -5,13 +5,14 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
-import { errors } from './errors'
+import { clientGone } from './client-gone'
 import { LogThrottle } from './log-throttle'
 import { Limiter } from './limiter/limiter'
 import { EventLoopGate } from './eventloop/gate'
 import type { Permit } from './limiter/permit'
 import type { Outcome, RejectReason } from './limiter/events'
 import { resolveOptions } from './options'
+import { createRefusal } from './refusal'
 import { Status } from './status'
 import type { PressureProbe } from './status'
 import { registerStatusRoute } from './status-route'
@@ -52,7 +53,7 @@ function findUnderPressure (fastify: FastifyInstance, probe: PressureProbe): voi
 
 async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdaptiveConcurrencyOptions): Promise<void> {
   const options = resolveOptions(opts)
-  const { classify, timeout, bypass, onLimitExceeded, statusCode } = options
+  const { classify, timeout, bypass } = options
   const retryAfter = String(options.retryAfter)
   // Queue, deadlines, partitions (lib/backlog/wiring.ts). Unconfigured, one boolean check per request.
   const backlog = new BacklogWiring(options.backlog, options.retryAfterAuto, { admit: admitted, reject })
@@ -80,7 +81,15 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
   const pressure: PressureProbe = { isUnderPressure: undefined, memoryUsage: undefined }
   const status = new Status(limiter as Limiter, pressure)
   // Sessions and drain (lib/sessions/wiring.ts). Unconfigured, it costs one boolean check per request.
-  const sessions = new SessionWiring(options.sessions, limiter as Limiter, options.retryAfter)
+  const sessions = new SessionWiring(options.sessions, limiter as Limiter, reject)
+  // Every refusal, from the limiter, the queue or sessions, is answered by one function (lib/refusal.ts).
+  const refuse = createRefusal({
+    statusCode: options.statusCode,
+    retryAfter: () => backlog.retryAfter(retryAfter),
+    onLimitExceeded: options.onLimitExceeded,
+    onRefused: sessions.onRefused,
+    stats: limiter
+  })
   status.sessionWiring = sessions
   // History, diagnostics_channel, logs, metrics: limiter observers (lib/observability/wiring.ts).
   const observability = attachObservability(limiter, options.observability, fastify.log)
@@ -92,19 +101,6 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
   if (options.drainOnClose !== undefined) checkDrainOnClose(fastify)
   // Per registration, so two instances of the plugin (say, per prefix) never share a permit slot.
   const kPermit = Symbol('adaptive-concurrency.permit')
-
-  // Building an Error captures a stack: ~6-8 µs each, measured, against < 1 ns to reuse one.
-  // Rejections are the hot path under overload, so each reason gets one shared instance.
-  const rejectionErrors = new Map<RejectReason, Error & { statusCode: number }>()
-  function rejectionError (reason: RejectReason): Error {
-    let err = rejectionErrors.get(reason)
-    if (err === undefined) {
-      err = new errors.FST_CONCURRENCY_LIMIT_EXCEEDED(reason)
-      err.statusCode = statusCode
-      rejectionErrors.set(reason, err)
-    }
-    return err
-  }
 
   fastify.decorate('concurrency', status)
   findUnderPressure(fastify, pressure)
@@ -147,14 +143,13 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
     const raw = reply.raw
     // The client left while earlier hooks ran: 'close' has fired already and would never
     // release a permit taken now. Such a request is not counted at all.
-    if (raw.destroyed) return done()
+    if (clientGone(raw)) return done()
     if (bypass !== undefined && isBypassed(bypass, request)) {
       limiter.recordBypass()
       return done()
     }
     if (sessions.screening) {
       const refusal = sessions.screen(request, raw)
-      if (refusal === 'draining') return sessions.refuse(request, reply, refusal, done)
       if (refusal !== undefined) return reject(request, reply, refusal, done)
     }
     const result = backlog.enabled ? backlog.acquire(request, reply, done) : limiter.tryAcquire(reply)
@@ -173,36 +168,9 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
     done()
   }
 
+  // A declaration, so the backlog and sessions wiring can be handed it before `refuse` is built.
   function reject (request: FastifyRequest, reply: FastifyReply, reason: RejectReason, done: HookHandlerDoneFunction): void {
-    reply.header('retry-after', backlog.retryAfter(retryAfter))
-    if (onLimitExceeded === undefined) {
-      reply.code(statusCode)
-      return done(rejectionError(reason))
-    }
-    const info = { limit: limiter.limit, inflight: limiter.inflight, reason }
-    let result: unknown
-    try {
-      result = onLimitExceeded(request, reply, info)
-    } catch (err) {
-      return done(err as Error)
-    }
-    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-      (result as Promise<unknown>).then(value => afterOnLimitExceeded(reply, value, reason, done), done)
-    } else {
-      afterOnLimitExceeded(reply, result, reason, done)
-    }
-  }
-
-  // Fastify's convention for hooks: returning `reply` means "I answered". A returned value is sent
-  // as the response; nothing at all means "use the default rejection".
-  function afterOnLimitExceeded (reply: FastifyReply, value: unknown, reason: RejectReason, done: HookHandlerDoneFunction): void {
-    if (value === reply || reply.sent) return
-    if (value !== undefined) {
-      reply.send(value)
-      return
-    }
-    reply.code(statusCode)
-    done(rejectionError(reason))
+    refuse(request, reply, reason, done)
   }
 
   fastify.addHook('onRequest', onRequest)

@@ -12,9 +12,10 @@
 // after the request waited for its permit).
 import type { ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import { errors, invalidOption } from '../errors'
+import { invalidOption } from '../errors'
 import type { Limiter } from '../limiter/limiter'
 import type { Permit } from '../limiter/permit'
+import type { RefuseFunction } from '../refusal'
 import { describe, functionOption, knownKeys, numberOption, objectOption } from '../validate'
 import { SessionOverloadPolicy, type OverloadPolicyOptions } from './overload-policy'
 import { isPromise, type SessionStore } from './store'
@@ -26,8 +27,9 @@ import {
 /** Returns the request's VERIFIED identity (signed cookie, session id, JWT subject), or undefined. */
 export type SessionKeyFunction = (request: FastifyRequest) => string | undefined
 /**
- * Answers a refused request. Return `reply` once you sent something (a redirect to a waiting
- * page, say), any other value to send it as the body, or nothing for the default 503.
+ * Answers a refused new session (or, while draining, any new request) in place of
+ * `onLimitExceeded`. Return `reply` once you sent something (a redirect to a waiting page, say),
+ * any other value to send it as the body, or nothing for the default refusal.
  */
 export type OnSessionRefusedFunction = (request: FastifyRequest, reply: FastifyReply, reason: SessionRefusal) => unknown
 
@@ -73,17 +75,17 @@ export class SessionWiring {
   screening: boolean
   private readonly policy: SessionOverloadPolicy | undefined
   private readonly keyOf: SessionKeyFunction | undefined
-  private readonly onRefused: OnSessionRefusedFunction | undefined
+  /** `sessions.onRefused`: the plugin's refusal function calls it for session refusals. */
+  readonly onRefused: OnSessionRefusedFunction | undefined
   private readonly limiter: Limiter
-  private readonly retryAfter: string
+  private readonly refuse: RefuseFunction
   private readonly kActive = Symbol('adaptive-concurrency.session-active')
   private readonly kNewKey = Symbol('adaptive-concurrency.session-key')
-  private readonly refusalErrors = new Map<SessionRefusal, Error>()
   private drainCalled = false
 
-  constructor (input: unknown, limiter: Limiter, retryAfter: number) {
+  constructor (input: unknown, limiter: Limiter, refuse: RefuseFunction) {
     this.limiter = limiter
-    this.retryAfter = String(retryAfter)
+    this.refuse = refuse
     if (input === undefined) {
       this.enabled = false
       this.screening = false
@@ -152,26 +154,6 @@ export class SessionWiring {
     (this.policy as SessionOverloadPolicy).finished((raw as Slots)[this.kActive] === true)
   }
 
-  /** Answer a refused request: onRefused, or 503 with Retry-After (and Connection: close when draining). */
-  refuse (request: FastifyRequest, reply: FastifyReply, reason: SessionRefusal, done: HookHandlerDoneFunction): void {
-    reply.header('retry-after', this.retryAfter)
-    // A draining process wants clients to reconnect elsewhere, not reuse this connection.
-    if (reason === 'draining') reply.header('connection', 'close')
-    const onRefused = this.onRefused
-    if (onRefused === undefined) return this.defaultRefusal(reply, reason, done)
-    let result: unknown
-    try {
-      result = onRefused(request, reply, reason)
-    } catch (err) {
-      return done(err as Error)
-    }
-    if (isPromise(result)) {
-      result.then((value) => this.afterOnRefused(reply, value, reason, done), done)
-    } else {
-      this.afterOnRefused(reply, result, reason, done)
-    }
-  }
-
   drain (options: DrainOptions): Promise<DrainResult> {
     this.drainCalled = true
     this.screening = true
@@ -210,28 +192,6 @@ export class SessionWiring {
   private release (permit: Permit<FastifyReply>): void {
     // False when the client already left and the 'close' listener released it.
     if (this.limiter.release(permit as Permit, 'ignore')) this.finished(permit.context.raw)
-  }
-
-  // Same convention as onLimitExceeded: `reply` means answered, a value is sent, nothing
-  // means the default refusal.
-  private afterOnRefused (reply: FastifyReply, value: unknown, reason: SessionRefusal, done: HookHandlerDoneFunction): void {
-    if (value === reply || reply.sent) return
-    if (value !== undefined) {
-      reply.send(value)
-      return
-    }
-    this.defaultRefusal(reply, reason, done)
-  }
-
-  private defaultRefusal (reply: FastifyReply, reason: SessionRefusal, done: HookHandlerDoneFunction): void {
-    // One error per reason: building an Error captures a stack, too costly under a flood.
-    let err = this.refusalErrors.get(reason)
-    if (err === undefined) {
-      err = new errors.FST_CONCURRENCY_SESSION_REFUSED(reason)
-      this.refusalErrors.set(reason, err)
-    }
-    reply.code(503)
-    done(err)
   }
 }
 

@@ -3,6 +3,8 @@ import t from 'tap'
 import Fastify from 'fastify'
 import type { FastifyContextConfig } from 'fastify'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
+import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
+import { evaluate, readmeCodeBlock } from '../readme-snippets'
 import { recordingAlgorithm, settle } from './helpers'
 
 t.test('fastify.concurrency is a live, read-only view', async t => {
@@ -82,4 +84,29 @@ t.test('the response schema strips unknown fields and keeps string state values'
   })
   t.teardown(() => app.close())
   t.same((await app.inject('/status')).json().state, { phase: 'probe', minRtt: 1.5 })
+})
+
+t.test("the README's guarded status route: its routeOpts.onRequest guards it, and no shedding ever refuses it", async t => {
+  const block = readmeCodeBlock('status', 'exposeStatusRoute:')
+  const literal = /adaptiveConcurrency, (\{[\s\S]*\})\)\s*$/.exec(block)
+  if (literal === null) throw new Error('the README status example has no register(adaptiveConcurrency, {...}) call')
+  const documented = evaluate<Pick<FastifyAdaptiveConcurrencyOptions, 'exposeStatusRoute'>>(literal[1], { process: { env: { STATUS_TOKEN: 'ops-token' } } })
+  const app = Fastify()
+  // Everything else is shed: limit 0, a queue, and a drain under way.
+  await app.register(fastifyAdaptiveConcurrency, {
+    algorithm: recordingAlgorithm(0),
+    queue: { size: 5, timeout: 60_000 },
+    ...documented
+  })
+  app.get('/work', async () => 'work')
+  await app.ready()
+  t.teardown(() => app.close())
+  await app.concurrency.drain({ timeout: 1000 })
+  t.equal((await app.inject('/work')).statusCode, 503, 'other routes are shed')
+  t.equal((await app.inject('/status')).statusCode, 401, 'no token: refused by the guard')
+  t.equal((await app.inject({ url: '/status', headers: { authorization: 'Bearer guess' } })).statusCode, 401)
+  const res = await app.inject({ url: '/status', headers: { authorization: 'Bearer ops-token' } })
+  t.equal(res.statusCode, 200, 'with the token: served at limit 0, while draining')
+  t.match(res.json(), { limit: 0, rejected: 1, inflight: 0 })
+  t.equal(app.concurrency.limiter.queue?.length, 0)
 })
