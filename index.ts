@@ -5,8 +5,7 @@
 // thing: `require()` returns the plugin itself, with `default`, `fastifyAdaptiveConcurrency` and
 // `errors` on it; the types travel in a namespace merged with it under `export =`. An ES module
 // default-importing it gets the plugin (not a namespace object), and its named imports work
-// because each property below is assigned to `module.exports` in a form Node's static CommonJS
-// export detection (cjs-module-lexer) recognises.
+// because the end of this file spells them out for Node's static CommonJS export detection.
 import { fastifyAdaptiveConcurrency as plugin } from './lib/plugin'
 import { errors as pluginErrors } from './lib/errors'
 import type * as options from './lib/types'
@@ -76,8 +75,9 @@ declare namespace fastifyAdaptiveConcurrency {
 
 export = fastifyAdaptiveConcurrency
 
-// Node finds the named exports an ES module may import from CommonJS by reading the source
-// (cjs-module-lexer), which cannot see through Object.assign: it recognises these assignments,
-// which store the values already there.
+// Node finds the names an ES module may import from CommonJS by scanning the source for
+// `module.exports.<name> =` (cjs-module-lexer); it cannot see through Object.assign or export =.
+// These lines exist for that scan: tsc emits `module.exports = fastifyAdaptiveConcurrency` after
+// them, and that object already carries the same values.
 module.exports.fastifyAdaptiveConcurrency = plugin
 module.exports.errors = pluginErrors
