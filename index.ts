@@ -1,31 +1,83 @@
-import { fastifyAdaptiveConcurrency } from './lib/plugin'
-import './lib/types'
+// The package root: the Fastify plugin, its errors and its types. The framework-agnostic parts
+// have their own entry points: ./limiter, ./algorithms and ./sessions.
+//
+// The shape is the one official Fastify plugins use, so that every module system sees the same
+// thing: `require()` returns the plugin itself, with `default`, `fastifyAdaptiveConcurrency` and
+// `errors` on it; the types travel in a namespace merged with it under `export =`. An ES module
+// default-importing it gets the plugin (not a namespace object), and its named imports work
+// because the end of this file spells them out for Node's static CommonJS export detection.
+import { fastifyAdaptiveConcurrency as plugin } from './lib/plugin'
+import { errors as pluginErrors } from './lib/errors'
+import type * as options from './lib/types'
+import type * as algorithms from './lib/algorithms'
+import type * as limiter from './lib/limiter'
+import type * as sessions from './lib/sessions'
+import type * as sessionWiring from './lib/sessions/wiring'
+import type { EventLoopOptions as EventLoopOptionsType } from './lib/eventloop/gate'
+import type * as observability from './lib/observability/wiring'
+import type { HistoryPoint as HistoryPointType } from './lib/observability/history'
 
-export * from './lib/algorithms'
-export { errors } from './lib/errors'
-export { Limiter, Permit } from './lib/limiter'
-export type {
-  AdmissionGate, LimiterOptions, LimiterSnapshot, LimiterObserver, LimiterStats, Outcome, RejectReason
-} from './lib/limiter'
-export type {
-  AlgorithmOptions, BypassFunction, ClassifyFunction, ConcurrencySnapshot, ConcurrencyStatus,
-  CustomAlgorithmOptions, FastifyAdaptiveConcurrencyOptions, LimitExceededInfo, NamedAlgorithmOptions,
-  OnLimitExceededFunction, StatusRouteOptions, UnderPressureReadings, WindowOption
-} from './lib/types'
-export { MemoryStore, RedisStore, SessionTracker, SessionOverloadPolicy, StoreTimeoutError } from './lib/sessions'
-export type {
-  DrainOptions, DrainResult, OverloadPolicyOptions, RedisStoreOptions, Seat, SessionRefusal, SessionStats,
-  SessionStore, SessionTrackerOptions, StoreErrorPolicy, StoreLogger
-} from './lib/sessions'
-export type { DrainOnCloseOptions, OnSessionRefusedFunction, SessionKeyFunction, SessionsOptions } from './lib/sessions/wiring'
-export { PartitionSet, DEFAULT_PARTITION } from './lib/limiter/partitions'
-export { WaitQueue, Waiter } from './lib/limiter/wait-queue'
-export { ServiceTimeEwma, estimateWait, deadlineUnreachable, parseDeadlineHeader } from './lib/limiter/wait-estimate'
-export type { QueueOrder, TimerApi, ExpiryReason } from './lib/limiter/wait-queue'
-export type { PartitionStatus, QueueOptions, QueueSnapshot, RouteConcurrencyConfig } from './lib/types'
-export { fastifyAdaptiveConcurrency }
-export default fastifyAdaptiveConcurrency
+type Plugin = typeof plugin
 
-// CommonJS consumers get the plugin itself from require(), as with every Fastify plugin, with
-// `.default`, `.fastifyAdaptiveConcurrency` and the named exports hanging off it.
-module.exports = Object.assign(fastifyAdaptiveConcurrency, module.exports)
+interface RootExports {
+  /** The plugin, for `import plugin from` under TypeScript's CommonJS interop. */
+  default: Plugin
+  fastifyAdaptiveConcurrency: Plugin
+  /** The FST_ error constructors, for `instanceof` checks and codes. */
+  errors: typeof pluginErrors
+}
+
+const fastifyAdaptiveConcurrency: Plugin & RootExports = Object.assign(plugin, {
+  default: plugin,
+  fastifyAdaptiveConcurrency: plugin,
+  errors: pluginErrors
+})
+
+// eslint-disable-next-line @typescript-eslint/no-redeclare -- the types merge with the value exported below
+declare namespace fastifyAdaptiveConcurrency {
+  // Options
+  export type FastifyAdaptiveConcurrencyOptions = options.FastifyAdaptiveConcurrencyOptions
+  export type NamedAlgorithmOptions<N extends algorithms.AlgorithmName = algorithms.AlgorithmName> = options.NamedAlgorithmOptions<N>
+  export type CustomAlgorithmOptions = options.CustomAlgorithmOptions
+  export type AlgorithmOptions = options.AlgorithmOptions
+  export type AlgorithmName = algorithms.AlgorithmName
+  export type WindowOption = options.WindowOption
+  export type ClassifyFunction = options.ClassifyFunction
+  export type BypassFunction = options.BypassFunction
+  export type OnLimitExceededFunction = options.OnLimitExceededFunction
+  export type LimitExceededInfo = options.LimitExceededInfo
+  export type StatusRouteOptions = options.StatusRouteOptions
+  export type EventLoopOptions = EventLoopOptionsType
+  export type MetricsOptions = observability.MetricsOptions
+  export type LoggingOptions = observability.LoggingOptions
+  export type HistoryOptions = observability.HistoryOptions
+  export type QueueOptions = options.QueueOptions
+  export type RouteConcurrencyConfig = options.RouteConcurrencyConfig
+  export type SessionsOptions = sessionWiring.SessionsOptions
+  export type SessionKeyFunction = sessionWiring.SessionKeyFunction
+  export type OnSessionRefusedFunction = sessionWiring.OnSessionRefusedFunction
+  export type DrainOnCloseOptions = sessionWiring.DrainOnCloseOptions
+  // fastify.concurrency and the status route
+  export type ConcurrencyStatus = options.ConcurrencyStatus
+  export type ConcurrencySnapshot = options.ConcurrencySnapshot
+  export type SnapshotOptions = options.SnapshotOptions
+  export type UnderPressureReadings = options.UnderPressureReadings
+  export type QueueSnapshot = options.QueueSnapshot
+  export type PartitionStatus = options.PartitionStatus
+  export type HistoryPoint = HistoryPointType
+  export type SessionStats = sessions.SessionStats
+  export type SessionRefusal = sessions.SessionRefusal
+  export type DrainOptions = sessions.DrainOptions
+  export type DrainResult = sessions.DrainResult
+  export type Outcome = limiter.Outcome
+  export type RejectReason = limiter.RejectReason
+}
+
+export = fastifyAdaptiveConcurrency
+
+// Node finds the names an ES module may import from CommonJS by scanning the source for
+// `module.exports.<name> =` (cjs-module-lexer); it cannot see through Object.assign or export =.
+// These lines exist for that scan: tsc emits `module.exports = fastifyAdaptiveConcurrency` after
+// them, and that object already carries the same values.
+module.exports.fastifyAdaptiveConcurrency = plugin
+module.exports.errors = pluginErrors

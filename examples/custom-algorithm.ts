@@ -4,7 +4,8 @@
 // Run: node --import tsx examples/custom-algorithm.ts
 import Fastify from 'fastify'
 import { setTimeout as sleep } from 'node:timers/promises'
-import adaptiveConcurrency, { type LimitAlgorithm, type Sample } from '../index' // in your app: from 'fastify-adaptive-concurrency'
+import adaptiveConcurrency from '../index' // in your app: from 'fastify-adaptive-concurrency'
+import type { LimitAlgorithm, Sample } from '../algorithms' // in your app: from 'fastify-adaptive-concurrency/algorithms'
 import { run } from './run'
 
 class LatencyTarget implements LimitAlgorithm {

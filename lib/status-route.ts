@@ -7,8 +7,8 @@ import { renderStatusPage } from './observability/status-page'
 import type { ResolvedStatusRoute } from './options'
 import type { ConcurrencyStatus } from './types'
 
-const counter = { type: 'integer', minimum: 0 }
-const msOrNull = { type: ['number', 'null'] }
+const counter = { type: 'integer', minimum: 0 } as const
+const msOrNull = { type: ['number', 'null'] } as const
 
 export const snapshotSchema = {
   type: 'object',

@@ -1,3 +1,5 @@
+// The entry points from this repository's sources (what tsx and the in-repo tests load). The
+// packed package under each module system is test/module-systems.test.ts.
 import t from 'tap'
 import Fastify from 'fastify'
 import defaultImport, { fastifyAdaptiveConcurrency as namedImport } from '../../index'
@@ -9,8 +11,6 @@ t.test('default export, .default and named fastifyAdaptiveConcurrency are the sa
   t.equal(cjs.default, cjs)
   t.equal(cjs.fastifyAdaptiveConcurrency, cjs)
   t.type(cjs.errors.FST_CONCURRENCY_LIMIT_EXCEEDED, 'function')
-  t.type(cjs.Limiter, 'function')
-  t.type(cjs.createAlgorithm, 'function')
   t.equal(cjs[Symbol.for('fastify.display-name')], 'fastify-adaptive-concurrency')
   t.same(cjs[Symbol.for('plugin-meta')].fastify, '5.x')
 
@@ -23,4 +23,24 @@ t.test('default export, .default and named fastifyAdaptiveConcurrency are the sa
   t.equal(app.concurrency.limit, 3)
   t.equal(app.concurrency.algorithm, 'fixed')
   await app.close()
+})
+
+t.test('the root holds the plugin and its errors only; the rest is in subpaths', async t => {
+  const root = require('../../index')
+  t.same(Object.keys(root).sort(), ['default', 'errors', 'fastifyAdaptiveConcurrency'])
+})
+
+t.test('subpath entry points', async t => {
+  const names = (entry: string): string[] => Object.keys(require(entry)).filter(n => n !== '__esModule').sort()
+  t.same(names('../../limiter'), [
+    'DEFAULT_PARTITION', 'Limiter', 'PartitionSet', 'Permit', 'ServiceTimeEwma', 'WaitQueue', 'Waiter',
+    'deadlineUnreachable', 'estimateWait', 'parseDeadlineHeader'
+  ])
+  t.same(names('../../sessions'), ['MemoryStore', 'RedisStore', 'SessionOverloadPolicy', 'SessionTracker', 'StoreTimeoutError'])
+  const algorithms = require('../../algorithms')
+  for (const name of ['AIMDLimit', 'FixedLimit', 'GradientLimit', 'Gradient2Limit', 'VegasLimit', 'WindowedLimit', 'createAlgorithm', 'isLimitAlgorithm']) {
+    t.type(algorithms[name], 'function', name)
+  }
+  t.same(algorithms.ALGORITHM_NAMES, ['gradient2', 'gradient', 'vegas', 'aimd', 'fixed'])
+  t.equal(algorithms.createAlgorithm('fixed', { limit: 4 }).limit, 4)
 })

@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import Redis from 'ioredis'
-import { fastifyAdaptiveConcurrency, RedisStore } from '../../index'
+import { fastifyAdaptiveConcurrency } from '../../index'
+import { RedisStore } from '../../sessions'
 import type { FastifyAdaptiveConcurrencyOptions } from '../../index'
 
 const url = process.env.REDIS_URL

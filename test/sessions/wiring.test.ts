@@ -229,8 +229,8 @@ t.test('invalid session options fail ready() naming the option', async t => {
   }
 })
 
-t.test('the package root exports the stores and session types', async t => {
-  const root = require('../../index')
+t.test('the sessions entry point exports the stores and the tracker', async t => {
+  const root = require('../../sessions')
   for (const name of ['MemoryStore', 'RedisStore', 'SessionTracker', 'SessionOverloadPolicy', 'StoreTimeoutError']) {
     t.type(root[name], 'function', name)
   }

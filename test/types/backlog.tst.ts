@@ -1,7 +1,8 @@
 import Fastify from 'fastify'
 import { expect, test } from 'tstyche'
 import plugin from '../../index'
-import type { ConcurrencySnapshot, PartitionStatus, QueueSnapshot, Waiter, Permit, RejectReason, Limiter } from '../../index'
+import type { ConcurrencySnapshot, PartitionStatus, QueueSnapshot, RejectReason } from '../../index'
+import type { Limiter, Permit, Waiter } from '../../limiter'
 
 const app = Fastify()
 

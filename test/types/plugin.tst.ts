@@ -1,8 +1,10 @@
 import Fastify from 'fastify'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { expect, test } from 'tstyche'
-import plugin, { fastifyAdaptiveConcurrency, FixedLimit } from '../../index'
-import type { ConcurrencySnapshot, ConcurrencyStatus, FastifyAdaptiveConcurrencyOptions, LimitExceededInfo, Limiter, Outcome } from '../../index'
+import plugin, { fastifyAdaptiveConcurrency } from '../../index'
+import type { ConcurrencySnapshot, ConcurrencyStatus, FastifyAdaptiveConcurrencyOptions, LimitExceededInfo, Outcome } from '../../index'
+import { FixedLimit } from '../../algorithms'
+import type { Limiter } from '../../limiter'
 
 const app = Fastify()
 

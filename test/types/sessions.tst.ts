@@ -2,8 +2,10 @@ import Fastify from 'fastify'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type Redis from 'ioredis'
 import { expect, test } from 'tstyche'
-import plugin, { MemoryStore, RedisStore } from '../../index'
-import type { DrainResult, SessionRefusal, SessionStats, SessionStore, SessionsOptions } from '../../index'
+import plugin from '../../index'
+import type { DrainResult, SessionRefusal, SessionStats, SessionsOptions } from '../../index'
+import { MemoryStore, RedisStore } from '../../sessions'
+import type { SessionStore } from '../../sessions'
 
 const app = Fastify({ return503OnClosing: false })
 declare const redis: Redis
