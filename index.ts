@@ -43,6 +43,7 @@ declare namespace fastifyAdaptiveConcurrency {
   export type AlgorithmName = algorithms.AlgorithmName
   export type WindowOption = options.WindowOption
   export type ClassifyFunction = options.ClassifyFunction
+  export type SampleClassFunction = options.SampleClassFunction
   export type BypassFunction = options.BypassFunction
   export type OnLimitExceededFunction = options.OnLimitExceededFunction
   export type LimitExceededInfo = options.LimitExceededInfo
@@ -63,6 +64,7 @@ declare namespace fastifyAdaptiveConcurrency {
   export type SnapshotOptions = options.SnapshotOptions
   export type UnderPressureReadings = options.UnderPressureReadings
   export type QueueSnapshot = options.QueueSnapshot
+  export type SampleClassStats = options.SampleClassStats
   export type PartitionStatus = options.PartitionStatus
   export type HistoryPoint = HistoryPointType
   export type SessionStats = sessions.SessionStats

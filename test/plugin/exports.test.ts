@@ -33,7 +33,7 @@ t.test('the root holds the plugin and its errors only; the rest is in subpaths',
 t.test('subpath entry points', async t => {
   const names = (entry: string): string[] => Object.keys(require(entry)).filter(n => n !== '__esModule').sort()
   t.same(names('../../limiter'), [
-    'DEFAULT_PARTITION', 'Limiter', 'PartitionSet', 'Permit', 'ServiceTimeEwma', 'WaitQueue', 'Waiter',
+    'DEFAULT_PARTITION', 'Limiter', 'PartitionSet', 'Permit', 'SampleClass', 'SampleClasses', 'ServiceTimeEwma', 'WaitQueue', 'Waiter',
     'deadlineUnreachable', 'estimateWait', 'parseDeadlineHeader'
   ])
   t.same(names('../../sessions'), ['MemoryStore', 'RedisStore', 'SessionOverloadPolicy', 'SessionTracker', 'StoreTimeoutError'])

@@ -6,9 +6,9 @@ import { expect, test } from 'tstyche'
 import plugin, { errors, fastifyAdaptiveConcurrency } from '../../index'
 import type { DrainResult, FastifyAdaptiveConcurrencyOptions, HistoryPoint, QueueOptions, RejectReason, SessionStats } from '../../index'
 import {
-  DEFAULT_PARTITION, Limiter, PartitionSet, Permit, ServiceTimeEwma, WaitQueue, Waiter, estimateWait, parseDeadlineHeader
+  DEFAULT_PARTITION, Limiter, PartitionSet, Permit, SampleClasses, ServiceTimeEwma, WaitQueue, Waiter, estimateWait, parseDeadlineHeader
 } from '../../limiter'
-import type { LimiterObserver, LimiterOptions, LimiterSnapshot, PartitionStatus, QueueOrder } from '../../limiter'
+import type { LimiterObserver, LimiterOptions, LimiterSnapshot, PartitionStatus, QueueOrder, SampleClassStats } from '../../limiter'
 import {
   ALGORITHM_NAMES, AIMDLimit, FixedLimit, Gradient2Limit, GradientLimit, VegasLimit, WindowedLimit, createAlgorithm, isLimitAlgorithm
 } from '../../algorithms'
@@ -51,6 +51,9 @@ test('limiter: Limiter, permits, the queue and partitions', () => {
   expect(new ServiceTimeEwma(20)).type.toBe<ServiceTimeEwma>()
   expect(estimateWait(3, 10, 20)).type.toBe<number>()
   expect(parseDeadlineHeader('100')).type.toBe<number | undefined>()
+  const classes = new SampleClasses()
+  expect(new Limiter({ algorithm: new FixedLimit({ limit: 2 }), sampleClasses: classes })).type.toBe<Limiter<unknown>>()
+  expect(classes.stats()).type.toBe<SampleClassStats>()
 })
 
 test('algorithms: classes, the factory, the interface', () => {
