@@ -1,7 +1,9 @@
 // Seat registry shared by several processes through Redis (ioredis), so `maxSessions` is one
 // cap for the whole cluster. Only NEW sessions pay a round trip (an atomic Lua
 // check-and-register); activity of known sessions is collected in a Map and flushed as one
-// heartbeat script every `heartbeatInterval` ms by a single unref'd timer.
+// heartbeat script every `heartbeatInterval` ms by a single unref'd timer. Seats expire on
+// Redis's clock: the store sends how long a seat must live, measured as a difference between
+// two readings of the caller's clock, so no host's clock is ever compared with another's.
 //
 // Every Redis call is bounded by `storeTimeout`; on error or timeout the `onStoreError` policy
 // decides: 'open' grants the seat (and warns at most once per `warnInterval`), 'closed' answers
@@ -11,7 +13,7 @@ import { invalidOption } from '../errors'
 import { enumOption, functionOption, numberOption, objectOption, knownKeys, describe } from '../validate'
 import { Deadlines } from './deadline'
 import { LogThrottle } from '../log-throttle'
-import { HEARTBEAT_SCRIPT, REGISTER_SCRIPT } from './redis-scripts'
+import { COUNT_SCRIPT, HEARTBEAT_SCRIPT, REGISTER_SCRIPT } from './redis-scripts'
 import type { Seat, SessionStore, StoreLogger } from './store'
 
 export type StoreErrorPolicy = 'open' | 'closed'
@@ -35,8 +37,9 @@ export interface RedisStoreOptions {
 }
 
 interface SeatCommands {
-  fastifyConcurrencyRegister (pool: string, now: number, expiresAt: number, max: number, member: string, poolTtl: number): Promise<[number, number]>
+  fastifyConcurrencyRegister (pool: string, life: number, max: number, member: string, poolTtl: number): Promise<[number, number]>
   fastifyConcurrencyHeartbeat (pool: string, ...args: Array<string | number>): Promise<[number, string[]]>
+  fastifyConcurrencyCount (pool: string): Promise<number>
 }
 
 /** Max (expiresAt, member) pairs per heartbeat script call, so one call stays short. */
@@ -59,13 +62,17 @@ export class RedisStore implements SessionStore {
   private readonly clock: () => number
   private readonly deadlines: Deadlines
   private readonly timer: NodeJS.Timeout
+  /** Key -> when its session goes idle, on the caller's clock (latest activity + ttl). */
   private pending = new Map<string, number>()
   private flushing: Promise<void> | undefined
   private readonly warnThrottle: LogThrottle
   private maxSessions = Infinity
   private ttl = 0
   private closed = false
-  /** Latest caller time seen; heartbeats clean up with the callers' clock, not ours. */
+  /**
+   * Latest caller time seen. A heartbeat gives each key `idleAt - latestNow` (+ grace) to live
+   * from Redis's now: latestNow is at most the true time, so a seat is never shortened.
+   */
   private latestNow = 0
 
   constructor (options: RedisStoreOptions) {
@@ -94,6 +101,7 @@ export class RedisStore implements SessionStore {
     const redis = options.client as Redis
     redis.defineCommand('fastifyConcurrencyRegister', { numberOfKeys: 1, lua: REGISTER_SCRIPT })
     redis.defineCommand('fastifyConcurrencyHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT_SCRIPT })
+    redis.defineCommand('fastifyConcurrencyCount', { numberOfKeys: 1, lua: COUNT_SCRIPT })
     this.client = redis as Redis & SeatCommands
 
     this.timer = setInterval(() => { this.flush() }, this.heartbeatInterval)
@@ -107,7 +115,7 @@ export class RedisStore implements SessionStore {
     if (now > this.latestNow) this.latestNow = now
     try {
       const [granted, live] = await this.deadlines.run(this.client.fastifyConcurrencyRegister(
-        this.pool, now, now + ttl + this.grace(), maxSessions, key, this.poolTtl(ttl)))
+        this.pool, this.seatLife(ttl), maxSessions, key, this.seatLife(ttl)))
       this.lastCount = live
       return granted === 1 ? 'granted' : 'full'
     } catch (err) {
@@ -118,7 +126,7 @@ export class RedisStore implements SessionStore {
 
   touch (key: string, now: number, ttl: number): void {
     // Overwrites the key's previous entry: only the latest activity matters.
-    this.pending.set(key, now + ttl + this.grace())
+    this.pending.set(key, now + ttl)
     if (now > this.latestNow) this.latestNow = now
   }
 
@@ -132,8 +140,9 @@ export class RedisStore implements SessionStore {
   }
 
   async count (now: number): Promise<number | undefined> {
+    if (now > this.latestNow) this.latestNow = now
     try {
-      const live = await this.deadlines.run(this.client.zcount(this.pool, `(${now}`, '+inf'))
+      const live = await this.deadlines.run(this.client.fastifyConcurrencyCount(this.pool))
       this.lastCount = live
       return live
     } catch (err) {
@@ -164,21 +173,26 @@ export class RedisStore implements SessionStore {
 
   private async sendHeartbeats (batch: Map<string, number>): Promise<void> {
     const now = this.latestNow
+    const grace = this.grace()
     let args: Array<string | number> = []
-    for (const [key, expiresAt] of batch) {
-      args.push(expiresAt, key)
+    for (const [key, idleAt] of batch) {
+      // Whole ms, rounded up: a seat may outlive its session by a fraction, never the reverse.
+      const life = Math.ceil(idleAt - now + grace)
+      // Idle already, on every host's count: nothing to keep (or to seat again).
+      if (life <= 0) continue
+      args.push(life, key)
       if (args.length === HEARTBEAT_CHUNK * 2) {
-        await this.sendHeartbeatChunk(now, args)
+        await this.sendHeartbeatChunk(args)
         args = []
       }
     }
-    if (args.length > 0) await this.sendHeartbeatChunk(now, args)
+    if (args.length > 0) await this.sendHeartbeatChunk(args)
   }
 
-  private async sendHeartbeatChunk (now: number, args: Array<string | number>): Promise<void> {
+  private async sendHeartbeatChunk (args: Array<string | number>): Promise<void> {
     try {
       const [live, lost] = await this.deadlines.run(this.client.fastifyConcurrencyHeartbeat(
-        this.pool, now, this.maxSessions, this.poolTtl(this.ttl), ...args))
+        this.pool, this.maxSessions, this.seatLife(this.ttl), ...args))
       this.lastCount = live
       if (lost.length > 0) this.onSeatLost?.(lost)
     } catch (err) {
@@ -195,7 +209,8 @@ export class RedisStore implements SessionStore {
     return this.heartbeatInterval + this.storeTimeout
   }
 
-  private poolTtl (ttl: number): number {
+  /** A new or re-registered seat lives this long from Redis's now; so does the pool key at least. */
+  private seatLife (ttl: number): number {
     return Math.ceil(ttl + this.grace())
   }
 
