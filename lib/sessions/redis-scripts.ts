@@ -1,11 +1,30 @@
-// Lua run atomically inside Redis. One sorted set per seat pool: member = session key,
-// score = the epoch ms, on Redis's own clock (TIME), at which the seat expires. Callers send
+// Lua run atomically inside Redis. One sorted set per seat pool: member = session key (see
+// encodeMember), score = the epoch ms, on Redis's own clock (TIME), at which the seat expires. Callers send
 // how long a seat must live from now, never a time of their own: hosts' clocks may disagree,
 // and a fast one would otherwise free every other host's seats early. Every script first drops
 // expired seats, so cleanup needs no separate job, and refreshes the set's own TTL so an
 // abandoned pool disappears once its last seat could have expired.
 //
 // TIME before a write is allowed: Redis 5+ replicates a script's effects, not the script.
+
+/** A lone surrogate, the one thing a JS string can hold that UTF-8 cannot. */
+const LONE_SURROGATE = /\p{Cs}/u
+
+/**
+ * The member a session key is stored as. Redis stores strings as UTF-8, where every lone
+ * surrogate becomes U+FFFD, so keys differing only there would share one seat. A well-formed
+ * key not starting with NUL is stored as it is (readable in redis-cli); any other key as NUL
+ * followed by the lowercase hex of its UTF-16LE code units. The two forms cannot collide.
+ */
+export function encodeMember (key: string): string {
+  if (key.charCodeAt(0) !== 0 && !LONE_SURROGATE.test(key)) return key
+  return '\0' + Buffer.from(key, 'utf16le').toString('hex')
+}
+
+/** The session key a member was encoded from. */
+export function decodeMember (member: string): string {
+  return member.charCodeAt(0) === 0 ? Buffer.from(member.slice(1), 'hex').toString('utf16le') : member
+}
 
 /** Redis's clock in epoch ms, as `now`. */
 const NOW = `

@@ -13,7 +13,7 @@ import { invalidOption } from '../errors'
 import { enumOption, functionOption, numberOption, objectOption, knownKeys, describe } from '../validate'
 import { Deadlines } from './deadline'
 import { LogThrottle } from '../log-throttle'
-import { COUNT_SCRIPT, HEARTBEAT_SCRIPT, REGISTER_SCRIPT } from './redis-scripts'
+import { COUNT_SCRIPT, HEARTBEAT_SCRIPT, REGISTER_SCRIPT, decodeMember, encodeMember } from './redis-scripts'
 import type { Seat, SessionStore, StoreLogger } from './store'
 
 export type StoreErrorPolicy = 'open' | 'closed'
@@ -115,7 +115,7 @@ export class RedisStore implements SessionStore {
     if (now > this.latestNow) this.latestNow = now
     try {
       const [granted, live] = await this.deadlines.run(this.client.fastifyConcurrencyRegister(
-        this.pool, this.seatLife(ttl), maxSessions, key, this.seatLife(ttl)))
+        this.pool, this.seatLife(ttl), maxSessions, encodeMember(key), this.seatLife(ttl)))
       this.lastCount = live
       return granted === 1 ? 'granted' : 'full'
     } catch (err) {
@@ -133,7 +133,7 @@ export class RedisStore implements SessionStore {
   async remove (key: string): Promise<void> {
     this.pending.delete(key)
     try {
-      await this.deadlines.run(this.client.zrem(this.pool, key))
+      await this.deadlines.run(this.client.zrem(this.pool, encodeMember(key)))
     } catch (err) {
       this.fail(err as Error, 'remove')
     }
@@ -180,7 +180,7 @@ export class RedisStore implements SessionStore {
       const life = Math.ceil(idleAt - now + grace)
       // Idle already, on every host's count: nothing to keep (or to seat again).
       if (life <= 0) continue
-      args.push(life, key)
+      args.push(life, encodeMember(key))
       if (args.length === HEARTBEAT_CHUNK * 2) {
         await this.sendHeartbeatChunk(args)
         args = []
@@ -194,7 +194,7 @@ export class RedisStore implements SessionStore {
       const [live, lost] = await this.deadlines.run(this.client.fastifyConcurrencyHeartbeat(
         this.pool, this.maxSessions, this.seatLife(this.ttl), ...args))
       this.lastCount = live
-      if (lost.length > 0) this.onSeatLost?.(lost)
+      if (lost.length > 0) this.onSeatLost?.(lost.map(decodeMember))
     } catch (err) {
       // A lost heartbeat only shortens seats by one interval; the next one carries newer times.
       this.fail(err as Error, 'heartbeat')

@@ -70,6 +70,7 @@ t.test('Redis seats', async t => {
     t.equal(await store.register(low, Date.now(), 60_000, 2), 'granted')
     await store.remove(high)
     t.equal(await store.count(Date.now()), 1, 'removing one key leaves the other seated')
+    t.equal(await store.register(low, Date.now(), 60_000, 1), 'granted')
 
     // A lost seat is reported under the caller's own key, not a mangled one.
     const other = new RedisStore({ client: client(), key, storeTimeout: 2000 })
