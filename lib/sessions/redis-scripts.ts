@@ -34,7 +34,8 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
 /**
  * KEYS[1] pool; ARGV: lifeMs, maxSessions, member, poolTtlMs.
- * Returns { granted (1|0), live seats after the call }.
+ * Returns { granted (1|0), live seats after the call, the new seat's score or 0 when the
+ * member held a seat already or got none }.
  */
 export const REGISTER_SCRIPT = `${NOW}
 local pool = KEYS[1]
@@ -43,18 +44,33 @@ redis.call('ZREMRANGEBYSCORE', pool, '-inf', now)
 local live = redis.call('ZCARD', pool)
 local score = redis.call('ZSCORE', pool, ARGV[3])
 local granted = 0
+local added = 0
 if score then
   granted = 1
   if tonumber(score) < expiresAt then redis.call('ZADD', pool, expiresAt, ARGV[3]) end
 elseif live < tonumber(ARGV[2]) then
   granted = 1
   live = live + 1
+  added = expiresAt
   redis.call('ZADD', pool, expiresAt, ARGV[3])
 end
 if granted == 1 and redis.call('PTTL', pool) < tonumber(ARGV[4]) then
   redis.call('PEXPIRE', pool, ARGV[4])
 end
-return { granted, live }
+return { granted, live, added }
+`
+
+/**
+ * Give back a seat taken by a register whose answer came too late: the request was refused.
+ * KEYS[1] pool; ARGV: member, score the register gave it. A different score means the seat was
+ * registered or extended since, by a session that was let in: it stays. Returns 1 if removed.
+ */
+export const RELEASE_SCRIPT = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) == tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
 `
 
 /**

@@ -7,13 +7,14 @@
 //
 // Every Redis call is bounded by `storeTimeout`; on error or timeout the `onStoreError` policy
 // decides: 'open' grants the seat (and warns at most once per `warnInterval`), 'closed' answers
-// 'unavailable' so the caller refuses the new session. Existing sessions never depend on Redis.
+// 'unavailable' so the caller refuses the new session, and gives back the seat if the register
+// runs after all, late. Existing sessions never depend on Redis.
 import type { Cluster, Redis } from 'ioredis'
 import { invalidOption } from '../errors'
 import { enumOption, functionOption, numberOption, objectOption, knownKeys, describe } from '../validate'
-import { Deadlines } from './deadline'
+import { Deadlines, StoreTimeoutError } from './deadline'
 import { LogThrottle } from '../log-throttle'
-import { COUNT_SCRIPT, HEARTBEAT_SCRIPT, REGISTER_SCRIPT, decodeMember, encodeMember } from './redis-scripts'
+import { COUNT_SCRIPT, HEARTBEAT_SCRIPT, REGISTER_SCRIPT, RELEASE_SCRIPT, decodeMember, encodeMember } from './redis-scripts'
 import type { Seat, SessionStore, StoreLogger } from './store'
 
 export type StoreErrorPolicy = 'open' | 'closed'
@@ -37,7 +38,8 @@ export interface RedisStoreOptions {
 }
 
 interface SeatCommands {
-  fastifyConcurrencyRegister (pool: string, life: number, max: number, member: string, poolTtl: number): Promise<[number, number]>
+  fastifyConcurrencyRegister (pool: string, life: number, max: number, member: string, poolTtl: number): Promise<[number, number, number]>
+  fastifyConcurrencyRelease (pool: string, member: string, score: number): Promise<number>
   fastifyConcurrencyHeartbeat (pool: string, ...args: Array<string | number>): Promise<[number, string[]]>
   fastifyConcurrencyCount (pool: string): Promise<number>
 }
@@ -102,6 +104,7 @@ export class RedisStore implements SessionStore {
     redis.defineCommand('fastifyConcurrencyRegister', { numberOfKeys: 1, lua: REGISTER_SCRIPT })
     redis.defineCommand('fastifyConcurrencyHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT_SCRIPT })
     redis.defineCommand('fastifyConcurrencyCount', { numberOfKeys: 1, lua: COUNT_SCRIPT })
+    redis.defineCommand('fastifyConcurrencyRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT })
     this.client = redis as Redis & SeatCommands
 
     this.timer = setInterval(() => { this.flush() }, this.heartbeatInterval)
@@ -113,14 +116,17 @@ export class RedisStore implements SessionStore {
     this.maxSessions = maxSessions
     this.ttl = ttl
     if (now > this.latestNow) this.latestNow = now
+    const member = encodeMember(key)
+    const reply = this.client.fastifyConcurrencyRegister(this.pool, this.seatLife(ttl), maxSessions, member, this.seatLife(ttl))
     try {
-      const [granted, live] = await this.deadlines.run(this.client.fastifyConcurrencyRegister(
-        this.pool, this.seatLife(ttl), maxSessions, encodeMember(key), this.seatLife(ttl)))
+      const [granted, live] = await this.deadlines.run(reply)
       this.lastCount = live
       return granted === 1 ? 'granted' : 'full'
     } catch (err) {
       this.fail(err as Error, 'register')
-      return this.policy === 'open' ? 'granted' : 'unavailable'
+      if (this.policy === 'open') return 'granted'
+      if (err instanceof StoreTimeoutError) this.releaseLate(reply, member)
+      return 'unavailable'
     }
   }
 
@@ -199,6 +205,19 @@ export class RedisStore implements SessionStore {
       // A lost heartbeat only shortens seats by one interval; the next one carries newer times.
       this.fail(err as Error, 'heartbeat')
     }
+  }
+
+  /**
+   * The register timed out and its session was refused, but Redis may still run it once it
+   * catches up: a seat it takes would be held by nobody until it expires. Only a seat that
+   * register created is given back; one the key held already belongs to a live session.
+   */
+  private releaseLate (reply: Promise<[number, number, number]>, member: string): void {
+    reply.then(([, , added]) => {
+      if (added === 0) return
+      this.deadlines.run(this.client.fastifyConcurrencyRelease(this.pool, member, added))
+        .catch((err: Error) => { this.fail(err, 'release') })
+    }, () => { /* the register failing late is the failure already counted */ })
   }
 
   /**
