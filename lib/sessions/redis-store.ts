@@ -67,6 +67,8 @@ export class RedisStore implements SessionStore {
   /** Key -> when its session goes idle, on the caller's clock (latest activity + ttl). */
   private pending = new Map<string, number>()
   private flushing: Promise<void> | undefined
+  /** The batch being flushed: remove() drops its key here too, so a retry cannot re-seat it. */
+  private sending: Map<string, number> | undefined
   private readonly warnThrottle: LogThrottle
   private maxSessions = Infinity
   private ttl = 0
@@ -138,6 +140,7 @@ export class RedisStore implements SessionStore {
 
   async remove (key: string): Promise<void> {
     this.pending.delete(key)
+    this.sending?.delete(key)
     try {
       await this.deadlines.run(this.client.zrem(this.pool, encodeMember(key)))
     } catch (err) {
@@ -166,7 +169,11 @@ export class RedisStore implements SessionStore {
     if (this.pending.size === 0) return Promise.resolve()
     const batch = this.pending
     this.pending = new Map()
-    this.flushing = this.sendHeartbeats(batch).finally(() => { this.flushing = undefined })
+    this.sending = batch
+    this.flushing = this.sendHeartbeats(batch).finally(() => {
+      this.flushing = undefined
+      this.sending = undefined
+    })
     return this.flushing
   }
 
@@ -181,29 +188,41 @@ export class RedisStore implements SessionStore {
     const now = this.latestNow
     const grace = this.grace()
     let args: Array<string | number> = []
+    let keys: string[] = []
     for (const [key, idleAt] of batch) {
       // Whole ms, rounded up: a seat may outlive its session by a fraction, never the reverse.
       const life = Math.ceil(idleAt - now + grace)
       // Idle already, on every host's count: nothing to keep (or to seat again).
       if (life <= 0) continue
       args.push(life, encodeMember(key))
-      if (args.length === HEARTBEAT_CHUNK * 2) {
-        await this.sendHeartbeatChunk(args)
+      keys.push(key)
+      if (keys.length === HEARTBEAT_CHUNK) {
+        await this.sendHeartbeatChunk(args, keys, batch)
         args = []
+        keys = []
       }
     }
-    if (args.length > 0) await this.sendHeartbeatChunk(args)
+    if (keys.length > 0) await this.sendHeartbeatChunk(args, keys, batch)
   }
 
-  private async sendHeartbeatChunk (args: Array<string | number>): Promise<void> {
+  private async sendHeartbeatChunk (args: Array<string | number>, keys: readonly string[], batch: Map<string, number>): Promise<void> {
     try {
       const [live, lost] = await this.deadlines.run(this.client.fastifyConcurrencyHeartbeat(
         this.pool, this.maxSessions, this.seatLife(this.ttl), ...args))
       this.lastCount = live
       if (lost.length > 0) this.onSeatLost?.(lost.map(decodeMember))
     } catch (err) {
-      // A lost heartbeat only shortens seats by one interval; the next one carries newer times.
       this.fail(err as Error, 'heartbeat')
+      // Dropping the chunk would let these seats expire up to a whole ttl before their
+      // sessions go idle (a key active once, then quiet, is not touched again): the next flush
+      // carries it, unless newer activity or a remove() came in meanwhile. A chunk that timed
+      // out may still run late; sending it again only extends seats to the same times.
+      for (const key of keys) {
+        const idleAt = batch.get(key)
+        if (idleAt === undefined) continue
+        const newer = this.pending.get(key)
+        if (newer === undefined || newer < idleAt) this.pending.set(key, idleAt)
+      }
     }
   }
 

@@ -146,4 +146,30 @@ t.test('Redis seats', async t => {
     await storeA.flush()
     t.equal(a.classify('alice'), 'active', 'and her seat was not reported lost')
   })
+  t.test('a key removed while its heartbeat was failing is not sent again', async t => {
+    const key = pool()
+    const flaky = client({ enableOfflineQueue: false, lazyConnect: true })
+    await flaky.connect()
+    const store = new RedisStore({ client: flaky, key, storeTimeout: 2000 })
+    t.teardown(() => store.close())
+    t.equal(await store.register('kept', Date.now(), 60_000, 5), 'granted')
+    t.equal(await store.register('gone', Date.now(), 60_000, 5), 'granted')
+    store.touch('kept', Date.now(), 60_000)
+    store.touch('gone', Date.now(), 60_000)
+    const ended = once(flaky, 'end')
+    flaky.disconnect()
+    const flushing = store.flush()
+    // Logout while the heartbeat is in flight (the ZREM fails too; an admin removes the seat).
+    const removing = store.remove('gone')
+    await flushing
+    await removing
+    await ended
+    await admin.zrem(key, 'gone')
+    await flaky.connect()
+    await ageSeats(key, 30_000)
+    const aged = Number(await admin.zscore(key, 'kept'))
+    await store.flush()
+    t.ok(Number(await admin.zscore(key, 'kept')) > aged, 'the failed heartbeat of kept went out')
+    t.equal(await admin.zscore(key, 'gone'), null, 'gone was not seated again')
+  })
 })
