@@ -20,7 +20,8 @@ export interface SessionStore {
   /**
    * Take a seat for `key` unless `maxSessions` live seats are already taken. A seat lives until
    * `now + ttl` and is extended by `touch`. Expired seats are freed before counting. Taking a
-   * seat the key already holds succeeds and extends it.
+   * seat the key already holds succeeds and extends it. `now` is the caller's clock: a store
+   * shared by hosts keeps time by its own clock and uses `now` only for differences.
    */
   register (key: string, now: number, ttl: number, maxSessions: number): Seat | Promise<Seat>
   /**
