@@ -173,4 +173,16 @@ t.test('Redis seats', async t => {
     t.ok(Number(await admin.zscore(key, 'kept')) > aged, 'the failed heartbeat of kept went out')
     t.equal(await admin.zscore(key, 'gone'), null, 'gone was not seated again')
   })
+  t.test('activity older than a seat could live is not sent', async t => {
+    const key = pool()
+    const store = new RedisStore({ client: client(), key, heartbeatInterval: 1000, storeTimeout: 1000 })
+    t.teardown(() => store.close())
+    t.equal(await store.register('fresh', 0, 10_000, 5), 'granted')
+    // Idle at 10000 on this host's clock; with 2000 ms of grace it has no life left at 12000.
+    store.touch('stale', 0, 10_000)
+    store.touch('fresh', 12_000, 10_000)
+    await store.flush()
+    t.equal(await admin.zscore(key, 'stale'), null, 'not seated again though there is room')
+    t.not(await admin.zscore(key, 'fresh'), null)
+  })
 })
