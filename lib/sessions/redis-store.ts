@@ -1,17 +1,20 @@
 // Seat registry shared by several processes through Redis (ioredis), so `maxSessions` is one
 // cap for the whole cluster. Only NEW sessions pay a round trip (an atomic Lua
 // check-and-register); activity of known sessions is collected in a Map and flushed as one
-// heartbeat script every `heartbeatInterval` ms by a single unref'd timer.
+// heartbeat script every `heartbeatInterval` ms by a single unref'd timer. Seats expire on
+// Redis's clock: the store sends how long a seat must live, measured as a difference between
+// two readings of the caller's clock, so no host's clock is ever compared with another's.
 //
 // Every Redis call is bounded by `storeTimeout`; on error or timeout the `onStoreError` policy
 // decides: 'open' grants the seat (and warns at most once per `warnInterval`), 'closed' answers
-// 'unavailable' so the caller refuses the new session. Existing sessions never depend on Redis.
+// 'unavailable' so the caller refuses the new session, and gives back the seat if the register
+// runs after all, late. Existing sessions never depend on Redis.
 import type { Cluster, Redis } from 'ioredis'
 import { invalidOption } from '../errors'
 import { enumOption, functionOption, numberOption, objectOption, knownKeys, describe } from '../validate'
-import { Deadlines } from './deadline'
+import { Deadlines, StoreTimeoutError } from './deadline'
 import { LogThrottle } from '../log-throttle'
-import { HEARTBEAT_SCRIPT, REGISTER_SCRIPT } from './redis-scripts'
+import { COUNT_SCRIPT, HEARTBEAT_SCRIPT, REGISTER_SCRIPT, RELEASE_SCRIPT, decodeMember, encodeMember } from './redis-scripts'
 import type { Seat, SessionStore, StoreLogger } from './store'
 
 export type StoreErrorPolicy = 'open' | 'closed'
@@ -35,8 +38,10 @@ export interface RedisStoreOptions {
 }
 
 interface SeatCommands {
-  fastifyConcurrencyRegister (pool: string, now: number, expiresAt: number, max: number, member: string, poolTtl: number): Promise<[number, number]>
+  fastifyConcurrencyRegister (pool: string, life: number, max: number, member: string, poolTtl: number): Promise<[number, number, number]>
+  fastifyConcurrencyRelease (pool: string, member: string, score: number): Promise<number>
   fastifyConcurrencyHeartbeat (pool: string, ...args: Array<string | number>): Promise<[number, string[]]>
+  fastifyConcurrencyCount (pool: string): Promise<number>
 }
 
 /** Max (expiresAt, member) pairs per heartbeat script call, so one call stays short. */
@@ -59,13 +64,19 @@ export class RedisStore implements SessionStore {
   private readonly clock: () => number
   private readonly deadlines: Deadlines
   private readonly timer: NodeJS.Timeout
+  /** Key -> when its session goes idle, on the caller's clock (latest activity + ttl). */
   private pending = new Map<string, number>()
   private flushing: Promise<void> | undefined
+  /** The batch being flushed: remove() drops its key here too, so a retry cannot re-seat it. */
+  private sending: Map<string, number> | undefined
   private readonly warnThrottle: LogThrottle
   private maxSessions = Infinity
   private ttl = 0
   private closed = false
-  /** Latest caller time seen; heartbeats clean up with the callers' clock, not ours. */
+  /**
+   * Latest caller time seen. A heartbeat gives each key `idleAt - latestNow` (+ grace) to live
+   * from Redis's now: latestNow is at most the true time, so a seat is never shortened.
+   */
   private latestNow = 0
 
   constructor (options: RedisStoreOptions) {
@@ -94,6 +105,8 @@ export class RedisStore implements SessionStore {
     const redis = options.client as Redis
     redis.defineCommand('fastifyConcurrencyRegister', { numberOfKeys: 1, lua: REGISTER_SCRIPT })
     redis.defineCommand('fastifyConcurrencyHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT_SCRIPT })
+    redis.defineCommand('fastifyConcurrencyCount', { numberOfKeys: 1, lua: COUNT_SCRIPT })
+    redis.defineCommand('fastifyConcurrencyRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT })
     this.client = redis as Redis & SeatCommands
 
     this.timer = setInterval(() => { this.flush() }, this.heartbeatInterval)
@@ -105,35 +118,40 @@ export class RedisStore implements SessionStore {
     this.maxSessions = maxSessions
     this.ttl = ttl
     if (now > this.latestNow) this.latestNow = now
+    const member = encodeMember(key)
+    const reply = this.client.fastifyConcurrencyRegister(this.pool, this.seatLife(ttl), maxSessions, member, this.seatLife(ttl))
     try {
-      const [granted, live] = await this.deadlines.run(this.client.fastifyConcurrencyRegister(
-        this.pool, now, now + ttl + this.grace(), maxSessions, key, this.poolTtl(ttl)))
+      const [granted, live] = await this.deadlines.run(reply)
       this.lastCount = live
       return granted === 1 ? 'granted' : 'full'
     } catch (err) {
       this.fail(err as Error, 'register')
-      return this.policy === 'open' ? 'granted' : 'unavailable'
+      if (this.policy === 'open') return 'granted'
+      if (err instanceof StoreTimeoutError) this.releaseLate(reply, member)
+      return 'unavailable'
     }
   }
 
   touch (key: string, now: number, ttl: number): void {
     // Overwrites the key's previous entry: only the latest activity matters.
-    this.pending.set(key, now + ttl + this.grace())
+    this.pending.set(key, now + ttl)
     if (now > this.latestNow) this.latestNow = now
   }
 
   async remove (key: string): Promise<void> {
     this.pending.delete(key)
+    this.sending?.delete(key)
     try {
-      await this.deadlines.run(this.client.zrem(this.pool, key))
+      await this.deadlines.run(this.client.zrem(this.pool, encodeMember(key)))
     } catch (err) {
       this.fail(err as Error, 'remove')
     }
   }
 
   async count (now: number): Promise<number | undefined> {
+    if (now > this.latestNow) this.latestNow = now
     try {
-      const live = await this.deadlines.run(this.client.zcount(this.pool, `(${now}`, '+inf'))
+      const live = await this.deadlines.run(this.client.fastifyConcurrencyCount(this.pool))
       this.lastCount = live
       return live
     } catch (err) {
@@ -151,7 +169,11 @@ export class RedisStore implements SessionStore {
     if (this.pending.size === 0) return Promise.resolve()
     const batch = this.pending
     this.pending = new Map()
-    this.flushing = this.sendHeartbeats(batch).finally(() => { this.flushing = undefined })
+    this.sending = batch
+    this.flushing = this.sendHeartbeats(batch).finally(() => {
+      this.flushing = undefined
+      this.sending = undefined
+    })
     return this.flushing
   }
 
@@ -164,27 +186,57 @@ export class RedisStore implements SessionStore {
 
   private async sendHeartbeats (batch: Map<string, number>): Promise<void> {
     const now = this.latestNow
+    const grace = this.grace()
     let args: Array<string | number> = []
-    for (const [key, expiresAt] of batch) {
-      args.push(expiresAt, key)
-      if (args.length === HEARTBEAT_CHUNK * 2) {
-        await this.sendHeartbeatChunk(now, args)
+    let keys: string[] = []
+    for (const [key, idleAt] of batch) {
+      // Whole ms, rounded up: a seat may outlive its session by a fraction, never the reverse.
+      const life = Math.ceil(idleAt - now + grace)
+      // Idle already, on every host's count: nothing to keep (or to seat again).
+      if (life <= 0) continue
+      args.push(life, encodeMember(key))
+      keys.push(key)
+      if (keys.length === HEARTBEAT_CHUNK) {
+        await this.sendHeartbeatChunk(args, keys, batch)
         args = []
+        keys = []
       }
     }
-    if (args.length > 0) await this.sendHeartbeatChunk(now, args)
+    if (keys.length > 0) await this.sendHeartbeatChunk(args, keys, batch)
   }
 
-  private async sendHeartbeatChunk (now: number, args: Array<string | number>): Promise<void> {
+  private async sendHeartbeatChunk (args: Array<string | number>, keys: readonly string[], batch: Map<string, number>): Promise<void> {
     try {
       const [live, lost] = await this.deadlines.run(this.client.fastifyConcurrencyHeartbeat(
-        this.pool, now, this.maxSessions, this.poolTtl(this.ttl), ...args))
+        this.pool, this.maxSessions, this.seatLife(this.ttl), ...args))
       this.lastCount = live
-      if (lost.length > 0) this.onSeatLost?.(lost)
+      if (lost.length > 0) this.onSeatLost?.(lost.map(decodeMember))
     } catch (err) {
-      // A lost heartbeat only shortens seats by one interval; the next one carries newer times.
       this.fail(err as Error, 'heartbeat')
+      // Dropping the chunk would let these seats expire up to a whole ttl before their
+      // sessions go idle (a key active once, then quiet, is not touched again): the next flush
+      // carries it, unless newer activity or a remove() came in meanwhile. A chunk that timed
+      // out may still run late; sending it again only extends seats to the same times.
+      for (const key of keys) {
+        const idleAt = batch.get(key)
+        if (idleAt === undefined) continue
+        const newer = this.pending.get(key)
+        if (newer === undefined || newer < idleAt) this.pending.set(key, idleAt)
+      }
     }
+  }
+
+  /**
+   * The register timed out and its session was refused, but Redis may still run it once it
+   * catches up: a seat it takes would be held by nobody until it expires. Only a seat that
+   * register created is given back; one the key held already belongs to a live session.
+   */
+  private releaseLate (reply: Promise<[number, number, number]>, member: string): void {
+    reply.then(([, , added]) => {
+      if (added === 0) return
+      this.deadlines.run(this.client.fastifyConcurrencyRelease(this.pool, member, added))
+        .catch((err: Error) => { this.fail(err, 'release') })
+    }, () => { /* the register failing late is the failure already counted */ })
   }
 
   /**
@@ -195,7 +247,8 @@ export class RedisStore implements SessionStore {
     return this.heartbeatInterval + this.storeTimeout
   }
 
-  private poolTtl (ttl: number): number {
+  /** A new or re-registered seat lives this long from Redis's now; so does the pool key at least. */
+  private seatLife (ttl: number): number {
     return Math.ceil(ttl + this.grace())
   }
 

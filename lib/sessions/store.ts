@@ -5,6 +5,8 @@
 // Methods may answer synchronously (MemoryStore) or with a promise (RedisStore); callers check
 // for a thenable instead of always awaiting, so the in-process default costs no promise.
 
+import { invalidOption } from '../errors'
+
 /**
  * The answer to a seat request:
  * - 'granted': the key holds a seat (newly taken, or it already had one);
@@ -18,7 +20,8 @@ export interface SessionStore {
   /**
    * Take a seat for `key` unless `maxSessions` live seats are already taken. A seat lives until
    * `now + ttl` and is extended by `touch`. Expired seats are freed before counting. Taking a
-   * seat the key already holds succeeds and extends it.
+   * seat the key already holds succeeds and extends it. `now` is the caller's clock: a store
+   * shared by hosts keeps time by its own clock and uses `now` only for differences.
    */
   register (key: string, now: number, ttl: number, maxSessions: number): Seat | Promise<Seat>
   /**
@@ -48,6 +51,23 @@ export interface SessionStore {
 /** What a store needs to report a degraded backend; Fastify's (pino) logger fits. */
 export interface StoreLogger {
   warn (obj: object, msg: string): void
+}
+
+const claimed = new WeakSet<object>()
+
+/**
+ * A store serves one registration: it reports lost seats to one tracker (onSeatLost) and is
+ * closed with its app. Throws if `store` already serves one; call before the tracker takes it.
+ */
+export function assertStoreFree (store: unknown): void {
+  if (typeof store === 'object' && store !== null && claimed.has(store)) {
+    invalidOption('sessions.store', 'this store instance is already used by another registration: create one store per registration (RedisStores may share one ioredis client and key, and so one cap)')
+  }
+}
+
+/** Mark `store` as serving a registration (see assertStoreFree). */
+export function claimStore (store: SessionStore): void {
+  claimed.add(store)
 }
 
 export function isPromise<T> (value: T | Promise<T>): value is Promise<T> {

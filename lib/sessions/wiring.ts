@@ -18,7 +18,7 @@ import type { Permit } from '../limiter/permit'
 import type { RefuseFunction } from '../refusal'
 import { describe, functionOption, knownKeys, numberOption, objectOption } from '../validate'
 import { SessionOverloadPolicy, type OverloadPolicyOptions } from './overload-policy'
-import { isPromise, type SessionStore } from './store'
+import { assertStoreFree, claimStore, isPromise, type SessionStore } from './store'
 import {
   SessionTracker, type Admission, type DrainOptions, type DrainResult, type DrainTimers,
   type SessionRefusal, type SessionStats, type SessionTrackerOptions
@@ -99,7 +99,10 @@ export class SessionWiring {
       invalidOption('sessions.key', 'required: a function (request) => string | undefined returning a verified identity')
     this.onRefused = functionOption<OnSessionRefusedFunction>('sessions.onRefused', opts.onRefused)
     const { key: _key, onRefused: _onRefused, overload, ...trackerOptions } = opts
+    // Before the tracker takes the store's onSeatLost over; claimed once the tracker accepted it.
+    assertStoreFree(opts.store)
     this.tracker = new SessionTracker(trackerOptions as unknown as SessionTrackerOptions)
+    if (opts.store !== undefined) claimStore(opts.store as SessionStore)
     this.policy = new SessionOverloadPolicy(overload as OverloadPolicyOptions | undefined)
     this.enabled = true
     this.screening = true

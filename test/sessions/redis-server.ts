@@ -59,3 +59,23 @@ export async function startRedis (): Promise<RedisChild | undefined> {
     }
   }
 }
+
+/** Redis's clock (TIME) in epoch ms: seats expire by it. */
+export async function redisTime (client: { time: () => Promise<Array<string | number>> }): Promise<number> {
+  const [seconds, micros] = await client.time()
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
+}
+
+const AGE_SCRIPT = `
+local seats = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, member in ipairs(seats) do redis.call('ZINCRBY', KEYS[1], -tonumber(ARGV[1]), member) end
+return #seats
+`
+
+/**
+ * Redis's clock cannot be set: moving every seat's expiry in `pool` back by `ms` is the same,
+ * for the seat scripts, as `ms` passing in Redis.
+ */
+export async function ageSeats (client: { eval: (script: string, keys: number, ...args: Array<string | number>) => Promise<unknown> }, pool: string, ms: number): Promise<void> {
+  await client.eval(AGE_SCRIPT, 1, pool, ms)
+}
