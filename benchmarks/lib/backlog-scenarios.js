@@ -1,7 +1,7 @@
 'use strict'
 
-// Scenarios of the backlog (issue 5: queue, estimated wait, partitions) and sessions
-// (issue 6) features. Each compares the plugin with and without the feature, on the same
+// Scenarios of the backlog (queue, estimated wait, partitions) and sessions
+// features. Each compares the plugin with and without the feature, on the same
 // downstream (C = 16, S = 10 ms) and the same schedule, in short 10 s trials.
 // `variants` are plugin configurations named in `protections`; options cross to the server
 // process as JSON, so functions are described by data (see scenario-server.js).

@@ -1,4 +1,4 @@
-// The backlog part of the Fastify wiring (issue 5): wait queue, estimated wait, deadline header,
+// The backlog part of the Fastify wiring: wait queue, estimated wait, deadline header,
 // partitions. Kept out of lib/plugin.ts so the plugin only makes a few calls.
 //
 // A queued request simply does not call its onRequest `done` yet: Fastify holds it before body

@@ -1,4 +1,4 @@
-// Validation of the backlog options (issue 5): queue, maxEstimatedWait, deadlineHeader,
+// Validation of the backlog options: queue, maxEstimatedWait, deadlineHeader,
 // partitions, partition. The plugin's option resolver adds BACKLOG_OPTION_NAMES to its known keys
 // and calls resolveBacklogOptions on the same object; every error names the option at fault.
 import { invalidOption } from '../errors'

@@ -1,4 +1,4 @@
-// The sessions part of the Fastify wiring (issue 6), kept out of lib/plugin.ts so the plugin
+// The sessions part of the Fastify wiring, kept out of lib/plugin.ts so the plugin
 // only makes a few calls: classify before the limiter, seat a new session once a permit is
 // held, give the policy its bookkeeping at release, refuse, drain.
 //

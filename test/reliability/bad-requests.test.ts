@@ -1,4 +1,4 @@
-// Bad requests (issue 8): garbage and huge session keys, malformed deadline headers, odd Accept
+// Bad requests: garbage and huge session keys, malformed deadline headers, odd Accept
 // headers on the status route, and a flood of distinct session keys. The process must not crash,
 // no permit may leak, and what the plugin remembers per client must stay bounded.
 import t from 'tap'

@@ -1,4 +1,4 @@
-// Chaos over real sockets (issue 8, part 1): 20,000 requests against a small fixed limit with
+// Chaos over real sockets: 20,000 requests against a small fixed limit with
 // the wait queue on, so admission, queueing, queue timeouts and rejections all happen, mixed
 // with everything that can go wrong around a request:
 // - raw sockets stopping at exact points: before the headers are complete, in the middle of a

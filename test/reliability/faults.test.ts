@@ -1,4 +1,4 @@
-// Faults (issue 8): a burst of downstream errors, a downstream latency spike and a 500 ms
+// Faults: a burst of downstream errors, a downstream latency spike and a 500 ms
 // event-loop block. Each time the limit must react (fall) and then recover to at least 80 % of
 // its value before the fault within a stated number of requests.
 //
