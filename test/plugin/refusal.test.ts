@@ -10,6 +10,7 @@ import type { RejectReason } from '../../lib/limiter/events'
 import type { SessionStore } from '../../lib/sessions/store'
 import type { SessionsOptions } from '../../lib/sessions/wiring'
 import { MemoryStore } from '../../lib/sessions/memory-store'
+import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
 import { heldApp, inHandler, queued } from '../backlog/helpers'
 import type { HeldApp } from '../backlog/helpers'
 import { until } from './helpers'
@@ -116,7 +117,8 @@ const CASES: Case[] = [
     name: 'store-unavailable',
     reason: 'store-unavailable',
     code: 'FST_CONCURRENCY_SESSION_REFUSED',
-    opts: { sessions: { key: byUser, idleTimeout: 60_000, maxSessions: 5, store: unavailableStore() } },
+    // A fresh store per registration: one store instance belongs to one registration.
+    get opts () { return { sessions: { key: byUser, idleTimeout: 60_000, maxSessions: 5, store: unavailableStore() } } },
     auto: '2',
     sessions: true,
     async refuse (h) {
@@ -244,7 +246,7 @@ for (const protocol of PROTOCOLS) {
     process.on('warning', onWarning)
     t.teardown(() => { process.removeListener('warning', onWarning) })
     const app = appFor(protocol)
-    await app.register((await import('../../lib/plugin')).fastifyAdaptiveConcurrency, { eventLoop: false, retryAfter: 3 })
+    await app.register(fastifyAdaptiveConcurrency, { eventLoop: false, retryAfter: 3 })
     app.get('/', async () => 'ok')
     await app.listen({ port: 0, host: '127.0.0.1' })
     const client = connectClient(protocol, (app.server.address() as { port: number }).port)
