@@ -31,6 +31,10 @@
 // sooner and goes deeper (ratio^2, ratio^3, ... of the limit, never under minLimit) until it
 // reaches a level with no queue.
 //
+// A probe costs nothing when traffic is light: samples admitted at or below the cap outside a
+// probe are the same measurement, so a window of `probeSamples` of them counts as a probe (the
+// same adoption rule), and a capped probe is only needed under sustained load.
+//
 // Each probe halves admissions for a round trip or two: traffic that needs all of the capacity
 // (a protected partition, active sessions) is queued or shed meanwhile, as Envoy's pinned minRTT
 // windows shed in bursts. At a high request rate `probeInterval` samples pass in well under a
@@ -97,6 +101,8 @@ export class BaselineProbe {
   private seen = 0
   /** The running probe's qualifying samples. */
   private readonly probeWindow: WindowQuantile
+  /** Healthy samples admitted below the probe cap outside probes: a probe for free. */
+  private readonly natural: WindowQuantile
   /** Healthy samples outside probes, whose windows may lower the baseline. */
   private readonly window: WindowQuantile
   /** Short exponential average of RTT outside probes: the "loaded" RTT a probe compares with. */
@@ -113,6 +119,7 @@ export class BaselineProbe {
     this.loadedDecay = 2 / (settings.samples + 1)
     this.depth = settings.ratio
     this.probeWindow = new WindowQuantile(settings.samples)
+    this.natural = new WindowQuantile(settings.samples)
     this.window = new WindowQuantile(settings.window)
   }
 
@@ -147,6 +154,18 @@ export class BaselineProbe {
     const low = this.window.add(rtt)
     if (low < this.rtt) this.rtt = low
     this.loadedRtt = this.loadedRtt < 0 ? rtt : this.loadedRtt + (rtt - this.loadedRtt) * this.loadedDecay
+    // Traffic below the probe's cap already is the measurement a probe would make, at no cost:
+    // a window of such samples counts as a probe, and no capped one is needed.
+    if (inflight <= Math.floor(estimate * this.settings.ratio)) {
+      const quiet = this.natural.add(rtt)
+      if (!Number.isNaN(quiet)) {
+        this.fraction = this.settings.ratio
+        this.floor = minLimit
+        this.cap = Math.max(minLimit, Math.floor(estimate * this.settings.ratio))
+        this.finish(this.adoptable(quiet), at)
+        return false
+      }
+    }
     // A deeper retry (depth below the ratio: the last probe still saw a queue) does not wait, nor
     // does a probe at minLimit: its cap is the limit, so it costs no admission at all, and a limit
     // held at the floor is the very sign of a baseline that may be too low.
@@ -158,6 +177,7 @@ export class BaselineProbe {
       this.floor = minLimit
       this.seen = 0
       this.probeWindow.clear()
+      this.natural.clear()
     }
     return false
   }

@@ -139,3 +139,22 @@ t.test('at minLimit routine probes do not wait probeMinInterval (they cost no ad
   t.equal(floor.limit, 8)
   t.ok(Number(floor.state().probes) >= 8, `probes go on past the five warm-up ones at the floor, 200 samples in 200 ms (${floor.state().probes})`)
 })
+
+t.test('light traffic (in flight under the probe cap) is the probe: no capped probe, no admission lost', async t => {
+  const g = new Gradient2Limit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false })
+  let capped = 0
+  feed(g, 200, () => {
+    if (g.state().probing === 'on') capped++
+    return { rtt: 10, inflight: 5, dropped: false }
+  })
+  t.equal(capped, 0, 'the limit was never capped')
+  t.ok(Number(g.state().probes) >= 50, `windows of light traffic count as probes (${g.state().probes})`)
+  // The same traffic at full use needs capped probes.
+  const full = new Gradient2Limit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false })
+  let cappedFull = 0
+  feed(full, 200, (limit) => {
+    if (full.state().probing === 'on') cappedFull++
+    return { rtt: 10, inflight: limit, dropped: false }
+  })
+  t.ok(cappedFull > 0, `at full use the limit is capped during probes (${cappedFull} samples)`)
+})
