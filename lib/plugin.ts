@@ -156,7 +156,8 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
     raw.on('close', onResponseClose)
     // A new session takes its seat only now that it holds a permit; this calls done().
     if (sessions.enabled) return sessions.admit(request, reply, permit, done)
-    done()
+    // While the loop is the queue, admitted requests run in short batches (lib/eventloop/pacer.ts).
+    eventLoopGate === undefined ? done() : eventLoopGate.pacer.run(done)
   }
 
   function reject (request: FastifyRequest, reply: FastifyReply, reason: RejectReason, done: HookHandlerDoneFunction): void {

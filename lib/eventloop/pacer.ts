@@ -1,0 +1,148 @@
+// Keeps loop iterations short while the loop is the queue, so that new connections get in.
+//
+// libuv (>= 1.45, Node >= 20) accepts ONE connection per readiness of the listening socket,
+// that is, one per loop iteration (src/unix/stream.c, uv__server_io; see
+// docs/new-connections.md). A CPU-bound overload makes every iteration as long as the
+// requests its poll phase runs: with 40 ms iterations, the 200th connection of a burst is
+// accepted 8 s later, and every new client waits seconds even for its 503.
+//
+// So while the event-loop gate sheds, admitted requests are not run in the poll phase that
+// parsed them. They wait here, in arrival order, and run from the check phase
+// (setImmediate) in batches of about BATCH_BUDGET_MS (at least one request). After a batch
+// that used its whole budget, the loop is given REST_ITERATIONS iterations without handlers:
+// each costs microseconds and accepts one more connection. The handlers get the same share of
+// the CPU; only the order of work within a second changes.
+//
+// The queue is bounded in time by the gate, which asks expectedWait() before it admits: the
+// number waiting times the measured time per request (the interval between batch starts
+// divided by the requests of the batch, so poll phases and rest iterations are included).
+// Once the queue is found empty at a check phase, or the loop was idle (the gate tells), the loop
+// keeps up again and pacing stops: requests run inline, as without the pacer. Not shedding, the
+// pacer costs one boolean test per admitted request.
+
+import type { LoopTurnOptions } from './loop-turn'
+
+/** Handler time run per check phase before the loop is let go round (at least one request). */
+export const BATCH_BUDGET_MS = 1
+/** Loop iterations without handlers after a batch that used its whole budget. */
+export const REST_ITERATIONS = 2
+/** Weight of a new per-request time measurement. */
+const SMOOTHING = 0.25
+
+export class LoopPacer {
+  /** Set while the gate sheds; cleared once the queue drains. */
+  active = false
+  /** Requests run from the queue since creation (for tests and diagnostics). */
+  paced = 0
+  private queue: Array<(() => void) | undefined> = []
+  private head = 0
+  private scheduled = false
+  private rest = 0
+  private perRequest = 0
+  private lastBatchStart = -1
+  private lastBatchSize = 0
+  private readonly now: () => number
+  private readonly defer: (fn: () => void) => void
+  private readonly drain: () => void
+
+  constructor (options: LoopTurnOptions = {}) {
+    this.now = options.now ?? performance.now.bind(performance)
+    this.defer = options.defer ?? setImmediate
+    // One bound function for the life of the pacer: no closure per batch or per request.
+    this.drain = () => this.runBatch()
+  }
+
+  /** Start pacing (the gate found a sustained queue). */
+  start (): void {
+    if (this.active) return
+    this.active = true
+    this.lastBatchStart = -1
+    this.perRequest = 0
+    this.rest = 0
+  }
+
+  /** Stop pacing once nothing waits (the gate saw the loop idle). */
+  stopIfEmpty (): void {
+    if (this.pending === 0) this.active = false
+  }
+
+  /** Run `next` now, or, while pacing, from a later check phase in arrival order. */
+  run (next: () => void): void {
+    if (!this.active) return next()
+    this.queue.push(next)
+    if (!this.scheduled) {
+      this.scheduled = true
+      this.defer(this.drain)
+    }
+  }
+
+  /** Requests waiting to run. */
+  get pending (): number {
+    return this.queue.length - this.head
+  }
+
+  /**
+   * How long, in ms, a request admitted now would wait behind the queue. Before the first
+   * batch has been measured, only an empty queue is known to be short.
+   */
+  expectedWait (): number {
+    const pending = this.pending
+    if (pending === 0) return 0
+    if (this.perRequest === 0) return Infinity
+    return pending * this.perRequest
+  }
+
+  private runBatch (): void {
+    this.scheduled = false
+    if (this.pending === 0) {
+      // Nothing arrived since the last batch that was admitted: the loop keeps up.
+      this.active = false
+      this.queue.length = 0
+      this.head = 0
+      return
+    }
+    if (this.rest > 0) {
+      this.rest--
+      this.scheduled = true
+      this.defer(this.drain)
+      return
+    }
+    const start = this.now()
+    if (this.lastBatchStart >= 0) this.measure((start - this.lastBatchStart) / this.lastBatchSize)
+    let ran = 0
+    let elapsed = 0
+    const queue = this.queue
+    try {
+      while (this.head < queue.length) {
+        const next = queue[this.head] as () => void
+        queue[this.head++] = undefined
+        ran++
+        next()
+        elapsed = this.now() - start
+        if (elapsed >= BATCH_BUDGET_MS) break
+      }
+    } finally {
+      // Even if a continuation threw, the requests behind it must still run.
+      this.afterBatch(start, ran, elapsed)
+    }
+  }
+
+  private afterBatch (start: number, ran: number, elapsed: number): void {
+    this.paced += ran
+    // The first batch of an episode: its handler time is the only measurement yet.
+    if (this.lastBatchStart < 0) this.measure(elapsed / ran)
+    this.lastBatchStart = start
+    this.lastBatchSize = ran
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head)
+      this.head = 0
+    }
+    if (elapsed >= BATCH_BUDGET_MS) this.rest = REST_ITERATIONS
+    this.scheduled = true
+    this.defer(this.drain)
+  }
+
+  private measure (sample: number): void {
+    this.perRequest = this.perRequest === 0 ? sample : this.perRequest + SMOOTHING * (sample - this.perRequest)
+  }
+}

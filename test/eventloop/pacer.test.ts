@@ -1,0 +1,122 @@
+import t from 'tap'
+import { LoopPacer, BATCH_BUDGET_MS, REST_ITERATIONS } from '../../lib/eventloop/pacer'
+
+// A fake loop: `clock` in ms, and the callbacks deferred to the next check phase.
+function fakePacer () {
+  const loop = { clock: 0, pending: [] as Array<() => void> }
+  const pacer = new LoopPacer({ now: () => loop.clock, defer: fn => { loop.pending.push(fn) } })
+  // One loop iteration's check phase: runs what was deferred before it started.
+  const checkPhase = (): void => { for (const fn of loop.pending.splice(0)) fn() }
+  // A request whose handler burns `ms` of CPU when it runs, and logs its id.
+  const ran: number[] = []
+  const request = (id: number, ms: number) => () => { ran.push(id); loop.clock += ms }
+  return { pacer, loop, checkPhase, ran, request }
+}
+
+t.test('not pacing: a request runs at once, nothing is deferred', async t => {
+  const { pacer, loop, ran, request } = fakePacer()
+  pacer.run(request(1, 3))
+  t.same(ran, [1])
+  t.equal(loop.pending.length, 0)
+  t.equal(pacer.expectedWait(), 0)
+})
+
+t.test('pacing: requests run from later check phases, in order, one budget per iteration, with rest iterations after a full batch', async t => {
+  t.equal(BATCH_BUDGET_MS, 1)
+  t.equal(REST_ITERATIONS, 2)
+  const { pacer, ran, request, checkPhase } = fakePacer()
+  pacer.start()
+  t.ok(pacer.active)
+  for (let id = 1; id <= 3; id++) pacer.run(request(id, 3))
+  t.same(ran, [], 'nothing runs in the poll phase that parsed them')
+  t.equal(pacer.pending, 3)
+  t.equal(pacer.expectedWait(), Infinity, 'no measurement yet: only an empty queue is known to be short')
+  checkPhase()
+  t.same(ran, [1], 'a 3 ms request uses the whole 1 ms budget: one per iteration')
+  t.equal(pacer.expectedWait(), 2 * 3, 'two waiting, 3 ms each (the first batch\'s handler time)')
+  checkPhase()
+  checkPhase()
+  t.same(ran, [1], 'two iterations without handlers, so the loop can accept connections')
+  checkPhase()
+  t.same(ran, [1, 2])
+  checkPhase(); checkPhase(); checkPhase()
+  t.same(ran, [1, 2, 3])
+  t.equal(pacer.paced, 3)
+  t.ok(pacer.active, 'still pacing until a check phase finds the queue empty')
+  checkPhase(); checkPhase(); checkPhase()
+  t.notOk(pacer.active, 'the queue drained: the loop keeps up')
+  pacer.run(request(4, 3))
+  t.same(ran, [1, 2, 3, 4], 'back to running requests at once')
+})
+
+t.test('short requests run many to a batch, and no rest iteration follows a batch that emptied the queue within budget', async t => {
+  const { pacer, ran, request, checkPhase, loop } = fakePacer()
+  pacer.start()
+  for (let id = 1; id <= 12; id++) pacer.run(request(id, 0.125))
+  checkPhase()
+  t.equal(ran.length, 8, 'eight 0.125 ms requests fill the 1 ms budget')
+  t.equal(loop.pending.length, 1)
+  checkPhase(); checkPhase()
+  t.equal(ran.length, 8, 'rest iterations')
+  checkPhase()
+  t.equal(ran.length, 12)
+  checkPhase()
+  t.notOk(pacer.active)
+})
+
+t.test('expectedWait measures the time per request between batch starts, rest iterations and poll phases included', async t => {
+  const { pacer, request, checkPhase, loop } = fakePacer()
+  pacer.start()
+  for (let id = 1; id <= 10; id++) pacer.run(request(id, 3))
+  checkPhase() // batch 1 at t = 0: 3 ms
+  loop.clock += 0.5 // poll phases and rest iterations
+  checkPhase(); checkPhase()
+  loop.clock += 0.5
+  checkPhase() // batch 2 at t = 4: one request took 4 ms of loop time
+  t.equal(pacer.pending, 8)
+  t.equal(pacer.expectedWait(), 8 * (3 + 0.25 * (4 - 3)), 'smoothed: 3 ms, then 4 ms measured')
+})
+
+t.test('a continuation that throws does not stall the requests behind it', async t => {
+  const { pacer, ran, request, checkPhase } = fakePacer()
+  pacer.start()
+  pacer.run(() => { throw new Error('boom') })
+  pacer.run(request(2, 0.1))
+  t.throws(() => checkPhase(), /boom/)
+  checkPhase()
+  t.same(ran, [2])
+})
+
+t.test('stopIfEmpty stops only an empty queue; start() twice changes nothing', async t => {
+  const { pacer, request } = fakePacer()
+  pacer.start()
+  pacer.run(request(1, 3))
+  pacer.start()
+  t.equal(pacer.pending, 1)
+  pacer.stopIfEmpty()
+  t.ok(pacer.active)
+  const idle = fakePacer()
+  idle.pacer.start()
+  idle.pacer.stopIfEmpty()
+  t.notOk(idle.pacer.active)
+})
+
+t.test('a long queue is compacted as it drains', async t => {
+  const { pacer, ran, request, checkPhase } = fakePacer()
+  pacer.start()
+  for (let id = 1; id <= 3000; id++) pacer.run(request(id, 0.001))
+  for (let i = 0; i < 20 && pacer.pending > 0; i++) checkPhase()
+  t.equal(ran.length, 3000)
+  t.same(ran.slice(0, 3), [1, 2, 3])
+  t.same(ran.slice(-2), [2999, 3000], 'order kept across compaction')
+})
+
+t.test('default pacer uses the real clock and setImmediate', async t => {
+  const pacer = new LoopPacer()
+  pacer.start()
+  let ran = false
+  pacer.run(() => { ran = true })
+  t.notOk(ran)
+  await new Promise(resolve => setImmediate(resolve))
+  t.ok(ran)
+})
