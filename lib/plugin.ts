@@ -62,6 +62,7 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
   const eventLoopGate = options.eventLoop === undefined ? undefined : new EventLoopGate(options.eventLoop.maxWait)
   if (eventLoopGate !== undefined) {
     limiter.addGate(eventLoopGate)
+    eventLoopGate.pacer.watch(fastify.server)
     // Priorities hold when the loop is the queue too: the first-declared partition is shed last.
     eventLoopGate.spared = limiter.partitions?.list[0].name
   }

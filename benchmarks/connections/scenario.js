@@ -72,6 +72,9 @@ async function trial ({ rate, protection, durationMs, warmupMs, sloMs, timeoutMs
   const child = fork(SERVER, [JSON.stringify({ scenario: scenario.server, protection, sampleMs: 100 })], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
+  // The server's own samples (limit, in-flight, loop delay every 100 ms), kept in the JSON.
+  const samples = []
+  child.on('message', (msg) => { if (msg.type === 'sample') samples.push(msg) })
   try {
     const { port } = await message(child, 'ready')
     const burstAtMs = Math.min(BURST_AT_MS, durationMs / 2)
@@ -110,7 +113,9 @@ async function trial ({ rate, protection, durationMs, warmupMs, sloMs, timeoutMs
         rejectionP99: total.rejectionP99,
         errors: total.errors + total.timeouts,
         errorCodes: load.errorCodes
-      }
+      },
+      perSecond: recorder.summarize().perSecond.map((b) => ({ goodput: b.goodput, rejected: b.rejectedRate, admittedP99: b.admittedP99, rejectionP99: b.rejectionP99, sendLagP99: b.sendLagP99 })),
+      samples
     }
   } finally {
     child.kill('SIGKILL')

@@ -9,23 +9,30 @@
 // So while the event-loop gate sheds, admitted requests are not run in the poll phase that
 // parsed them. They wait here, in arrival order, and run from the check phase
 // (setImmediate) in batches of about BATCH_BUDGET_MS (at least one request). After a batch
-// that used its whole budget, the loop is given REST_ITERATIONS iterations without handlers:
-// each costs microseconds and accepts one more connection. The handlers get the same share of
-// the CPU; only the order of work within a second changes.
-//
+// that used its whole budget, the loop goes round without handlers: once always, and then for
+// as long as each round accepted a new connection (the server's 'connection' events, counted),
+// for at most as long as the batch ran (REST_BUDGET_MS at least). An empty round costs microseconds and accepts one more
+// connection, so a burst of new connections is taken in at several per handler instead of one,
+// and without new connections the handlers lose one empty round per batch.
+
 // The queue is bounded in time by the gate, which asks expectedWait() before it admits: the
 // number waiting times the measured time per request (the interval between batch starts
 // divided by the requests of the batch, so poll phases and rest iterations are included).
-// Once the queue is found empty at a check phase, or the loop was idle (the gate tells), the loop
-// keeps up again and pacing stops: requests run inline, as without the pacer. Not shedding, the
-// pacer costs one boolean test per admitted request.
+// Pacing stops when the loop keeps up: the queue is found empty after a batch that ran within
+// its budget, or the loop was idle for `maxWait` (the gate tells). Requests then run inline, as
+// without the pacer. Not pacing, the pacer costs one boolean test per admitted request.
 
 import type { LoopTurnOptions } from './loop-turn'
 
 /** Handler time run per check phase before the loop is let go round (at least one request). */
 export const BATCH_BUDGET_MS = 1
-/** Loop iterations without handlers after a batch that used its whole budget. */
-export const REST_ITERATIONS = 2
+/** Loop iterations without handlers after every batch that used its whole budget. */
+export const MIN_REST_ITERATIONS = 1
+/**
+ * Iterations without handlers continue while connections arrive, for as long as the batch before
+ * them ran and at least this long (ms): new connections get at most half of the loop.
+ */
+export const REST_BUDGET_MS = 1
 /** Weight of a new per-request time measurement. */
 const SMOOTHING = 0.25
 
@@ -37,7 +44,13 @@ export class LoopPacer {
   private queue: Array<(() => void) | undefined> = []
   private head = 0
   private scheduled = false
-  private rest = 0
+  private resting = false
+  private restIterations = 0
+  private batchEnd = 0
+  private lastBatchFull = false
+  private restBudget = REST_BUDGET_MS
+  private connections = 0
+  private seenConnections = 0
   private perRequest = 0
   private lastBatchStart = -1
   private lastBatchSize = 0
@@ -50,6 +63,14 @@ export class LoopPacer {
     this.defer = options.defer ?? setImmediate
     // One bound function for the life of the pacer: no closure per batch or per request.
     this.drain = () => this.runBatch()
+    this.countConnection = () => { this.connections++ }
+  }
+
+  private readonly countConnection: () => void
+
+  /** Counts the server's new connections: while they keep coming, the loop rests longer. */
+  watch (server: { on: (event: 'connection', listener: () => void) => unknown }): void {
+    server.on('connection', this.countConnection)
   }
 
   /** Start pacing (the gate found a sustained queue). */
@@ -58,7 +79,8 @@ export class LoopPacer {
     this.active = true
     this.lastBatchStart = -1
     this.perRequest = 0
-    this.rest = 0
+    this.resting = false
+    this.lastBatchFull = false
   }
 
   /** Stop pacing once nothing waits (the gate saw the loop idle). */
@@ -95,14 +117,17 @@ export class LoopPacer {
   private runBatch (): void {
     this.scheduled = false
     if (this.pending === 0) {
-      // Nothing arrived since the last batch that was admitted: the loop keeps up.
-      this.active = false
       this.queue.length = 0
       this.head = 0
+      // The last batch ran everything within its budget: the loop keeps up. After a full batch,
+      // an empty queue may only mean that arrivals paused (a client stalled, a burst ended):
+      // stay ready, with nothing scheduled, until the next request or until the gate sees the
+      // loop idle. Stopping here would let the next surge run inline, in long turns, until
+      // two of them in a row start the shedding again.
+      if (!this.lastBatchFull) this.active = false
       return
     }
-    if (this.rest > 0) {
-      this.rest--
+    if (this.resting && this.keepResting()) {
       this.scheduled = true
       this.defer(this.drain)
       return
@@ -137,9 +162,27 @@ export class LoopPacer {
       this.queue = this.queue.slice(this.head)
       this.head = 0
     }
-    if (elapsed >= BATCH_BUDGET_MS) this.rest = REST_ITERATIONS
+    this.batchEnd = this.now()
+    this.lastBatchFull = elapsed >= BATCH_BUDGET_MS
+    if (this.lastBatchFull) {
+      this.restBudget = elapsed > REST_BUDGET_MS ? elapsed : REST_BUDGET_MS
+      this.resting = true
+      this.restIterations = 0
+      this.seenConnections = this.connections
+    }
     this.scheduled = true
     this.defer(this.drain)
+  }
+
+  // Called at the check phase of an iteration without handlers: did its poll phase accept a
+  // connection? Then more are probably waiting in the kernel's accept queue.
+  private keepResting (): boolean {
+    const fresh = this.connections !== this.seenConnections
+    this.seenConnections = this.connections
+    if (++this.restIterations <= MIN_REST_ITERATIONS) return true
+    if (fresh && this.now() - this.batchEnd < this.restBudget) return true
+    this.resting = false
+    return false
   }
 
   private measure (sample: number): void {

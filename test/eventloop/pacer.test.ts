@@ -1,5 +1,6 @@
 import t from 'tap'
-import { LoopPacer, BATCH_BUDGET_MS, REST_ITERATIONS } from '../../lib/eventloop/pacer'
+import { EventEmitter } from 'node:events'
+import { LoopPacer, BATCH_BUDGET_MS, MIN_REST_ITERATIONS, REST_BUDGET_MS } from '../../lib/eventloop/pacer'
 
 // A fake loop: `clock` in ms, and the callbacks deferred to the next check phase.
 function fakePacer () {
@@ -21,10 +22,10 @@ t.test('not pacing: a request runs at once, nothing is deferred', async t => {
   t.equal(pacer.expectedWait(), 0)
 })
 
-t.test('pacing: requests run from later check phases, in order, one budget per iteration, with rest iterations after a full batch', async t => {
+t.test('pacing: requests run from later check phases, in order, one budget per iteration, with a rest iteration after a full batch', async t => {
   t.equal(BATCH_BUDGET_MS, 1)
-  t.equal(REST_ITERATIONS, 2)
-  const { pacer, ran, request, checkPhase } = fakePacer()
+  t.equal(MIN_REST_ITERATIONS, 1)
+  const { pacer, ran, request, checkPhase, loop } = fakePacer()
   pacer.start()
   t.ok(pacer.active)
   for (let id = 1; id <= 3; id++) pacer.run(request(id, 3))
@@ -35,18 +36,56 @@ t.test('pacing: requests run from later check phases, in order, one budget per i
   t.same(ran, [1], 'a 3 ms request uses the whole 1 ms budget: one per iteration')
   t.equal(pacer.expectedWait(), 2 * 3, 'two waiting, 3 ms each (the first batch\'s handler time)')
   checkPhase()
+  t.same(ran, [1], 'one iteration without handlers, so the loop can accept a connection')
   checkPhase()
-  t.same(ran, [1], 'two iterations without handlers, so the loop can accept connections')
-  checkPhase()
-  t.same(ran, [1, 2])
-  checkPhase(); checkPhase(); checkPhase()
+  t.same(ran, [1, 2], 'no new connection came: back to handlers')
+  checkPhase(); checkPhase()
   t.same(ran, [1, 2, 3])
   t.equal(pacer.paced, 3)
-  t.ok(pacer.active, 'still pacing until a check phase finds the queue empty')
-  checkPhase(); checkPhase(); checkPhase()
-  t.notOk(pacer.active, 'the queue drained: the loop keeps up')
-  pacer.run(request(4, 3))
-  t.same(ran, [1, 2, 3, 4], 'back to running requests at once')
+  checkPhase(); checkPhase()
+  t.ok(pacer.active, 'the queue drained after a full batch: arrivals may only have paused')
+  t.equal(loop.pending.length, 0, 'nothing is scheduled while the queue is empty')
+  pacer.run(request(4, 0.5))
+  t.same(ran, [1, 2, 3], 'the next request is paced')
+  checkPhase()
+  t.same(ran, [1, 2, 3], 'after the rest iteration owed to the last full batch')
+  checkPhase()
+  t.same(ran, [1, 2, 3, 4])
+  checkPhase()
+  t.notOk(pacer.active, 'the queue drained after a batch within budget: the loop keeps up')
+  pacer.run(request(5, 3))
+  t.same(ran, [1, 2, 3, 4, 5], 'back to running requests at once')
+})
+
+t.test('while new connections keep arriving, the loop rests as long as the batch before ran (at least REST_BUDGET_MS)', async t => {
+  t.equal(REST_BUDGET_MS, 1)
+  const { pacer, ran, request, checkPhase, loop } = fakePacer()
+  const server = new EventEmitter()
+  pacer.watch(server)
+  pacer.start()
+  for (let id = 1; id <= 4; id++) pacer.run(request(id, id === 4 ? 0.5 : 3))
+  checkPhase()
+  t.same(ran, [1])
+  // Each poll phase accepts one connection, which costs 0.7 ms.
+  const pollPhase = (): void => { server.emit('connection'); loop.clock += 0.7 }
+  pollPhase(); checkPhase() // the rest iteration every full batch gets
+  pollPhase(); checkPhase() // 1.4 ms after the batch, and a connection came: rest again
+  pollPhase(); checkPhase() // 2.1 ms
+  pollPhase(); checkPhase() // 2.8 ms
+  t.same(ran, [1], 'iterations without handlers while connections arrive')
+  pollPhase(); checkPhase() // 3.5 ms: as long as the 3 ms batch, so the handlers get the loop back
+  t.same(ran, [1, 2])
+  checkPhase()
+  checkPhase()
+  t.same(ran, [1, 2, 3], 'no connection in the rest iteration: back to handlers at once')
+  pollPhase(); checkPhase() // the minimum rest iteration
+  pollPhase(); checkPhase() // 1.4 ms after a 3 ms batch: rest
+  t.same(ran, [1, 2, 3])
+  pollPhase(); checkPhase()
+  pollPhase(); checkPhase()
+  pollPhase(); checkPhase()
+  t.same(ran, [1, 2, 3, 4])
+  t.equal(server.listenerCount('connection'), 1)
 })
 
 t.test('short requests run many to a batch, and no rest iteration follows a batch that emptied the queue within budget', async t => {
@@ -56,8 +95,8 @@ t.test('short requests run many to a batch, and no rest iteration follows a batc
   checkPhase()
   t.equal(ran.length, 8, 'eight 0.125 ms requests fill the 1 ms budget')
   t.equal(loop.pending.length, 1)
-  checkPhase(); checkPhase()
-  t.equal(ran.length, 8, 'rest iterations')
+  checkPhase()
+  t.equal(ran.length, 8, 'a rest iteration')
   checkPhase()
   t.equal(ran.length, 12)
   checkPhase()
@@ -69,8 +108,8 @@ t.test('expectedWait measures the time per request between batch starts, rest it
   pacer.start()
   for (let id = 1; id <= 10; id++) pacer.run(request(id, 3))
   checkPhase() // batch 1 at t = 0: 3 ms
-  loop.clock += 0.5 // poll phases and rest iterations
-  checkPhase(); checkPhase()
+  loop.clock += 0.5 // a poll phase and a rest iteration
+  checkPhase()
   loop.clock += 0.5
   checkPhase() // batch 2 at t = 4: one request took 4 ms of loop time
   t.equal(pacer.pending, 8)
