@@ -49,6 +49,7 @@ export class EventLoopGate implements AdmissionGate {
   shed = 0
   /** The most important partition's name (set by the plugin when partitions are declared). */
   spared: string | undefined = undefined
+  private blipTurn = -1
 
   constructor (maxWait: number = DEFAULT_EVENT_LOOP_MAX_WAIT, loop?: LoopTurnOptions) {
     this.maxWait = maxWait
@@ -60,8 +61,11 @@ export class EventLoopGate implements AdmissionGate {
     const tracker = this.tracker
     const age = tracker.age()
     const pacer = this.pacer
-    if (pacer.active && tracker.gap > this.maxWait) pacer.stopIfEmpty()
+    // Paced batches run outside the tracker's turns: the pacer knows whether the loop was idle.
+    if (pacer.active && tracker.gap > this.maxWait) pacer.stopIfIdle(this.maxWait)
     if (pacer.active) {
+      // The rest of a slow turn that started pacing as a blip is served, as the blip would be.
+      if (tracker.currentTurn === this.blipTurn) return undefined
       const wait = age + pacer.expectedWait()
       if (wait <= this.maxWait) return undefined
       if (partition !== undefined && partition === this.spared && wait <= 2 * this.maxWait) return undefined
@@ -69,7 +73,14 @@ export class EventLoopGate implements AdmissionGate {
       return 'event-loop'
     }
     if (age <= this.maxWait) return undefined
-    if (tracker.previousTurn <= this.maxWait || tracker.gap > this.maxWait) return undefined
+    if (tracker.previousTurn <= this.maxWait || tracker.gap > this.maxWait) {
+      // One slow turn: nothing is shed, but the rest of it is paced instead of run inline, so
+      // that a flood of requests read at once (a burst of clients that connected first and
+      // sent later) cannot hold the loop for the whole flood.
+      this.blipTurn = tracker.currentTurn
+      pacer.start()
+      return undefined
+    }
     if (partition !== undefined && partition === this.spared && age <= 2 * this.maxWait) return undefined
     this.shed++
     pacer.start()

@@ -46,7 +46,7 @@ export class LoopPacer {
   private scheduled = false
   private resting = false
   private restIterations = 0
-  private batchEnd = 0
+  private batchEnd = -Infinity
   private lastBatchFull = false
   private restBudget = REST_BUDGET_MS
   private connections = 0
@@ -81,11 +81,15 @@ export class LoopPacer {
     this.perRequest = 0
     this.resting = false
     this.lastBatchFull = false
+    this.batchEnd = -Infinity
   }
 
-  /** Stop pacing once nothing waits (the gate saw the loop idle). */
-  stopIfEmpty (): void {
-    if (this.pending === 0) this.active = false
+  /**
+   * Stop pacing if nothing waits and no paced request ran for `idleMs` (the gate saw no request
+   * for that long either: the loop was idle).
+   */
+  stopIfIdle (idleMs: number): void {
+    if (this.pending === 0 && this.now() - this.batchEnd > idleMs) this.active = false
   }
 
   /** Run `next` now, or, while pacing, from a later check phase in arrival order. */

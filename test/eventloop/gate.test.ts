@@ -37,7 +37,9 @@ t.test('long turns back to back are a sustained queue: requests past maxWait are
   t.equal(gate.check(), undefined)
   loop.clock += 20
   t.equal(gate.check(), undefined, 'after an idle gap, one long turn is not enough again')
-  t.notOk(gate.pacer.active, 'the loop went idle with nothing paced: pacing stopped')
+  t.ok(gate.pacer.active, 'the rest of that slow turn is paced, not shed')
+  loop.clock += 5
+  t.equal(gate.check(), undefined, 'the whole slow turn is admitted, as a blip')
   t.equal(gate.shed, 2)
 })
 

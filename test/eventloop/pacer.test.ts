@@ -126,18 +126,28 @@ t.test('a continuation that throws does not stall the requests behind it', async
   t.same(ran, [2])
 })
 
-t.test('stopIfEmpty stops only an empty queue; start() twice changes nothing', async t => {
-  const { pacer, request } = fakePacer()
+t.test('stopIfIdle stops only an empty queue after no paced work for that long; start() twice changes nothing', async t => {
+  const { pacer, request, checkPhase, loop } = fakePacer()
   pacer.start()
   pacer.run(request(1, 3))
   pacer.start()
   t.equal(pacer.pending, 1)
-  pacer.stopIfEmpty()
-  t.ok(pacer.active)
+  pacer.stopIfIdle(10)
+  t.ok(pacer.active, 'a request waits')
+  checkPhase()
+  checkPhase()
+  checkPhase()
+  t.equal(pacer.pending, 0)
+  loop.clock += 10
+  pacer.stopIfIdle(10)
+  t.ok(pacer.active, 'the last batch ended only 10 ms ago')
+  loop.clock += 1
+  pacer.stopIfIdle(10)
+  t.notOk(pacer.active)
   const idle = fakePacer()
   idle.pacer.start()
-  idle.pacer.stopIfEmpty()
-  t.notOk(idle.pacer.active)
+  idle.pacer.stopIfIdle(10)
+  t.notOk(idle.pacer.active, 'never ran anything')
 })
 
 t.test('a long queue is compacted as it drains', async t => {
