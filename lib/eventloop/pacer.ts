@@ -7,13 +7,13 @@
 // accepted 8 s later, and every new client waits seconds even for its 503.
 //
 // So while the event-loop gate sheds, admitted requests are not run in the poll phase that
-// parsed them. They wait here, in arrival order, and run from the check phase
-// (setImmediate) in batches of about BATCH_BUDGET_MS (at least one request). After a batch
-// that used its whole budget, the loop goes round without handlers: once always, and then for
-// as long as each round accepted a new connection (the server's 'connection' events, counted),
-// for at most as long as the batch ran (REST_BUDGET_MS at least). An empty round costs microseconds and accepts one more
-// connection, so a burst of new connections is taken in at several per handler instead of one,
-// and without new connections the handlers lose one empty round per batch.
+// parsed them. They wait here, in arrival order, and run from the check phase (setImmediate) in
+// batches of about BATCH_BUDGET_MS (at least one request). Each batch's iteration accepts one
+// connection; if its poll phase did accept one (the server's 'connection' events, counted), more
+// are probably waiting, and the loop goes round without handlers for as long as each round
+// accepts another, for at most as long as the batch ran (REST_BUDGET_MS at least). An empty round
+// costs microseconds, so a burst of new connections is taken in at up to half of the loop's time
+// instead of one per batch; without new connections the handlers lose nothing.
 
 // The queue is bounded in time by the gate, which asks expectedWait() before it admits: the
 // number waiting times the measured time per request (the interval between batch starts
@@ -25,9 +25,7 @@
 import type { LoopTurnOptions } from './loop-turn'
 
 /** Handler time run per check phase before the loop is let go round (at least one request). */
-export const BATCH_BUDGET_MS = 1
-/** Loop iterations without handlers after every batch that used its whole budget. */
-export const MIN_REST_ITERATIONS = 1
+export const BATCH_BUDGET_MS = 5
 /**
  * Iterations without handlers continue while connections arrive, for as long as the batch before
  * them ran and at least this long (ms): new connections get at most half of the loop.
@@ -45,7 +43,6 @@ export class LoopPacer {
   private head = 0
   private scheduled = false
   private resting = false
-  private restIterations = 0
   private batchEnd = -Infinity
   private lastBatchFull = false
   private restBudget = REST_BUDGET_MS
@@ -168,22 +165,18 @@ export class LoopPacer {
     }
     this.batchEnd = this.now()
     this.lastBatchFull = elapsed >= BATCH_BUDGET_MS
-    if (this.lastBatchFull) {
-      this.restBudget = elapsed > REST_BUDGET_MS ? elapsed : REST_BUDGET_MS
-      this.resting = true
-      this.restIterations = 0
-      this.seenConnections = this.connections
-    }
+    this.restBudget = elapsed > REST_BUDGET_MS ? elapsed : REST_BUDGET_MS
+    this.resting = true
+    this.seenConnections = this.connections
     this.scheduled = true
     this.defer(this.drain)
   }
 
-  // Called at the check phase of an iteration without handlers: did its poll phase accept a
-  // connection? Then more are probably waiting in the kernel's accept queue.
+  // Called at the check phase after a batch or a rest iteration: did the poll phase just before
+  // accept a connection? Then more are probably waiting in the kernel's accept queue.
   private keepResting (): boolean {
     const fresh = this.connections !== this.seenConnections
     this.seenConnections = this.connections
-    if (++this.restIterations <= MIN_REST_ITERATIONS) return true
     if (fresh && this.now() - this.batchEnd < this.restBudget) return true
     this.resting = false
     return false

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { EventEmitter } from 'node:events'
-import { LoopPacer, BATCH_BUDGET_MS, MIN_REST_ITERATIONS, REST_BUDGET_MS } from '../../lib/eventloop/pacer'
+import { LoopPacer, BATCH_BUDGET_MS, REST_BUDGET_MS } from '../../lib/eventloop/pacer'
 
 // A fake loop: `clock` in ms, and the callbacks deferred to the next check phase.
 function fakePacer () {
@@ -22,39 +22,32 @@ t.test('not pacing: a request runs at once, nothing is deferred', async t => {
   t.equal(pacer.expectedWait(), 0)
 })
 
-t.test('pacing: requests run from later check phases, in order, one budget per iteration, with a rest iteration after a full batch', async t => {
-  t.equal(BATCH_BUDGET_MS, 1)
-  t.equal(MIN_REST_ITERATIONS, 1)
+t.test('pacing: requests run from later check phases, in order, one budget per iteration', async t => {
+  t.equal(BATCH_BUDGET_MS, 5)
   const { pacer, ran, request, checkPhase, loop } = fakePacer()
   pacer.start()
   t.ok(pacer.active)
-  for (let id = 1; id <= 3; id++) pacer.run(request(id, 3))
+  for (let id = 1; id <= 4; id++) pacer.run(request(id, 3))
   t.same(ran, [], 'nothing runs in the poll phase that parsed them')
-  t.equal(pacer.pending, 3)
+  t.equal(pacer.pending, 4)
   t.equal(pacer.expectedWait(), Infinity, 'no measurement yet: only an empty queue is known to be short')
   checkPhase()
-  t.same(ran, [1], 'a 3 ms request uses the whole 1 ms budget: one per iteration')
+  t.same(ran, [1, 2], 'two 3 ms requests use the 5 ms budget')
   t.equal(pacer.expectedWait(), 2 * 3, 'two waiting, 3 ms each (the first batch\'s handler time)')
   checkPhase()
-  t.same(ran, [1], 'one iteration without handlers, so the loop can accept a connection')
+  t.same(ran, [1, 2, 3, 4], 'no new connection came: the next batch at once')
+  t.equal(pacer.paced, 4)
   checkPhase()
-  t.same(ran, [1, 2], 'no new connection came: back to handlers')
-  checkPhase(); checkPhase()
-  t.same(ran, [1, 2, 3])
-  t.equal(pacer.paced, 3)
-  checkPhase(); checkPhase()
   t.ok(pacer.active, 'the queue drained after a full batch: arrivals may only have paused')
   t.equal(loop.pending.length, 0, 'nothing is scheduled while the queue is empty')
-  pacer.run(request(4, 0.5))
-  t.same(ran, [1, 2, 3], 'the next request is paced')
+  pacer.run(request(5, 0.5))
+  t.same(ran, [1, 2, 3, 4], 'the next request is paced')
   checkPhase()
-  t.same(ran, [1, 2, 3], 'after the rest iteration owed to the last full batch')
-  checkPhase()
-  t.same(ran, [1, 2, 3, 4])
+  t.same(ran, [1, 2, 3, 4, 5])
   checkPhase()
   t.notOk(pacer.active, 'the queue drained after a batch within budget: the loop keeps up')
-  pacer.run(request(5, 3))
-  t.same(ran, [1, 2, 3, 4, 5], 'back to running requests at once')
+  pacer.run(request(6, 3))
+  t.same(ran, [1, 2, 3, 4, 5, 6], 'back to running requests at once')
 })
 
 t.test('while new connections keep arriving, the loop rests as long as the batch before ran (at least REST_BUDGET_MS)', async t => {
@@ -63,57 +56,65 @@ t.test('while new connections keep arriving, the loop rests as long as the batch
   const server = new EventEmitter()
   pacer.watch(server)
   pacer.start()
-  for (let id = 1; id <= 4; id++) pacer.run(request(id, id === 4 ? 0.5 : 3))
+  for (let id = 1; id <= 4; id++) pacer.run(request(id, id === 3 ? 0.5 : 6))
+  // Each poll phase accepts one connection, which costs 1 ms.
+  const pollPhase = (): void => { server.emit('connection'); loop.clock += 1 }
   checkPhase()
-  t.same(ran, [1])
-  // Each poll phase accepts one connection, which costs 0.7 ms.
-  const pollPhase = (): void => { server.emit('connection'); loop.clock += 0.7 }
-  pollPhase(); checkPhase() // the rest iteration every full batch gets
-  pollPhase(); checkPhase() // 1.4 ms after the batch, and a connection came: rest again
-  pollPhase(); checkPhase() // 2.1 ms
-  pollPhase(); checkPhase() // 2.8 ms
+  t.same(ran, [1], 'a 6 ms batch')
+  pollPhase(); checkPhase() // 1 ms after the batch, a connection came: rest
+  pollPhase(); checkPhase() // 2 ms
+  pollPhase(); checkPhase() // 3 ms
+  pollPhase(); checkPhase() // 4 ms
+  pollPhase(); checkPhase() // 5 ms
   t.same(ran, [1], 'iterations without handlers while connections arrive')
-  pollPhase(); checkPhase() // 3.5 ms: as long as the 3 ms batch, so the handlers get the loop back
+  pollPhase(); checkPhase() // 6 ms: as long as the batch, so the handlers get the loop back
+  t.same(ran, [1, 2])
+  pollPhase(); checkPhase() // 1 ms after a 6 ms batch: rest
   t.same(ran, [1, 2])
   checkPhase()
-  checkPhase()
-  t.same(ran, [1, 2, 3], 'no connection in the rest iteration: back to handlers at once')
-  pollPhase(); checkPhase() // the minimum rest iteration
-  pollPhase(); checkPhase() // 1.4 ms after a 3 ms batch: rest
-  t.same(ran, [1, 2, 3])
-  pollPhase(); checkPhase()
-  pollPhase(); checkPhase()
-  pollPhase(); checkPhase()
-  t.same(ran, [1, 2, 3, 4])
+  t.same(ran, [1, 2, 3, 4], 'no connection in the rest iteration: back to handlers at once (0.5 + 6 ms in one batch)')
   t.equal(server.listenerCount('connection'), 1)
 })
 
-t.test('short requests run many to a batch, and no rest iteration follows a batch that emptied the queue within budget', async t => {
+t.test('after a short batch, connections get at least REST_BUDGET_MS', async t => {
   const { pacer, ran, request, checkPhase, loop } = fakePacer()
+  const server = new EventEmitter()
+  pacer.watch(server)
   pacer.start()
-  for (let id = 1; id <= 12; id++) pacer.run(request(id, 0.125))
+  pacer.run(request(1, 0.2))
+  pacer.run(request(2, 0.2))
   checkPhase()
-  t.equal(ran.length, 8, 'eight 0.125 ms requests fill the 1 ms budget')
-  t.equal(loop.pending.length, 1)
-  checkPhase()
-  t.equal(ran.length, 8, 'a rest iteration')
-  checkPhase()
-  t.equal(ran.length, 12)
-  checkPhase()
-  t.notOk(pacer.active)
+  t.same(ran, [1, 2])
+  pacer.run(request(3, 0.2))
+  const pollPhase = (): void => { server.emit('connection'); loop.clock += 0.4 }
+  pollPhase(); checkPhase() // 0.4 ms after the batch
+  pollPhase(); checkPhase() // 0.8 ms
+  t.same(ran, [1, 2])
+  pollPhase(); checkPhase() // 1.2 ms: past REST_BUDGET_MS
+  t.same(ran, [1, 2, 3])
 })
 
-t.test('expectedWait measures the time per request between batch starts, rest iterations and poll phases included', async t => {
+t.test('short requests run many to a batch', async t => {
+  const { pacer, ran, request, checkPhase } = fakePacer()
+  pacer.start()
+  for (let id = 1; id <= 50; id++) pacer.run(request(id, 0.125))
+  checkPhase()
+  t.equal(ran.length, 40, 'forty 0.125 ms requests fill the 5 ms budget')
+  checkPhase()
+  t.equal(ran.length, 50)
+  checkPhase()
+  t.notOk(pacer.active, 'the last batch ran within budget and the queue is empty')
+})
+
+t.test('expectedWait measures the time per request between batch starts, poll phases included', async t => {
   const { pacer, request, checkPhase, loop } = fakePacer()
   pacer.start()
-  for (let id = 1; id <= 10; id++) pacer.run(request(id, 3))
-  checkPhase() // batch 1 at t = 0: 3 ms
-  loop.clock += 0.5 // a poll phase and a rest iteration
-  checkPhase()
-  loop.clock += 0.5
-  checkPhase() // batch 2 at t = 4: one request took 4 ms of loop time
+  for (let id = 1; id <= 10; id++) pacer.run(request(id, 6))
+  checkPhase() // batch 1 at t = 0: 6 ms
+  loop.clock += 2 // a poll phase
+  checkPhase() // batch 2 at t = 8: one request took 8 ms of loop time
   t.equal(pacer.pending, 8)
-  t.equal(pacer.expectedWait(), 8 * (3 + 0.25 * (4 - 3)), 'smoothed: 3 ms, then 4 ms measured')
+  t.equal(pacer.expectedWait(), 8 * (6 + 0.25 * (8 - 6)), 'smoothed: 6 ms, then 8 ms measured')
 })
 
 t.test('a continuation that throws does not stall the requests behind it', async t => {
@@ -129,12 +130,11 @@ t.test('a continuation that throws does not stall the requests behind it', async
 t.test('stopIfIdle stops only an empty queue after no paced work for that long; start() twice changes nothing', async t => {
   const { pacer, request, checkPhase, loop } = fakePacer()
   pacer.start()
-  pacer.run(request(1, 3))
+  pacer.run(request(1, 6))
   pacer.start()
   t.equal(pacer.pending, 1)
   pacer.stopIfIdle(10)
   t.ok(pacer.active, 'a request waits')
-  checkPhase()
   checkPhase()
   checkPhase()
   t.equal(pacer.pending, 0)
