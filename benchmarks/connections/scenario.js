@@ -179,8 +179,11 @@ async function run ({ scenario: planned, protections, runs, durationMs, warmupMs
   }
   const rows = summarize(trials, protections.map((p) => p.name))
   const md = markdown(rows, meta, durationMs, planned.rate)
-  fs.mkdirSync(RESULTS, { recursive: true })
-  fs.writeFileSync(path.join(RESULTS, `${scenario.name}.json`), JSON.stringify({ meta, rows, trials }, null, 2) + '\n')
+  // As benchmarks/lib/report.js: the server's 100 ms samples go only to raw/ (git-ignored).
+  fs.mkdirSync(path.join(RESULTS, 'raw'), { recursive: true })
+  const committed = trials.map(({ samples, ...rest }) => rest)
+  fs.writeFileSync(path.join(RESULTS, `${scenario.name}.json`), JSON.stringify({ meta, rows, trials: committed }, null, 2) + '\n')
+  fs.writeFileSync(path.join(RESULTS, 'raw', `${scenario.name}.json`), JSON.stringify({ meta, rows, trials }) + '\n')
   fs.writeFileSync(path.join(RESULTS, `${scenario.name}.md`), md)
   return md
 }
