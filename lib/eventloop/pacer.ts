@@ -35,7 +35,7 @@ export const REST_BUDGET_MS = 1
 const SMOOTHING = 0.25
 
 export class LoopPacer {
-  /** Set while the gate sheds; cleared once the queue drains. */
+  /** Set once the gate sheds or sees a slow turn; cleared when the loop keeps up again. */
   active = false
   /** Requests run from the queue since creation (for tests and diagnostics). */
   paced = 0
