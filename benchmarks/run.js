@@ -6,7 +6,9 @@
 
 const os = require('node:os')
 const { parseArgs } = require('node:util')
-const { SCENARIOS, BASELINES, ALGORITHMS, protectionConfig, parseTuned } = require('./lib/scenarios')
+const { SCENARIOS: LISTED, BASELINES, ALGORITHMS, protectionConfig, parseTuned } = require('./lib/scenarios')
+// Scenarios with their own runner (`run`) instead of runTrial's open-loop trial.
+const SCENARIOS = [...LISTED, require('./connections/scenario').scenario]
 const { runTrial } = require('./lib/trial')
 const path = require('node:path')
 const { writeScenarioResults, RESULTS } = require('./lib/report')
@@ -149,6 +151,11 @@ async function main () {
     if (flags.warmupMs >= scenario.durationMs) throw new Error(`--warmup must be shorter than the run (${scenario.durationMs / 1000} s)`)
     const trials = []
     const protections = protectionsFor(scenario, flags.protections, pluginReason)
+    if (scenario.run) {
+      const log = (line) => console.error(`[${++done}/${total}] ${line}`)
+      console.log(await scenario.run({ ...flags, durationMs: scenario.durationMs, scenario, protections, meta, log }))
+      continue
+    }
     // Runs are the outer loop so that slow drifts of a shared machine hit every protection.
     for (let run = 1; run <= flags.runs; run++) {
       for (const protection of protections) {

@@ -75,6 +75,7 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
   const eventLoopGate = options.eventLoop === undefined ? undefined : new EventLoopGate(options.eventLoop.maxWait)
   if (eventLoopGate !== undefined) {
     limiter.addGate(eventLoopGate)
+    eventLoopGate.pacer.watch(fastify.server)
     // Priorities hold when the loop is the queue too: the first-declared partition is shed last.
     eventLoopGate.spared = limiter.partitions?.list[0].name
   }
@@ -165,7 +166,8 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
     raw.on('close', onResponseClose)
     // A new session takes its seat only now that it holds a permit; this calls done().
     if (sessions.enabled) return sessions.admit(request, reply, permit, done)
-    done()
+    // While the loop is the queue, admitted requests run in short batches (lib/eventloop/pacer.ts).
+    eventLoopGate === undefined ? done() : eventLoopGate.pacer.run(done)
   }
 
   // A declaration, so the backlog and sessions wiring can be handed it before `refuse` is built.

@@ -15,12 +15,20 @@
 // loop is the bottleneck, less important traffic goes first, and the loop turns get shorter for
 // everyone. If shedding the others is not enough, the wait keeps growing and the important
 // traffic is shed too, so the loop stays protected.
+//
+// Once shedding starts, the admitted requests are paced (lib/eventloop/pacer.ts): they run from
+// the check phase in short batches, so loop iterations stay short and libuv, which accepts one
+// new connection per iteration, keeps accepting. The wait a request would have is then the
+// pacer's queue ahead of it plus its own poll phase so far, and that is what is held to
+// `maxWait`. When the queue drains or the loop goes idle, pacing stops and the turn-length rule
+// above applies again.
 import type { AdmissionGate } from '../limiter/limiter'
 import type { RejectReason } from '../limiter/events'
 import { invalidOption } from '../errors'
 import { knownKeys, numberOption, objectOption, describe } from '../validate'
 import { LoopTurnTracker } from './loop-turn'
 import type { LoopTurnOptions } from './loop-turn'
+import { LoopPacer } from './pacer'
 
 export interface EventLoopOptions {
   /**
@@ -35,23 +43,47 @@ export const DEFAULT_EVENT_LOOP_MAX_WAIT = 40
 export class EventLoopGate implements AdmissionGate {
   readonly maxWait: number
   readonly tracker: LoopTurnTracker
+  /** Runs admitted requests in short batches while shedding (the plugin routes them through it). */
+  readonly pacer: LoopPacer
   /** Requests shed by this gate. */
   shed = 0
   /** The most important partition's name (set by the plugin when partitions are declared). */
   spared: string | undefined = undefined
+  private blipTurn = -1
 
   constructor (maxWait: number = DEFAULT_EVENT_LOOP_MAX_WAIT, loop?: LoopTurnOptions) {
     this.maxWait = maxWait
     this.tracker = new LoopTurnTracker(loop)
+    this.pacer = new LoopPacer(loop)
   }
 
   check (_stats?: unknown, partition?: string): RejectReason | undefined {
     const tracker = this.tracker
     const age = tracker.age()
+    const pacer = this.pacer
+    // Paced batches run outside the tracker's turns: the pacer knows whether the loop was idle.
+    if (pacer.active && tracker.gap > this.maxWait) pacer.stopIfIdle(this.maxWait)
+    if (pacer.active) {
+      // The rest of a slow turn that started pacing as a blip is served, as the blip would be.
+      if (tracker.currentTurn === this.blipTurn) return undefined
+      const wait = age + pacer.expectedWait()
+      if (wait <= this.maxWait) return undefined
+      if (partition !== undefined && partition === this.spared && wait <= 2 * this.maxWait) return undefined
+      this.shed++
+      return 'event-loop'
+    }
     if (age <= this.maxWait) return undefined
-    if (tracker.previousTurn <= this.maxWait || tracker.gap > this.maxWait) return undefined
+    if (tracker.previousTurn <= this.maxWait || tracker.gap > this.maxWait) {
+      // One slow turn: nothing is shed, but the rest of it is paced instead of run inline, so
+      // that a flood of requests read at once (a burst of clients that connected first and
+      // sent later) cannot hold the loop for the whole flood.
+      this.blipTurn = tracker.currentTurn
+      pacer.start()
+      return undefined
+    }
     if (partition !== undefined && partition === this.spared && age <= 2 * this.maxWait) return undefined
     this.shed++
+    pacer.start()
     return 'event-loop'
   }
 }

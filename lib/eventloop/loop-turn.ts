@@ -59,6 +59,11 @@ export class LoopTurnTracker {
     return now - this.turnStart
   }
 
+  /** When the current (or last) busy turn started: identifies a turn. */
+  get currentTurn (): number {
+    return this.turnStart
+  }
+
   /** Length of the last completed busy turn, in ms. */
   get previousTurn (): number {
     return this.lastTurnLength

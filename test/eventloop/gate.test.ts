@@ -37,7 +37,50 @@ t.test('long turns back to back are a sustained queue: requests past maxWait are
   t.equal(gate.check(), undefined)
   loop.clock += 20
   t.equal(gate.check(), undefined, 'after an idle gap, one long turn is not enough again')
+  t.ok(gate.pacer.active, 'the rest of that slow turn is paced, not shed')
+  loop.clock += 5
+  t.equal(gate.check(), undefined, 'the whole slow turn is admitted, as a blip')
   t.equal(gate.shed, 2)
+})
+
+t.test('once shedding, requests are admitted by the paced queue\'s expected wait plus their poll phase so far', async t => {
+  const { gate, loop, endTurn } = fakeGate(10)
+  gate.check()
+  loop.clock += 30
+  endTurn()
+  gate.check()
+  loop.clock += 11
+  t.equal(gate.check(), 'event-loop')
+  t.ok(gate.pacer.active, 'shedding starts pacing')
+  endTurn()
+  // What the plugin does: an admitted request goes through the pacer.
+  const ran: string[] = []
+  const arrive = (name: string, ms: number, partition?: string) => {
+    const reason = gate.check(undefined, partition)
+    if (reason === undefined) gate.pacer.run(() => { ran.push(name); loop.clock += ms })
+    return reason
+  }
+  t.equal(arrive('a', 4), undefined, 'empty queue, first of its turn: no wait')
+  t.same(ran, [], 'queued, not run inside the turn that parsed it')
+  t.equal(arrive('b', 4), 'event-loop', 'one request ahead, not measured yet: the wait is unknown')
+  endTurn() // the check phase: 'a' runs
+  t.same(ran, ['a'])
+  t.equal(arrive('c', 4), undefined, 'empty queue again')
+  t.equal(arrive('d', 4), undefined, 'one 4 ms request ahead')
+  t.equal(arrive('e', 4), undefined, 'two ahead: 8 ms')
+  t.equal(arrive('f', 4), 'event-loop', 'three ahead: 12 ms, past maxWait')
+  gate.spared = 'critical'
+  t.equal(arrive('g', 4, 'critical'), undefined, 'the spared partition waits up to 2 x maxWait')
+  loop.clock += 5
+  t.equal(arrive('h', 4, 'critical'), 'event-loop', '16 ms queued + 5 ms of poll phase is past 2 x maxWait')
+  t.equal(gate.shed, 4)
+  for (let i = 0; i < 20 && gate.pacer.pending > 0; i++) endTurn()
+  endTurn()
+  t.same(ran, ['a', 'c', 'd', 'e', 'g'], 'in arrival order')
+  t.ok(gate.pacer.active, 'drained by full batches: arrivals may only have paused')
+  loop.clock += 50
+  t.equal(gate.check(), undefined)
+  t.notOk(gate.pacer.active, 'the loop was idle for longer than maxWait: pacing stopped')
 })
 
 t.test('a short previous turn resets the sustained state', async t => {

@@ -1,0 +1,58 @@
+import t from 'tap'
+import Fastify from 'fastify'
+import plugin from '../../index'
+
+function burn (ms: number): void {
+  const start = performance.now()
+  while (performance.now() - start < ms) { /* a CPU-bound handler */ }
+}
+
+// inject() hands a burst to the router within one loop turn, as libuv's poll phase hands over
+// the readable sockets of one iteration (see test/plugin/event-loop.test.ts). maxWait is 100 ms
+// so that the process must be descheduled for over 100 ms between two bursts to break the
+// "back to back" turns this test needs.
+t.test('past maxWait, admitted requests run after the turn that parsed them, paced', async t => {
+  const app = Fastify()
+  await app.register(plugin, { algorithm: 'fixed', algorithmOptions: { limit: 100 }, eventLoop: { maxWait: 100 } })
+  const handled: boolean[] = []
+  let turnEnded = false
+  app.get('/cpu', async () => {
+    handled.push(turnEnded)
+    burn(35)
+    return { ok: true }
+  })
+  await app.ready()
+  t.teardown(() => app.close())
+  const burst = async () => {
+    turnEnded = false
+    const replies = Promise.all(Array.from({ length: 4 }, async () => await app.inject('/cpu')))
+    // Marks the end of the poll phase in which inject() ran the hooks.
+    setImmediate(() => { turnEnded = true })
+    const codes = (await replies).map(r => r.statusCode)
+    await new Promise(resolve => setImmediate(resolve))
+    return codes
+  }
+  // 35 ms requests, maxWait 100: the fourth of a burst has waited 105 ms.
+  t.same(await burst(), [200, 200, 200, 200], 'one slow turn: nothing is shed')
+  t.same(handled, [false, false, false, true], 'but what waited past maxWait runs after the turn, paced, not inline')
+  handled.length = 0
+  const second = await burst()
+  t.equal(second[0], 200)
+  t.ok(second.includes(503), `a sustained queue: shedding starts (${second.join(',')})`)
+  t.ok(handled.length > 0 && handled.every(Boolean), 'while pacing, every admitted request runs after the turn that parsed it')
+  t.equal(app.concurrency.inflight, 0)
+})
+
+t.test('eventLoop: false never paces', async t => {
+  const app = Fastify()
+  await app.register(plugin, { algorithm: 'fixed', algorithmOptions: { limit: 100 }, eventLoop: false })
+  let inline = 0
+  app.get('/cpu', async () => { inline++; burn(15); return { ok: true } })
+  await app.ready()
+  t.teardown(() => app.close())
+  for (let i = 0; i < 3; i++) {
+    const replies = await Promise.all(Array.from({ length: 4 }, async () => await app.inject('/cpu')))
+    t.same(replies.map(r => r.statusCode), [200, 200, 200, 200])
+  }
+  t.equal(inline, 12)
+})
