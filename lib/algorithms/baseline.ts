@@ -80,8 +80,8 @@ export function readProbe (r: OptionReader): ProbeSettings {
   }
 }
 
-/** Routine probes that do not wait probeMinInterval, at start. */
-const WARMUP_PROBES = 5
+/** For this long after the first sample (ms), routine probes do not wait probeMinInterval. */
+const WARMUP_MS = 10_000
 
 /** How close to proportional (exponent 1) RTT must scale with concurrency to count as a queue. */
 const QUEUE_EVIDENCE = 0.75
@@ -98,6 +98,8 @@ export class BaselineProbe {
   private sinceProbe = 0
   /** Completion time of the sample that ended the last probe (NaN: none yet, or samples without `at`). */
   private lastProbeAt = NaN
+  /** Time of the first sample (NaN: none yet, or samples without a time). */
+  private firstAt = NaN
   private seen = 0
   /** The running probe's qualifying samples. */
   private readonly probeWindow: WindowQuantile
@@ -137,6 +139,7 @@ export class BaselineProbe {
    * its estimate, because samples taken under the cap say nothing about the uncapped limit.
    */
   observe (rtt: number, inflight: number, estimate: number, minLimit: number, at?: number): boolean {
+    if (at !== undefined && Number.isNaN(this.firstAt)) this.firstAt = at
     if (this.probing) {
       this.seen++
       if (inflight <= this.qualifying) {
@@ -199,12 +202,14 @@ export class BaselineProbe {
   }
 
   /**
-   * A routine probe within minInterval of the last one. Without a time on the sample, never. The
-   * first WARMUP_PROBES are never too soon: a process warms up (JIT, caches, connection pools)
-   * in its first seconds, so the first baselines are the least reliable.
+   * A routine probe within minInterval of the last one. Without a time on the sample, never.
+   * Never in the first WARMUP_MS either: a process warms up (JIT, caches, connection pools) in
+   * its first seconds, so the baselines learned then are the least reliable, and each probe
+   * re-measures them.
    */
   private tooSoon (at: number | undefined): boolean {
-    return at !== undefined && this.probes >= WARMUP_PROBES && at - this.lastProbeAt < this.settings.minInterval
+    if (at === undefined) return false
+    return at - this.firstAt >= WARMUP_MS && at - this.lastProbeAt < this.settings.minInterval
   }
 
   private finish (baseline: number, at: number | undefined): void {
