@@ -5,11 +5,16 @@
 // "no load" and every slower kind as a queue, and the limit collapses. So each class of request
 // (by default, each route) learns its own no-load latency, and the algorithm is fed
 //
-//   rtt' = max(1, rtt / classBaseline)
+//   rtt' = 1 + max(0, rtt - classBaseline) / reference
 //
-// a dimensionless inflation: 1 means "as fast as this class gets without a queue", 2 means
-// "twice that". Every class then speaks the same language, and no mix of classes, and no shift
-// of the mix, moves the algorithm's own baseline (it settles at 1).
+// a dimensionless inflation: 1 means "as fast as this class gets without a queue". The excess
+// over the class's own baseline is the time the request waited (for a pool slot, for the event
+// loop), and routes that share a downstream wait the same time: so it is measured against one
+// reference, the traffic-weighted average of the classes' baselines -- the mean service time, as
+// for a single route, where this is exactly rtt / baseline. Dividing each class's wait by its own
+// baseline instead would make the cheapest route scream: a 2 ms wait is 3x for a 1 ms route and
+// shed the service at 80 % load. No mix of classes, and no shift of the mix, moves the
+// algorithm's own baseline (it settles at 1).
 //
 // A class's baseline is the minimum over its last RING windows of each window's low quantile:
 // - Falling: a window whose low quantile is below the baseline lowers it. Queueing only ever
@@ -54,6 +59,8 @@ const RING = 8
 
 /** At most this fraction of the recent peak limit in flight is "low concurrency": a probe's half limit, with room for rounding and decay. */
 const LOW_LOAD = 0.6
+/** Per sample: the reference follows the mix over a few hundred samples. */
+const REFERENCE_DECAY = 0.005
 /** Per sample: the peak limit forgets a level in ~700 samples, far longer than a probe. */
 const PEAK_DECAY = 0.999
 
@@ -147,6 +154,8 @@ export class SampleClasses {
   readonly fallback: SampleClass
   private readonly byName = new Map<string, SampleClass>()
   private unsampled = 0
+  /** Traffic-weighted average of the sampled classes' baselines (ms): the scale of queueing delay. */
+  private reference = Infinity
   /** The recent peak limit, against which "low concurrency" is judged. */
   private peak = 0
   /** Reused for every normalized sample: the algorithm must not keep it past onSample. */
@@ -180,8 +189,11 @@ export class SampleClasses {
       return raw.dropped ? raw : undefined
     }
     const baseline = cls.baseline
+    if (baseline !== Infinity) {
+      this.reference = this.reference === Infinity ? baseline : this.reference + (baseline - this.reference) * REFERENCE_DECAY
+    }
     const out = this.sample
-    out.rtt = baseline === Infinity || raw.rtt <= baseline ? 1 : raw.rtt / baseline
+    out.rtt = baseline === Infinity || raw.rtt <= baseline ? 1 : 1 + (raw.rtt - baseline) / this.reference
     out.inflight = raw.inflight
     out.dropped = raw.dropped
     out.at = raw.at
