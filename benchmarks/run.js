@@ -1,7 +1,8 @@
 'use strict'
 
 // `npm run bench` entry point: every selected scenario against every selected protection,
-// each trial in a fresh server process, results written to benchmarks/results/.
+// each trial in a fresh server process. Results go to benchmarks/results/latest/ (git-ignored),
+// or with --save to the committed benchmarks/results/ (lib/output.js).
 // Flags: see usage() or benchmarks/README.md.
 
 const os = require('node:os')
@@ -11,7 +12,8 @@ const { SCENARIOS: LISTED, BASELINES, ALGORITHMS, protectionConfig, parseTuned }
 const SCENARIOS = [...LISTED, require('./connections/scenario').scenario]
 const { runTrial } = require('./lib/trial')
 const path = require('node:path')
-const { writeScenarioResults, RESULTS } = require('./lib/report')
+const { writeScenarioResults } = require('./lib/report')
+const { resultsDir } = require('./lib/output')
 const { loadPlugin } = require('./lib/plugin-loader')
 const { writeTrafficSummary } = require('./lib/traffic-summary')
 
@@ -22,7 +24,9 @@ const FULL = { warmupS: 2, timeoutS: 10 }
 
 function usage () {
   return `usage: node benchmarks/run.js [--quick] [--scenario a,b|all] [--protection a,b] [--duration s]
-                               [--runs n] [--warmup s] [--slo ms] [--timeout s] [--connections n] [--load x] [--list]
+                               [--runs n] [--warmup s] [--slo ms] [--timeout s] [--connections n] [--load x] [--save] [--list]
+results: benchmarks/results/latest/ (git-ignored); --save or BENCH_SAVE=1: benchmarks/results/ (committed);
+         BENCH_RESULTS_DIR=dir: dir
 scenarios: ${SCENARIOS.map((s) => s.name + (s.optIn ? ' (opt-in)' : '')).join(', ')}
 groups: ${[...new Set(SCENARIOS.flatMap((s) => s.groups || []))].join(', ')}
 protections: ${[...BASELINES, ...ALGORITHMS].join(', ')}
@@ -43,6 +47,7 @@ function parseFlags (argv) {
       timeout: { type: 'string' },
       connections: { type: 'string', default: '1000' },
       load: { type: 'string' },
+      save: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false }
     }
@@ -78,6 +83,7 @@ function parseFlags (argv) {
     timeoutMs: number('timeout', values.timeout ?? preset.timeoutS) * 1000,
     connections: Math.round(number('connections', values.connections)),
     loadMultiple: values.load ? number('load', values.load) : null,
+    resultsDir: resultsDir({ save: values.save }),
     argv: argv.join(' ')
   }
 }
@@ -175,11 +181,11 @@ async function main () {
         console.error(`[${done}/${total}] ${scenario.name} x ${protection.name} run ${run}: ${describe(trial)}`)
       }
     }
-    const md = writeScenarioResults(scenario, trials, { ...meta, durationMs: scenario.durationMs })
+    const md = writeScenarioResults(scenario, trials, { ...meta, durationMs: scenario.durationMs }, flags.resultsDir)
     console.log(md)
   }
-  if (plan.some((s) => s.groups?.includes('traffic'))) writeTrafficSummary(SCENARIOS, RESULTS)
-  console.error(`finished in ${((Date.now() - started) / 1000).toFixed(0)} s; results in ${path.relative(process.cwd(), RESULTS) || '.'}/`)
+  if (plan.some((s) => s.groups?.includes('traffic'))) writeTrafficSummary(SCENARIOS, flags.resultsDir)
+  console.error(`finished in ${((Date.now() - started) / 1000).toFixed(0)} s; results in ${path.relative(process.cwd(), flags.resultsDir) || '.'}/`)
 }
 
 main().catch((err) => {

@@ -9,7 +9,7 @@
 // time is set by how long the loop's iterations are (docs/new-connections.md).
 //
 // Runs from benchmarks/run.js (`--scenario new-connections`), each trial in a fresh server
-// process (benchmarks/scenario-server.js); results go to results/new-connections.{md,json}.
+// process (benchmarks/scenario-server.js); results go to <results dir>/new-connections.{md,json} (run.js picks the folder).
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -17,7 +17,6 @@ const { fork } = require('node:child_process')
 const { createArrivalSchedule } = require('../lib/arrivals')
 const { createRecorder } = require('../lib/metrics')
 const { runOpenLoop } = require('../lib/load-generator')
-const { RESULTS } = require('../lib/report')
 const { connectionBurst } = require('./burst')
 
 const SERVER = path.join(__dirname, '..', 'scenario-server.js')
@@ -165,7 +164,7 @@ function markdown (rows, meta, durationMs, rate) {
  * Called by benchmarks/run.js. `protections`: configs from its protectionConfig().
  * Logs one line per trial to stderr and returns the results' markdown.
  */
-async function run ({ scenario: planned, protections, runs, durationMs, warmupMs, sloMs, timeoutMs, meta, log }) {
+async function run ({ scenario: planned, protections, runs, durationMs, warmupMs, sloMs, timeoutMs, meta, log, resultsDir }) {
   const trials = []
   for (let r = 1; r <= runs; r++) {
     for (const protection of protections) {
@@ -180,11 +179,11 @@ async function run ({ scenario: planned, protections, runs, durationMs, warmupMs
   const rows = summarize(trials, protections.map((p) => p.name))
   const md = markdown(rows, meta, durationMs, planned.rate)
   // As benchmarks/lib/report.js: the server's 100 ms samples go only to raw/ (git-ignored).
-  fs.mkdirSync(path.join(RESULTS, 'raw'), { recursive: true })
+  fs.mkdirSync(path.join(resultsDir, 'raw'), { recursive: true })
   const committed = trials.map(({ samples, ...rest }) => rest)
-  fs.writeFileSync(path.join(RESULTS, `${scenario.name}.json`), JSON.stringify({ meta, rows, trials: committed }, null, 2) + '\n')
-  fs.writeFileSync(path.join(RESULTS, 'raw', `${scenario.name}.json`), JSON.stringify({ meta, rows, trials }) + '\n')
-  fs.writeFileSync(path.join(RESULTS, `${scenario.name}.md`), md)
+  fs.writeFileSync(path.join(resultsDir, `${scenario.name}.json`), JSON.stringify({ meta, rows, trials: committed }, null, 2) + '\n')
+  fs.writeFileSync(path.join(resultsDir, 'raw', `${scenario.name}.json`), JSON.stringify({ meta, rows, trials }) + '\n')
+  fs.writeFileSync(path.join(resultsDir, `${scenario.name}.md`), md)
   return md
 }
 

@@ -5,8 +5,6 @@ const path = require('node:path')
 const { renderChart } = require('./svg-chart')
 const { evaluateTargets, median } = require('./targets')
 
-// BENCH_RESULTS_DIR: write elsewhere (tuning runs that must not overwrite the committed results).
-const RESULTS = process.env.BENCH_RESULTS_DIR ? path.resolve(process.env.BENCH_RESULTS_DIR) : path.join(__dirname, '..', 'results')
 // Fixed colours, so a protection looks the same in every chart.
 const COLORS = {
   none: '#d62728',
@@ -144,8 +142,9 @@ function chartFor (scenario, groups) {
   })
 }
 
-function writeScenarioResults (scenario, trials, meta) {
-  fs.mkdirSync(path.join(RESULTS, 'raw'), { recursive: true })
+// dir: where to write (lib/output.js decides: the git-ignored latest/ unless the run is saved).
+function writeScenarioResults (scenario, trials, meta, dir) {
+  fs.mkdirSync(path.join(dir, 'raw'), { recursive: true })
   const groups = groupByProtection(trials)
   const rows = groups.map(summaryRow)
   const runs = Math.max(...groups.map((g) => g.runs.length))
@@ -171,18 +170,18 @@ function writeScenarioResults (scenario, trials, meta) {
     `![${scenario.name}](./${scenario.name}.svg)`,
     ''
   ].join('\n')
-  fs.writeFileSync(path.join(RESULTS, `${scenario.name}.md`), md)
-  fs.writeFileSync(path.join(RESULTS, `${scenario.name}.svg`), chartFor(scenario, groups))
-  // Committed: totals and per-second numbers. raw/ (git-ignored) adds the 100 ms samples.
+  fs.writeFileSync(path.join(dir, `${scenario.name}.md`), md)
+  fs.writeFileSync(path.join(dir, `${scenario.name}.svg`), chartFor(scenario, groups))
+  // <name>.json: totals and per-second numbers (committed when saved). raw/ (never committed) adds the 100 ms samples.
   const totals = trials.map(({ samples, ...rest }) => rest)
   // The targets as judged here (the mix-shift check needs the samples, which only raw/ keeps).
   const judged = groups.map((g) => ({
     protection: g.name,
     checks: evaluateTargets(scenario, g.runs).map((c) => ({ label: c.label, value: c.value, pass: c.pass, text: c.value === null ? 'n/a' : c.format(c.value) }))
   }))
-  fs.writeFileSync(path.join(RESULTS, `${scenario.name}.json`), JSON.stringify({ scenario, meta, rows, targets: judged, trials: totals }, null, 2) + '\n')
-  fs.writeFileSync(path.join(RESULTS, 'raw', `${scenario.name}.json`), JSON.stringify({ scenario, meta, trials }) + '\n')
+  fs.writeFileSync(path.join(dir, `${scenario.name}.json`), JSON.stringify({ scenario, meta, rows, targets: judged, trials: totals }, null, 2) + '\n')
+  fs.writeFileSync(path.join(dir, 'raw', `${scenario.name}.json`), JSON.stringify({ scenario, meta, trials }) + '\n')
   return md
 }
 
-module.exports = { writeScenarioResults, groupByProtection, summaryRow, markdownTable, classTable, RESULTS }
+module.exports = { writeScenarioResults, groupByProtection, summaryRow, markdownTable, classTable }

@@ -17,10 +17,12 @@
 // ratio (what the limiter faces: 90 % of requests must be refused) is the same.
 //
 // Usage: npm run build && node benchmarks/soak/run.js [--duration 120] [--warmup 20] [--load 10]
-//        [--service-ms 10] [--connections 256]
+//        [--service-ms 10] [--connections 256] [--save]
+// The report goes to benchmarks/results/latest/soak.json (git-ignored); --save (or BENCH_SAVE=1)
+// writes the published benchmarks/soak/last-run.json instead; BENCH_RESULTS_DIR=dir: dir/soak.json.
 const { fork } = require('node:child_process')
 const path = require('node:path')
-const { writeFileSync } = require('node:fs')
+const { mkdirSync, writeFileSync } = require('node:fs')
 const { Worker } = require('node:worker_threads')
 const { parseArgs } = require('node:util')
 const { request } = require('undici')
@@ -29,6 +31,7 @@ const { createRecorder } = require('../lib/metrics')
 const { runOpenLoop, trafficClasses } = require('../lib/load-generator')
 const { memoryGrowth } = require('../lib/trial')
 const { SCENARIOS } = require('../lib/scenarios')
+const { resultsDir } = require('../lib/output')
 
 const { values: args } = parseArgs({
   options: {
@@ -37,7 +40,8 @@ const { values: args } = parseArgs({
     load: { type: 'string', default: '10' },
     connections: { type: 'string', default: '256' },
     'service-ms': { type: 'string', default: '10' },
-    seed: { type: 'string', default: '7' }
+    seed: { type: 'string', default: '7' },
+    save: { type: 'boolean', default: false }
   }
 })
 const durationMs = Number(args.duration) * 1000
@@ -171,10 +175,14 @@ async function main () {
     statusP99Within50MsThroughout: report.statusRoute.failed === 0 && worstWindowP99 <= LIMITS.statusP99Ms
   }
   report.checks = checks
-  writeFileSync(path.join(__dirname, 'last-run.json'), JSON.stringify(report, null, 2) + '\n')
+  const dir = resultsDir({ save: args.save, committed: __dirname })
+  const file = path.join(dir, dir === __dirname ? 'last-run.json' : 'soak.json')
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(file, JSON.stringify(report, null, 2) + '\n')
   console.log(JSON.stringify({ ...report, statusRoute: { ...report.statusRoute, windows: undefined } }, null, 2))
   console.log('status p99 per 10 s window (ms):', windows.map((w) => w.p99Ms === null ? '-' : w.p99Ms.toFixed(1)).join(' '))
   console.log(Object.entries(checks).map(([k, ok]) => `${ok ? 'PASS' : 'FAIL'} ${k}`).join('\n'))
+  console.log(`report: ${path.relative(process.cwd(), file)}`)
   process.exitCode = Object.values(checks).every(Boolean) ? 0 : 1
 }
 
