@@ -13,7 +13,7 @@ const { setTimeout: sleep } = require('node:timers/promises')
 const { monitorEventLoopDelay, performance } = require('node:perf_hooks')
 const { createDownstreamPool } = require('./lib/downstream-pool')
 const { installStaticLimit } = require('./lib/static-limit')
-const { loadPlugin } = require('./lib/plugin-loader')
+const { loadPlugin, optionsForBuild } = require('./lib/plugin-loader')
 const { seededRandom } = require('./lib/arrivals')
 
 const config = JSON.parse(process.argv[2])
@@ -48,7 +48,7 @@ async function installProtection () {
   } else if (protection.kind === 'plugin') {
     const { plugin, reason } = loadPlugin()
     if (!plugin) throw new Error(reason)
-    await app.register(plugin, withFunctions(protection))
+    await app.register(plugin, await optionsForBuild(plugin, withFunctions(protection)))
   }
 }
 
@@ -64,7 +64,7 @@ function withFunctions ({ options, sessionKeyHeader }) {
 // A route's partition applies only when the protection declares partitions (an undeclared
 // name in route config is refused at registration).
 function routeOptions (route) {
-  const declared = protection.kind === 'plugin' && protection.options.partitions
+  const declared = protection.kind === 'plugin' && protection.options.partitions?.shares
   if (!route.partition || !declared || !(route.partition in declared)) return {}
   return { config: { adaptiveConcurrency: { partition: route.partition } } }
 }

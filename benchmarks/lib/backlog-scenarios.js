@@ -37,7 +37,7 @@ function backlogScenarios (downstream) {
       variants: {
         'gradient2+queue': { options: { algorithm: 'gradient2', queue: { size: 500, timeout: 250, order: 'fifo' } } },
         'gradient2+queue+estimate': {
-          options: { algorithm: 'gradient2', queue: { size: 500, timeout: 250, order: 'fifo' }, maxEstimatedWait: 100 }
+          options: { algorithm: 'gradient2', queue: { size: 500, timeout: 250, order: 'fifo', maxEstimatedWait: 100 } }
         }
       }
     },
@@ -67,8 +67,8 @@ function priorityScenario (name, critical, downstream, extraProtections = []) {
     protections: ['oracle', 'gradient2+queue', 'gradient2+partitions', ...extraProtections],
     variants: {
       'gradient2+queue': { options: { algorithm: 'gradient2', queue } },
-      'gradient2+partitions': { options: { algorithm: 'gradient2', queue, partitions: { critical: 0.8, batch: 0.2 } } },
-      'gradient2+partitions-95': { options: { algorithm: 'gradient2', queue, partitions: { critical: 0.95, batch: 0.05 } } }
+      'gradient2+partitions': { options: { algorithm: 'gradient2', queue, partitions: { shares: { critical: 0.8, batch: 0.2 } } } },
+      'gradient2+partitions-95': { options: { algorithm: 'gradient2', queue, partitions: { shares: { critical: 0.95, batch: 0.05 } } } }
     }
   }
 }

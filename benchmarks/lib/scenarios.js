@@ -96,19 +96,20 @@ const BASELINES = ['none', 'under-pressure', 'oracle', 'static-4x']
 const ALGORITHMS = ['gradient2', 'gradient', 'vegas', 'aimd']
 const UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS = 200
 
-// 'gradient2:noLoadTolerance=1.5;minLimit=8': an algorithm with some algorithmOptions, for
+// 'gradient2:noLoadTolerance=1.5;minLimit=8': an algorithm with some of its options, for
 // tuning runs (`--protection oracle,gradient2,gradient2:minLimit=20`). Values are numbers or
-// true/false. Returns plugin options, or null when the name is not of that form.
+// true/false. Returns plugin options ({ algorithm: { name, options } }), or null when the name
+// is not of that form.
 function parseTuned (name) {
   const m = /^([a-z0-9]+):(.+)$/.exec(name)
   if (!m || !ALGORITHMS.includes(m[1])) return null
-  const algorithmOptions = {}
+  const options = {}
   for (const pair of m[2].split(';')) {
     const [key, raw] = pair.split('=')
     if (!key || raw === undefined) throw new Error(`protection "${name}": expected key=value pairs separated by ';'`)
-    algorithmOptions[key] = raw === 'true' ? true : raw === 'false' ? false : Number(raw)
+    options[key] = raw === 'true' ? true : raw === 'false' ? false : Number(raw)
   }
-  return { algorithm: m[1], algorithmOptions }
+  return { algorithm: { name: m[1], options } }
 }
 
 // Serializable protection configs for the scenario server.

@@ -81,7 +81,7 @@ async function main () {
     capacity: downstream.capacity * downstream.serviceMs / serviceMs
   }
   const rate = base.capacity * Number(args.load)
-  const protection = { name: 'plugin', kind: 'plugin', options: { exposeStatusRoute: true } }
+  const protection = { name: 'plugin', kind: 'plugin', options: { statusRoute: true } }
   const child = fork(SERVER, [JSON.stringify({ scenario: base.server, protection, sampleMs: 100 })], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
