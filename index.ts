@@ -12,9 +12,9 @@ import type * as options from './lib/types'
 import type * as algorithms from './lib/algorithms'
 import type * as limiter from './lib/limiter'
 import type * as sessions from './lib/sessions'
-import type * as sessionWiring from './lib/sessions/wiring'
+import type * as sessionOptions from './lib/sessions/options'
 import type { EventLoopOptions as EventLoopOptionsType } from './lib/eventloop/gate'
-import type * as observability from './lib/observability/wiring'
+import type * as observability from './lib/observability/options'
 import type { HistoryPoint as HistoryPointType } from './lib/observability/history'
 
 type Plugin = typeof plugin
@@ -37,27 +37,30 @@ const fastifyAdaptiveConcurrency: Plugin & RootExports = Object.assign(plugin, {
 declare namespace fastifyAdaptiveConcurrency {
   // Options
   export type FastifyAdaptiveConcurrencyOptions = options.FastifyAdaptiveConcurrencyOptions
-  export type NamedAlgorithmOptions<N extends algorithms.AlgorithmName = algorithms.AlgorithmName> = options.NamedAlgorithmOptions<N>
-  export type CustomAlgorithmOptions = options.CustomAlgorithmOptions
+  export type AlgorithmConfig = options.AlgorithmConfig
   export type AlgorithmOptions = options.AlgorithmOptions
   export type AlgorithmName = algorithms.AlgorithmName
   export type WindowOption = options.WindowOption
+  export type SignalOptions = options.SignalOptions
   export type ClassifyFunction = options.ClassifyFunction
   export type SampleClassFunction = options.SampleClassFunction
   export type BypassFunction = options.BypassFunction
+  export type RejectionOptions = options.RejectionOptions
   export type OnLimitExceededFunction = options.OnLimitExceededFunction
   export type LimitExceededInfo = options.LimitExceededInfo
   export type StatusRouteOptions = options.StatusRouteOptions
   export type EventLoopOptions = EventLoopOptionsType
+  export type ObservabilityOptions = observability.ObservabilityOptions
   export type MetricsOptions = observability.MetricsOptions
   export type LoggingOptions = observability.LoggingOptions
   export type HistoryOptions = observability.HistoryOptions
   export type QueueOptions = options.QueueOptions
+  export type PartitionsOptions = options.PartitionsOptions
   export type RouteConcurrencyConfig = options.RouteConcurrencyConfig
-  export type SessionsOptions = sessionWiring.SessionsOptions
-  export type SessionKeyFunction = sessionWiring.SessionKeyFunction
-  export type OnSessionRefusedFunction = sessionWiring.OnSessionRefusedFunction
-  export type DrainOnCloseOptions = sessionWiring.DrainOnCloseOptions
+  export type SessionsOptions = sessionOptions.SessionsOptions
+  export type SessionKeyFunction = sessionOptions.SessionKeyFunction
+  export type OnSessionRefusedFunction = sessionOptions.OnSessionRefusedFunction
+  export type DrainOnCloseOptions = sessionOptions.DrainOnCloseOptions
   // fastify.concurrency and the status route
   export type ConcurrencyStatus = options.ConcurrencyStatus
   export type ConcurrencySnapshot = options.ConcurrencySnapshot
@@ -72,7 +75,7 @@ declare namespace fastifyAdaptiveConcurrency {
   export type DrainOptions = sessions.DrainOptions
   export type DrainResult = sessions.DrainResult
   export type Outcome = limiter.Outcome
-  export type RejectReason = limiter.RejectReason
+  export type RejectReason = options.RejectReason
 }
 
 export = fastifyAdaptiveConcurrency

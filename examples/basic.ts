@@ -7,7 +7,7 @@ import adaptiveConcurrency from '../index' // in your app: from 'fastify-adaptiv
 import { run } from './run'
 
 const app = Fastify({ logger: { level: 'info' } })
-app.register(adaptiveConcurrency, { exposeStatusRoute: true })
+app.register(adaptiveConcurrency, { statusRoute: true })
 
 // A handler whose latency grows with concurrency, like a service with a small connection pool.
 app.get('/', async () => {

@@ -26,7 +26,7 @@ class LatencyTarget implements LimitAlgorithm {
 }
 
 const app = Fastify({ logger: { level: 'info' } })
-app.register(adaptiveConcurrency, { algorithm: new LatencyTarget(), exposeStatusRoute: true })
+app.register(adaptiveConcurrency, { algorithm: new LatencyTarget(), statusRoute: true })
 
 app.get('/', async () => {
   await sleep(5 + app.concurrency.inflight)

@@ -12,7 +12,10 @@ const registry = new Registry()
 collectDefaultMetrics({ register: registry })
 
 const app = Fastify({ logger: { level: 'info' } })
-app.register(adaptiveConcurrency, { instance: 'api', metrics: { registry }, exposeStatusRoute: true })
+app.register(adaptiveConcurrency, {
+  observability: { instance: 'api', metrics: { registry } },
+  statusRoute: true
+})
 
 app.get('/metrics', { config: { adaptiveConcurrency: false } }, async (_request, reply) => {
   reply.type(registry.contentType)

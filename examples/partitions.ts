@@ -6,14 +6,14 @@
 //   only while its partition is below its guarantee, so a flood of report downloads cannot take the
 //   permits checkout needs.
 // - Per route: `/checkout` and `/reports` name their partition in route config (it wins over the
-//   `partition` function). Everything else goes through `partition(request)`: crawlers to `batch`,
+//   `partitions.choose` function). Everything else goes through `choose(request)`: crawlers to `batch`,
 //   the rest to `browse`. A client can only lower its own priority by claiming to be a crawler; if
 //   your classes grant *more* service (a paid tier), derive them from a verified identity instead.
 // - The queue holds up to 20 requests for at most 300 ms; when a permit frees up, a waiting
 //   checkout request is served before a waiting browse one, which goes before batch.
 //
 // What a client sees under load: 200 as usual, possibly a little later (it waited in the queue);
-// or 503 with `Retry-After` (seconds, estimated from the queue with `retryAfter: 'auto'`) and a
+// or 503 with `Retry-After` (seconds, estimated from the queue with `rejection.retryAfter: 'auto'`) and a
 // body naming the reason, e.g. `{"code":"FST_CONCURRENCY_LIMIT_EXCEEDED","message":"Service
 // overloaded: concurrency limit reached (queue-timeout)"}`; the reasons here are `partition` (its
 // class used its share at the limit), `queue-full` and `queue-timeout`. The status route shows, per
@@ -33,15 +33,16 @@ import { run } from './run'
 
 const app = Fastify({ logger: { level: 'info' } })
 app.register(adaptiveConcurrency, {
-  // A fixed limit of 10 keeps the shares easy to see (5 / 3 / 2 permits); drop these two lines to
-  // let the default algorithm (gradient2) learn the limit from latency.
-  algorithm: 'fixed',
-  algorithmOptions: { limit: 10 },
-  partitions: { checkout: 0.5, browse: 0.3, batch: 0.2 },
-  partition: (request) => /bot|crawler|spider/i.test(request.headers['user-agent'] ?? '') ? 'batch' : 'browse',
+  // A fixed limit of 10 keeps the shares easy to see (5 / 3 / 2 permits); drop this line to let
+  // the default algorithm (gradient2) learn the limit from latency.
+  algorithm: { name: 'fixed', options: { limit: 10 } },
+  partitions: {
+    shares: { checkout: 0.5, browse: 0.3, batch: 0.2 },
+    choose: (request) => /bot|crawler|spider/i.test(request.headers['user-agent'] ?? '') ? 'batch' : 'browse'
+  },
   queue: { size: 20, timeout: 300, order: 'lifo' },
-  retryAfter: 'auto',
-  exposeStatusRoute: true
+  rejection: { retryAfter: 'auto' },
+  statusRoute: true
 })
 
 app.post('/checkout', { config: { adaptiveConcurrency: { partition: 'checkout' } } }, async () => {

@@ -91,7 +91,7 @@ async function main (): Promise<void> {
       maxSessions: MAX_SESSIONS, // cluster-wide: every process using SESSIONS_KEY shares these seats
       store: new RedisStore({ client, key: SESSIONS_KEY, storeTimeout: 100, onStoreError: 'open' })
     },
-    exposeStatusRoute: true
+    statusRoute: true
   })
 
   app.get<{ Params: { user: string } }>('/login/:user', async (request) => {

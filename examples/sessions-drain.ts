@@ -12,12 +12,14 @@ import { run } from './run'
 const app = Fastify({ logger: { level: 'info' }, return503OnClosing: false })
 app.register(adaptiveConcurrency, {
   sessions: {
+    // A raw header, for trying this example with curl only: in your app return a VERIFIED identity
+    // (a signed cookie, a JWT subject), or any client can pose as an active session.
     key: request => request.headers['x-session-id'] as string | undefined,
     idleTimeout: 30_000,
     maxSessions: 1000
   },
   drainOnClose: { timeout: 2000 },
-  exposeStatusRoute: true
+  statusRoute: true
 })
 
 app.get('/', async () => {

@@ -13,7 +13,7 @@ app.register(underPressure, {
   maxEventLoopDelay: 200,
   exposeStatusRoute: { url: '/health', routeOpts: { config: { adaptiveConcurrency: false } } }
 })
-app.register(adaptiveConcurrency, { exposeStatusRoute: '/concurrency' })
+app.register(adaptiveConcurrency, { statusRoute: '/concurrency' })
 
 app.get('/', async () => {
   await sleep(10)

@@ -1,29 +1,67 @@
 // Every refusal, whatever its reason (the limiter, its gates, the queue, a deadline, the
 // sessions overload rule, a session cap, a drain, a failing store), is answered here, by one set
 // of rules, so no path can drift from the others:
-// - the status is the `statusCode` option (503 or 429);
-// - `Retry-After` is the `retryAfter` option, or with 'auto' the estimated wait behind the queue;
+// - the status is `rejection.statusCode` (503 or 429);
+// - `Retry-After` is `rejection.retryAfter`, or with 'auto' the estimated wait behind the queue;
 // - the default answer is an FST_ error handed to `done`, so the app's error handler formats it;
-// - `onLimitExceeded` (or, for a session refusal, `sessions.onRefused`) may answer instead, by
+// - `rejection.onLimitExceeded` (or, for a session refusal, `sessions.onRefused`) may answer instead, by
 //   Fastify's hook convention: return `reply` once it sent something, a value to send it, or
 //   nothing for the default answer.
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import { errors } from './errors'
-import type { RejectReason } from './limiter/events'
+import { errors, invalidOption } from './errors'
+import type { LimiterRejectReason } from './limiter/events'
+import { retryAfterSeconds } from './limiter/wait-estimate'
 import type { SessionRefusal } from './sessions/tracker'
-import type { OnSessionRefusedFunction } from './sessions/wiring'
-import type { OnLimitExceededFunction } from './types'
+import type { OnSessionRefusedFunction } from './sessions/options'
+import type { OnLimitExceededFunction, RejectionOptions } from './types'
+import { describe, functionOption, knownKeys, numberOption, objectOption } from './validate'
+
+/**
+ * Why a request was refused: the limiter's own reasons (capacity, queue, deadline), the
+ * event-loop gate's, and those of sessions and the drain.
+ */
+export type RejectReason = LimiterRejectReason | 'event-loop' | SessionRefusal
+
+export const DEFAULT_RETRY_AFTER_S = 1
+
+export interface ResolvedRejection {
+  statusCode: 503 | 429
+  /** Whole seconds; with `retryAfter: 'auto'` the value used when there is no estimate. */
+  retryAfter: number
+  retryAfterAuto: boolean
+  onLimitExceeded: OnLimitExceededFunction | undefined
+}
+
+export function resolveRejection (value: unknown): ResolvedRejection {
+  const opts = objectOption('rejection', value) ?? {}
+  knownKeys('rejection', opts, ['statusCode', 'retryAfter', 'onLimitExceeded'] satisfies Array<keyof RejectionOptions>)
+  const statusCode = opts.statusCode
+  if (statusCode !== undefined && statusCode !== 503 && statusCode !== 429) {
+    invalidOption('rejection.statusCode', `expected 503 or 429, got ${describe(statusCode)}`)
+  }
+  const retryAfter = opts.retryAfter
+  if (typeof retryAfter === 'string' && retryAfter !== 'auto') {
+    invalidOption('rejection.retryAfter', `expected an integer in [0, 86400] or 'auto', got ${describe(retryAfter)}`)
+  }
+  return {
+    statusCode: statusCode ?? 503,
+    retryAfter: retryAfter === 'auto' ? DEFAULT_RETRY_AFTER_S : numberOption('rejection.retryAfter', retryAfter, DEFAULT_RETRY_AFTER_S, 0, 86400, { integer: true }),
+    retryAfterAuto: retryAfter === 'auto',
+    onLimitExceeded: functionOption<OnLimitExceededFunction>('rejection.onLimitExceeded', opts.onLimitExceeded)
+  }
+}
 
 export interface RefusalOptions {
-  statusCode: 503 | 429
-  /** The Retry-After value of a refusal now: the fixed one, or the estimate with 'auto'. */
-  retryAfter: () => string
-  onLimitExceeded: OnLimitExceededFunction | undefined
+  rejection: ResolvedRejection
   /** Answers session refusals in place of onLimitExceeded when set. */
   onRefused: OnSessionRefusedFunction | undefined
-  /** The limiter's figures handed to onLimitExceeded. */
-  stats: { readonly limit: number, readonly inflight: number }
+  /** The limiter's figures handed to onLimitExceeded, and its wait estimate for Retry-After 'auto'. */
+  limiter: { readonly limit: number, readonly inflight: number, estimatedBacklogWait (): number }
 }
+
+// Retry-After 'auto' is capped at 60 s: the header strings are made once, not per rejection.
+const RETRY_AFTER_MAX_S = 60
+const RETRY_AFTER_STRINGS = Array.from({ length: RETRY_AFTER_MAX_S + 1 }, (_, i) => String(i))
 
 export type RefuseFunction = (request: FastifyRequest, reply: FastifyReply, reason: RejectReason, done: HookHandlerDoneFunction) => void
 
@@ -31,7 +69,12 @@ export type RefuseFunction = (request: FastifyRequest, reply: FastifyReply, reas
 const SESSION_REFUSALS: ReadonlySet<RejectReason> = new Set<SessionRefusal>(['session-cap', 'draining', 'store-unavailable'])
 
 export function createRefusal (options: RefusalOptions): RefuseFunction {
-  const { statusCode, retryAfter, onLimitExceeded, onRefused, stats } = options
+  const { onRefused, limiter } = options
+  const { statusCode, onLimitExceeded, retryAfterAuto } = options.rejection
+  const fixedRetryAfter = String(options.rejection.retryAfter)
+  function retryAfter (): string {
+    return retryAfterAuto ? RETRY_AFTER_STRINGS[retryAfterSeconds(limiter.estimatedBacklogWait(), RETRY_AFTER_MAX_S)] : fixedRetryAfter
+  }
   // Building an Error captures a stack: ~6-8 µs each, measured, against < 1 ns to reuse one.
   // Refusals are the hot path under overload, so each reason gets one shared instance.
   const refusalErrors = new Map<RejectReason, Error>()
@@ -72,7 +115,7 @@ export function createRefusal (options: RefusalOptions): RefuseFunction {
     try {
       result = sessionOverride
         ? (onRefused as OnSessionRefusedFunction)(request, reply, reason as SessionRefusal)
-        : (onLimitExceeded as OnLimitExceededFunction)(request, reply, { limit: stats.limit, inflight: stats.inflight, reason })
+        : (onLimitExceeded as OnLimitExceededFunction)(request, reply, { limit: limiter.limit, inflight: limiter.inflight, reason })
     } catch (err) {
       return done(err as Error)
     }

@@ -4,8 +4,19 @@
 // which polls the same URL for JSON with history.
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import { renderStatusPage } from './observability/status-page'
-import type { ResolvedStatusRoute } from './options'
-import type { ConcurrencyStatus } from './types'
+import { invalidOption } from './errors'
+import { describe, knownKeys, objectOption } from './validate'
+import type { ConcurrencyStatus, StatusRouteOptions } from './types'
+
+export const DEFAULT_STATUS_URL = '/status'
+
+export interface ResolvedStatusRoute {
+  url: string
+  routeOpts: Record<string, unknown>
+  routeSchemaOpts: Record<string, unknown>
+  /** The HTML page for `Accept: text/html`, or undefined when `page: false`. */
+  page: { title: string } | undefined
+}
 
 const counter = { type: 'integer', minimum: 0 } as const
 const msOrNull = { type: ['number', 'null'] } as const
@@ -127,4 +138,42 @@ export function registerStatusRoute (fastify: FastifyInstance, route: ResolvedSt
       reply.send(status.snapshot({ history: wantsHistory(request.query) }))
     }
   })
+}
+
+export function resolveStatusRoute (value: unknown): ResolvedStatusRoute | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value === true) return { url: DEFAULT_STATUS_URL, routeOpts: {}, routeSchemaOpts: {}, page: DEFAULT_PAGE }
+  if (typeof value === 'string') return { url: urlOption('statusRoute', value), routeOpts: {}, routeSchemaOpts: {}, page: DEFAULT_PAGE }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    invalidOption('statusRoute', `expected a boolean, a URL string or { url, routeOpts, routeSchemaOpts }, got ${describe(value)}`)
+  }
+  const obj = value as Record<string, unknown>
+  knownKeys('statusRoute', obj, ['url', 'routeOpts', 'routeSchemaOpts', 'page'] satisfies Array<keyof StatusRouteOptions>)
+  const url = obj.url === undefined ? DEFAULT_STATUS_URL : urlOption('statusRoute.url', obj.url)
+  const routeOpts = objectOption('statusRoute.routeOpts', obj.routeOpts) ?? {}
+  const routeSchemaOpts = objectOption('statusRoute.routeSchemaOpts', obj.routeSchemaOpts) ?? {}
+  for (const key of ['url', 'method', 'handler', 'schema']) {
+    if (key in routeOpts) invalidOption(`statusRoute.routeOpts.${key}`, 'is set by the plugin; use url / routeSchemaOpts instead')
+  }
+  if ('response' in routeSchemaOpts) invalidOption('statusRoute.routeSchemaOpts.response', 'the response schema is set by the plugin')
+  return { url, routeOpts, routeSchemaOpts, page: resolvePage(obj.page) }
+}
+
+const DEFAULT_PAGE = { title: 'fastify-adaptive-concurrency' }
+
+function resolvePage (value: unknown): ResolvedStatusRoute['page'] {
+  if (value === undefined || value === true) return DEFAULT_PAGE
+  if (value === false) return undefined
+  const obj = objectOption('statusRoute.page', value) as Record<string, unknown>
+  knownKeys('statusRoute.page', obj, ['title'])
+  const title = obj.title ?? DEFAULT_PAGE.title
+  if (typeof title !== 'string') invalidOption('statusRoute.page.title', `expected a string, got ${describe(title)}`)
+  return { title }
+}
+
+function urlOption (name: string, value: unknown): string {
+  if (typeof value !== 'string' || !value.startsWith('/')) {
+    invalidOption(name, `expected a URL path starting with '/', got ${describe(value)}`)
+  }
+  return value
 }

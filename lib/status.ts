@@ -3,33 +3,37 @@
 import type { Limiter } from './limiter/limiter'
 import type { SampleClassStats } from './limiter/sample-classes'
 import type { DrainOptions, DrainResult, SessionStats } from './sessions/tracker'
-import type { SessionWiring } from './sessions/wiring'
+import type { SessionsStage } from './sessions/stage'
 import type { History } from './observability/history'
 import type { BacklogStatus } from './backlog/status'
-import type { ConcurrencySnapshot, ConcurrencyStatus, SnapshotOptions, UnderPressureReadings } from './types'
+import type { PressureProbe } from './signal/outcome'
+import type { ConcurrencySnapshot, ConcurrencyStatus, SnapshotOptions } from './types'
 
-/**
- * The @fastify/under-pressure decorators, found lazily: that plugin may register after us, so
- * the plugin fills this in at registration and again at onReady.
- */
-export interface PressureProbe {
-  isUnderPressure: (() => boolean) | undefined
-  memoryUsage: (() => UnderPressureReadings) | undefined
+export interface StatusSources {
+  limiter: Limiter
+  /** @fastify/under-pressure's readings, when it is registered. */
+  pressure: PressureProbe
+  /** Sessions and the drain. */
+  sessions: Pick<SessionsStage, 'drain' | 'stats'>
+  /** undefined with `history: false`. */
+  history: History | undefined
+  /** Queue, partitions and service time (empty when unconfigured). */
+  backlog: BacklogStatus
 }
 
 export class Status implements ConcurrencyStatus {
   readonly limiter: Limiter
   private readonly pressure: PressureProbe
-  /** Set by the plugin right after construction: sessions and drain. */
-  sessionWiring: SessionWiring | undefined = undefined
-  /** Set by the plugin right after construction; undefined with `history: false`. */
-  history: History | undefined = undefined
-  /** Set by the plugin: queue, partitions and service time (always set; empty when unconfigured). */
-  backlog: BacklogStatus | undefined = undefined
+  private readonly sessionsStage: StatusSources['sessions']
+  private readonly history: History | undefined
+  private readonly backlog: BacklogStatus
 
-  constructor (limiter: Limiter, pressure: PressureProbe) {
-    this.limiter = limiter
-    this.pressure = pressure
+  constructor (sources: StatusSources) {
+    this.limiter = sources.limiter
+    this.pressure = sources.pressure
+    this.sessionsStage = sources.sessions
+    this.history = sources.history
+    this.backlog = sources.backlog
   }
 
   get algorithm (): string { return this.limiter.algorithm.name }
@@ -42,11 +46,11 @@ export class Status implements ConcurrencyStatus {
   get ignored (): number { return this.limiter.ignored }
   get bypassed (): number { return this.limiter.bypassed }
   get state (): Record<string, number | string> { return this.limiter.algorithm.state() }
-  get sessions (): SessionStats | undefined { return this.sessionWiring?.stats() }
+  get sessions (): SessionStats | undefined { return this.sessionsStage.stats() }
   get sampleClasses (): SampleClassStats | undefined { return this.limiter.sampleClasses?.stats() }
 
   drain (options: DrainOptions): Promise<DrainResult> {
-    return (this.sessionWiring as SessionWiring).drain(options)
+    return this.sessionsStage.drain(options)
   }
 
   isOverloaded (): boolean {
@@ -64,7 +68,7 @@ export class Status implements ConcurrencyStatus {
     if (sessions !== undefined) snap.sessions = sessions
     const sampleClasses = this.sampleClasses
     if (sampleClasses !== undefined) snap.sampleClasses = sampleClasses
-    if (this.backlog !== undefined) Object.assign(snap, this.backlog.snapshot())
+    Object.assign(snap, this.backlog.snapshot())
     if (options?.history === true) snap.history = this.history === undefined ? [] : this.history.points()
     const { memoryUsage, isUnderPressure } = this.pressure
     if (memoryUsage !== undefined) {

@@ -7,22 +7,22 @@ import type {
 } from './algorithms'
 import type { LimitAlgorithm } from './algorithms/types'
 import type { Limiter, LimiterSnapshot } from './limiter/limiter'
-import type { LimiterStats, Outcome, RejectReason } from './limiter/events'
+import type { LimiterStats, Outcome } from './limiter/events'
+import type { RejectReason } from './refusal'
 import type { DrainOptions, DrainResult, SessionStats } from './sessions/tracker'
-import type { DrainOnCloseOptions, SessionsOptions } from './sessions/wiring'
+import type { DrainOnCloseOptions, SessionsOptions } from './sessions/options'
 import type { EventLoopOptions } from './eventloop/gate'
 import type { SampleClassFunction } from './signal/request-class'
 import type { SampleClassStats } from './limiter/sample-classes'
 import type { HistoryPoint } from './observability/history'
-import type { HistoryOptions, LoggingOptions, MetricsOptions } from './observability/wiring'
-import type { QueueOptions } from './limiter/backlog-options'
+import type { ObservabilityOptions } from './observability/options'
+import type { PartitionsOptions, QueueOptions } from './backlog/options'
 import type { PartitionStatus } from './limiter/partitions'
 import type { QueueSnapshot } from './backlog/status'
-import type { RouteConcurrencyConfig } from './backlog/wiring'
 
-export type { QueueOptions, PartitionStatus, QueueSnapshot, RouteConcurrencyConfig, SampleClassFunction, SampleClassStats }
+export type { PartitionsOptions, QueueOptions, PartitionStatus, QueueSnapshot, RejectReason, SampleClassFunction, SampleClassStats }
 
-/** `algorithmOptions` of each named algorithm. */
+/** `algorithm.options` of each named algorithm. */
 export interface AlgorithmOptions {
   gradient2: Gradient2LimitOptions
   gradient: GradientLimitOptions
@@ -31,8 +31,18 @@ export interface AlgorithmOptions {
   fixed: FixedLimitOptions
 }
 
-/** Sample-window settings, or `false` for none. */
-export type WindowOption = WindowedLimitOptions | false
+/** Sample-window settings (the samples carry their own time), or `false` for none. */
+export type WindowOption = Omit<WindowedLimitOptions, 'clock'> | false
+
+/** A named algorithm with its settings. */
+export type AlgorithmConfig = {
+  [N in AlgorithmName]: {
+    name: N
+    options?: AlgorithmOptions[N]
+    /** Aggregate samples in windows before the algorithm sees them. Default none. */
+    window?: WindowOption
+  }
+}[AlgorithmName]
 
 /** What `onLimitExceeded` is told about a rejection. */
 export interface LimitExceededInfo {
@@ -50,7 +60,7 @@ export type OnLimitExceededFunction = (
   request: FastifyRequest,
   reply: FastifyReply,
   info: LimitExceededInfo
-) => void | Promise<void>
+) => unknown
 
 export interface StatusRouteOptions {
   /** Default '/status'. */
@@ -63,7 +73,8 @@ export interface StatusRouteOptions {
   page?: boolean | { title?: string }
 }
 
-interface CommonOptions {
+/** How a finished request feeds the limit. */
+export interface SignalOptions {
   /**
    * Which kind of request a latency sample belongs to; each kind is compared with its own no-load
    * latency. Default: one class per route and method, one for requests that matched no route
@@ -78,74 +89,60 @@ interface CommonOptions {
   classify?: ClassifyFunction
   /** A request slower than this (ms) counts as a drop under the default `classify`. Default 5000. */
   timeout?: number
-  /** Requests for which this returns true skip the limiter and count only in `bypassed`. */
-  bypass?: BypassFunction
-  /** Status of a rejection: 503 (default) or 429. */
+}
+
+/** How refusals are answered. */
+export interface RejectionOptions {
+  /** Status of a refusal: 503 (default) or 429. */
   statusCode?: 503 | 429
   /**
-   * `Retry-After` header of a rejection, in whole seconds. Default 1. `'auto'`: the estimated wait
+   * `Retry-After` header of a refusal, in whole seconds. Default 1. `'auto'`: the estimated wait
    * behind the current queue, rounded up, between 1 and 60.
    */
   retryAfter?: number | 'auto'
-  /** Called instead of the default error path on rejection; it may send its own response. */
+  /**
+   * Answers a refusal instead of the default error path, by Fastify's hook convention: return
+   * `reply` once it sent something, any other value to send it, or nothing for the default.
+   */
   onLimitExceeded?: OnLimitExceededFunction
-  /** Serve `fastify.concurrency.snapshot()` as JSON. false (default), true ('/status'), a URL, or options. */
-  exposeStatusRoute?: boolean | string | StatusRouteOptions
+}
+
+export interface FastifyAdaptiveConcurrencyOptions {
+  /** A name (default 'gradient2'), `{ name, options, window }`, or your own LimitAlgorithm instance. */
+  algorithm?: AlgorithmName | AlgorithmConfig | LimitAlgorithm
+  /** How finished requests feed the limit: latency classes, classification, timeout. */
+  signal?: SignalOptions
   /**
    * Shed requests that waited behind the current event-loop turn longer than `maxWait` ms
    * (CPU-bound overload, invisible to in-flight counts). On by default (`maxWait` 40); `false` turns it off.
    */
   eventLoop?: boolean | EventLoopOptions
-  /** Session handling: active sessions first under overload, a session cap, drain. Default: none. */
+  /** Requests for which this returns true skip the limiter and count only in `bypassed`. */
+  bypass?: BypassFunction
+  /** Status, Retry-After and your own answer for refusals. */
+  rejection?: RejectionOptions
+  /** A bounded wait queue for requests at the limit, with estimated-wait and deadline checks; absent or false: rejected at once. */
+  queue?: QueueOptions | false
+  /** Shares of the limit by kind of traffic, and how a request's partition is chosen. */
+  partitions?: PartitionsOptions
+  /** Active sessions first under overload, a session cap, drain. Default: none. */
   sessions?: SessionsOptions
   /**
    * fastify.close() first drains (see `fastify.concurrency.drain`), for at most `timeout` ms
    * (default 10000). Requires `Fastify({ return503OnClosing: false })`.
    */
   drainOnClose?: boolean | DrainOnCloseOptions
-  /** Names this limiter in metric labels and diagnostics_channel messages. Default 'default'. */
-  instance?: string
-  /** Prometheus metrics through prom-client: `true` (global registry) or `{ registry, rttBuckets }`. Default off. */
-  metrics?: boolean | MetricsOptions
-  /** Limit changes at debug, sustained shedding at warn, via the app's logger. Default on; `false` turns them off. */
-  logging?: boolean | LoggingOptions
-  /** One-second history for `snapshot({ history: true })` and the status page. Default on (300 s); `false` turns it off. */
-  history?: boolean | HistoryOptions
-  /** A bounded wait queue for requests at the limit; absent or false: they are rejected at once. */
-  queue?: QueueOptions | false
-  /** Reject at once ('estimated-wait') when the estimated queue wait exceeds this many ms. Needs `queue`. */
-  maxEstimatedWait?: number
-  /** A request header carrying the client's remaining time budget in ms; malformed values are ignored. */
-  deadlineHeader?: string
-  /** Partition name -> share of the limit in (0, 1], summing to at most 1. The first declared is served first. */
-  partitions?: Record<string, number>
-  /** Names a request's partition; undefined or undeclared names go to `default`. Route config wins over it. */
-  partition?: (request: FastifyRequest) => string | undefined
+  /** Instance name, Prometheus metrics, logs, history. */
+  observability?: ObservabilityOptions
+  /** Serve `fastify.concurrency.snapshot()` as JSON (and a live page). false (default), true ('/status'), a URL, or options. */
+  statusRoute?: boolean | string | StatusRouteOptions
 }
 
-/** A named algorithm, tuned by `algorithmOptions`, with optional sample windows. */
-export interface NamedAlgorithmOptions<N extends AlgorithmName = AlgorithmName> extends CommonOptions {
-  /** Default 'gradient2'. */
-  algorithm?: N
-  algorithmOptions?: AlgorithmOptions[N]
-  /** Aggregate samples in windows before the algorithm sees them, or `false` for none. */
-  window?: WindowOption
+/** The per-route setting: `config: { adaptiveConcurrency: { partition: 'name' } }`. */
+export interface RouteConcurrencyConfig {
+  /** A declared partition name; an undeclared one fails at route registration. */
+  partition: string
 }
-
-/** Your own algorithm instance; it is used as is. */
-export interface CustomAlgorithmOptions extends CommonOptions {
-  algorithm: LimitAlgorithm
-  algorithmOptions?: never
-  window?: never
-}
-
-export type FastifyAdaptiveConcurrencyOptions =
-  | NamedAlgorithmOptions<'gradient2'>
-  | NamedAlgorithmOptions<'gradient'>
-  | NamedAlgorithmOptions<'vegas'>
-  | NamedAlgorithmOptions<'aimd'>
-  | NamedAlgorithmOptions<'fixed'>
-  | CustomAlgorithmOptions
 
 /** Readings of @fastify/under-pressure's `memoryUsage()`, when that plugin is registered. */
 export interface UnderPressureReadings {

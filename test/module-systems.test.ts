@@ -66,7 +66,7 @@ for (const entry of ${JSON.stringify(ENTRIES)}) {
 }
 
 const app = Fastify()
-await app.register(adaptiveConcurrency, { algorithm: 'fixed', algorithmOptions: { limit: 3 } })
+await app.register(adaptiveConcurrency, { algorithm: { name: 'fixed', options: { limit: 3 } } })
 assert.equal(app.concurrency.limit, 3)
 await app.close()
 console.log('esm ok')
@@ -90,7 +90,7 @@ for (const value of [Limiter, PartitionSet, Gradient2Limit, createAlgorithm, Mem
 
 async function main () {
   const app = Fastify()
-  await app.register(adaptiveConcurrency, { algorithm: 'fixed', algorithmOptions: { limit: 4 } })
+  await app.register(adaptiveConcurrency, { algorithm: { name: 'fixed', options: { limit: 4 } } })
   assert.equal(app.concurrency.limit, 4)
   await app.close()
   console.log('cjs ok')
@@ -109,10 +109,10 @@ import { Gradient2Limit, createAlgorithm, ALGORITHM_NAMES, type LimitAlgorithm }
 import { MemoryStore, RedisStore, type SessionStore } from '${NAME}/sessions'
 
 const app = Fastify()
-const options: FastifyAdaptiveConcurrencyOptions = { algorithm: 'aimd', algorithmOptions: { backoffRatio: 0.8 } }
+const options: FastifyAdaptiveConcurrencyOptions = { algorithm: { name: 'aimd', options: { backoffRatio: 0.8 } } }
 app.register(adaptiveConcurrency, options)
-app.register(adaptiveConcurrency, { algorithm: new Gradient2Limit({ initialLimit: 5 }), exposeStatusRoute: true })
-app.register(fastifyAdaptiveConcurrency, { queue: { size: 10 }, partitions: { live: 0.8 } })
+app.register(adaptiveConcurrency, { algorithm: new Gradient2Limit({ initialLimit: 5 }), statusRoute: true })
+app.register(fastifyAdaptiveConcurrency, { queue: { size: 10 }, partitions: { shares: { live: 0.8 } } })
 // @ts-expect-error not an algorithm name
 app.register(adaptiveConcurrency, { algorithm: 'nope' })
 const snapshot: ConcurrencySnapshot = app.concurrency.snapshot()
@@ -132,11 +132,11 @@ import { Gradient2Limit } from '${NAME}/algorithms'
 
 const app = Fastify()
 app.register(adaptiveConcurrency, { algorithm: new Gradient2Limit({ initialLimit: 5 }) })
-app.register(adaptiveConcurrency.default, { algorithm: 'fixed', algorithmOptions: { limit: 2 } })
+app.register(adaptiveConcurrency.default, { algorithm: { name: 'fixed', options: { limit: 2 } } })
 app.register(defaultImport, { queue: false })
 // @ts-expect-error not an algorithm name
 app.register(adaptiveConcurrency, { algorithm: 'nope' })
-const options: adaptiveConcurrency.FastifyAdaptiveConcurrencyOptions = { timeout: 100 }
+const options: adaptiveConcurrency.FastifyAdaptiveConcurrencyOptions = { signal: { timeout: 100 } }
 export const used = [options, adaptiveConcurrency.errors, app.concurrency.limit]
 `
 

@@ -23,11 +23,11 @@ export const ALGORITHM_NAMES: readonly AlgorithmName[] = Object.freeze(['gradien
 
 /**
  * Build a named algorithm from plugin options. Errors name options as the plugin user wrote
- * them: `algorithm`, `algorithmOptions.<key>`, `window.<key>`. `window` wraps the algorithm in
+ * them: `algorithm`, `algorithm.options.<key>`, `algorithm.window.<key>`. `window` wraps the algorithm in
  * a WindowedLimit unless it is undefined or false.
  */
 export function createAlgorithm (name: AlgorithmName, options?: object, window?: WindowedLimitOptions | false): LimitAlgorithm {
-  const prefix = 'algorithmOptions'
+  const prefix = 'algorithm.options'
   const opts = options ?? {}
   let algorithm: LimitAlgorithm
   switch (name) {
@@ -39,7 +39,7 @@ export function createAlgorithm (name: AlgorithmName, options?: object, window?:
     default:
       return invalidOption('algorithm', `expected one of ${ALGORITHM_NAMES.map(n => `'${n}'`).join(', ')}, got ${describe(name)}`)
   }
-  return window === undefined || window === false ? algorithm : new WindowedLimit(algorithm, window, 'window')
+  return window === undefined || window === false ? algorithm : new WindowedLimit(algorithm, window, 'algorithm.window')
 }
 
 /** Duck-typing check for user-supplied algorithm instances. */

@@ -22,8 +22,6 @@
 // pacer's queue ahead of it plus its own poll phase so far, and that is what is held to
 // `maxWait`. When the queue drains or the loop goes idle, pacing stops and the turn-length rule
 // above applies again.
-import type { AdmissionGate } from '../limiter/limiter'
-import type { RejectReason } from '../limiter/events'
 import { invalidOption } from '../errors'
 import { knownKeys, numberOption, objectOption, describe } from '../validate'
 import { LoopTurnTracker } from './loop-turn'
@@ -40,24 +38,26 @@ export interface EventLoopOptions {
 
 export const DEFAULT_EVENT_LOOP_MAX_WAIT = 40
 
-export class EventLoopGate implements AdmissionGate {
+export class EventLoopGate {
   readonly maxWait: number
   readonly tracker: LoopTurnTracker
   /** Runs admitted requests in short batches while shedding (the plugin routes them through it). */
   readonly pacer: LoopPacer
   /** Requests shed by this gate. */
   shed = 0
-  /** The most important partition's name (set by the plugin when partitions are declared). */
-  spared: string | undefined = undefined
+  /** The most important partition's name, when partitions are declared. */
+  readonly spared: string | undefined
   private blipTurn = -1
 
-  constructor (maxWait: number = DEFAULT_EVENT_LOOP_MAX_WAIT, loop?: LoopTurnOptions) {
+  constructor (maxWait: number = DEFAULT_EVENT_LOOP_MAX_WAIT, loop?: LoopTurnOptions, spared?: string) {
     this.maxWait = maxWait
+    this.spared = spared
     this.tracker = new LoopTurnTracker(loop)
     this.pacer = new LoopPacer(loop)
   }
 
-  check (_stats?: unknown, partition?: string): RejectReason | undefined {
+  /** 'event-loop' when a request of `partition` must be shed now. */
+  check (partition?: string): 'event-loop' | undefined {
     const tracker = this.tracker
     const age = tracker.age()
     const pacer = this.pacer

@@ -4,18 +4,21 @@
 // one property check.
 import type { Sample } from '../algorithms/types'
 
-/** Why a request was not admitted. */
-export type RejectReason =
+/** Why the limiter itself did not admit a request. */
+export type LimiterRejectReason =
   | 'limit' //            in-flight reached the concurrency limit
   | 'partition' //        the request's partition is at its guaranteed share while the global limit is reached
-  | 'event-loop' //       the event loop itself is the queue (CPU-bound overload)
   | 'queue-full' //       the wait queue is full
-  | 'queue-timeout' //    waited in the queue longer than queue.timeout
+  | 'queue-timeout' //    waited in the queue longer than the queue timeout
   | 'estimated-wait' //   the estimated wait exceeds maxEstimatedWait
   | 'deadline' //         the client's deadline cannot be met
-  | 'session-cap' //      a new session beyond maxSessions
-  | 'draining' //         the server is draining: no new users
-  | 'store-unavailable' // the session store failed and onStoreError is 'closed'
+
+/**
+ * A rejection the limiter counts: one of its own, or one named by an admission gate or by the
+ * caller's own admission step (Limiter.reject). The Fastify plugin adds 'event-loop',
+ * 'session-cap', 'draining' and 'store-unavailable'.
+ */
+export type RejectReason = LimiterRejectReason | (string & Record<never, never>)
 
 /** How a completed request is counted. */
 export type Outcome = 'success' | 'drop' | 'ignore'

@@ -1,4 +1,4 @@
 export { Limiter } from './limiter'
-export type { AdmissionGate, LimiterOptions, LimiterSnapshot } from './limiter'
+export type { LimiterOptions, LimiterSnapshot } from './limiter'
 export { Permit } from './permit'
-export type { LimiterObserver, LimiterStats, Outcome, RejectReason } from './events'
+export type { LimiterObserver, LimiterRejectReason, LimiterStats, Outcome, RejectReason } from './events'

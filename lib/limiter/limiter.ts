@@ -20,21 +20,11 @@ import { ServiceTimeEwma, deadlineUnreachable, estimateWait } from './wait-estim
 import { WaitQueue, Waiter, systemTimers } from './wait-queue'
 import type { ExpiryReason, QueueOrder, TimerApi } from './wait-queue'
 
-/**
- * One admission step that may shed a request before the capacity check. Later features
- * (event-loop lag, draining, session caps) plug in here; the Limiter runs gates in order and
- * the first reason returned rejects the request. Gates must be O(1) and must not allocate.
- */
-export interface AdmissionGate {
-  check (stats: LimiterStats, partition: string | undefined): RejectReason | undefined
-}
-
 export interface LimiterOptions<C = unknown> {
   algorithm: LimitAlgorithm
   /** Monotonic clock in ms. Injected by tests; defaults to performance.now(). */
   now?: () => number
   observers?: LimiterObserver[]
-  gates?: AdmissionGate[]
   /** A bounded wait queue for requests that find no free permit (acquire() only). */
   queue?: { size: number, timeout: number, order?: QueueOrder }
   /** Shares of the limit per class of traffic; one queue level per partition, in declaration order. */
@@ -85,7 +75,6 @@ export class Limiter<C = unknown> implements LimiterStats {
   readonly sampleClasses: SampleClasses | undefined
   private readonly now: () => number
   private readonly observers: LimiterObserver[]
-  private readonly gates: AdmissionGate[]
   private readonly onGranted: (context: C, permit: Permit<C>) => void
   private readonly onQueueReject: (context: C, reason: RejectReason) => void
   private readonly onObserverError: (err: unknown) => void
@@ -102,7 +91,6 @@ export class Limiter<C = unknown> implements LimiterStats {
     const timers = options.timers
     this.now = options.now ?? (timers !== undefined ? () => timers.now() : defaultNow)
     this.observers = options.observers !== undefined ? options.observers.slice() : []
-    this.gates = options.gates !== undefined ? options.gates.slice() : []
     this.partitions = options.partitions
     this.sampleClasses = options.sampleClasses
     this.maxEstimatedWait = options.maxEstimatedWait ?? Infinity
@@ -151,10 +139,6 @@ export class Limiter<C = unknown> implements LimiterStats {
     if (i !== -1) this.observers.splice(i, 1)
   }
 
-  addGate (gate: AdmissionGate): void {
-    this.gates.push(gate)
-  }
-
   /**
    * Admit a request now, or return why not; never queues. Returning the reason as a string (not an
    * object or an exception) keeps the rejection path allocation-free; `typeof result === 'string'`
@@ -201,14 +185,9 @@ export class Limiter<C = unknown> implements LimiterStats {
 
   private decide (context: C, name: string | undefined, budget: number | undefined, mayQueue: boolean): Permit<C> | Waiter<C> | RejectReason {
     const partitions = this.partitions
-    // With partitions, observers and gates see the resolved name (undeclared names become 'default').
+    // With partitions, observers see the resolved name (undeclared names become 'default').
     const p = partitions === undefined ? undefined : partitions.get(name)
     const label = p === undefined ? name : p.name
-    const gates = this.gates
-    for (let i = 0; i < gates.length; i++) {
-      const reason = gates[i].check(this, label)
-      if (reason !== undefined) return this.rejectAt(reason, p, label)
-    }
     const limit = this.algorithm.limit
     const serviceTime = this.serviceTime === undefined ? 0 : this.serviceTime.value
     if (p === undefined ? this._inflight < limit : (partitions as PartitionSet).canAdmit(p, this._inflight, limit)) {
@@ -245,7 +224,7 @@ export class Limiter<C = unknown> implements LimiterStats {
 
   private rejectAt (reason: RejectReason, p: Partition | undefined, label: string | undefined = p?.name): RejectReason {
     if (p !== undefined) p.rejected++ // PartitionSet.reject, inlined
-    return this.reject(reason, label)
+    return this.count(reason, label)
   }
 
   private expire (context: C, reason: ExpiryReason, level: number): void {
@@ -269,12 +248,24 @@ export class Limiter<C = unknown> implements LimiterStats {
 
   private readonly belowLimit = (): boolean => this._inflight < this.algorithm.limit
 
-  /** Count a rejection decided here or by a later asynchronous step (a queue timeout, say). */
-  reject (reason: RejectReason, partition: string | undefined): RejectReason {
+  /**
+   * Count a rejection decided by the caller's own admission step (an event-loop gate, a drain, a
+   * session cap), before or instead of acquire(). `partition` as given to acquire(): with
+   * partitions, the rejection is counted against it (undeclared names: `default`).
+   */
+  reject (reason: RejectReason, partition?: string): RejectReason {
+    const partitions = this.partitions
+    if (partitions === undefined) return this.count(reason, partition)
+    const p = partitions.get(partition)
+    p.rejected++ // PartitionSet.reject, inlined
+    return this.count(reason, p.name)
+  }
+
+  private count (reason: RejectReason, label: string | undefined): RejectReason {
     this._rejected++
     const observers = this.observers
     for (let i = 0; i < observers.length; i++) {
-      try { observers[i].onReject?.(reason, partition) } catch (err) { this.onObserverError(err) }
+      try { observers[i].onReject?.(reason, label) } catch (err) { this.onObserverError(err) }
     }
     return reason
   }

@@ -69,7 +69,7 @@ export function loadPromClient (load: () => unknown = () => require('prom-client
     return load() as PromClient
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
-      throw new errors.FST_CONCURRENCY_MISSING_DEPENDENCY('prom-client', 'metrics', 'prom-client')
+      throw new errors.FST_CONCURRENCY_MISSING_DEPENDENCY('prom-client', 'observability.metrics', 'prom-client')
     }
     throw err
   }

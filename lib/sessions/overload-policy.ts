@@ -2,7 +2,7 @@
 // sessions (and sessionless requests). The rule, given the limiter's limit L and in-flight n:
 //
 //   an active-session request is admitted while  n < L
-//   any other request is admitted while          n < L - max(0, reserve - a)
+//   any other request is admitted while          n < max(1, L - max(0, reserve - a))
 //   reserve = min(L, max(floor(minReserveRatio * L), ceil(headroom * demand)))
 //
 // where a is the number of active-session requests in flight: the reserve is the share of
@@ -61,9 +61,12 @@ export class SessionOverloadPolicy {
       if (this.demand < limit) this.demand++
       return false
     }
-    // Keep free the part of the reserve that active sessions are not already using.
+    // Keep free the part of the reserve that active sessions are not already using, but never
+    // the last slot: demand only falls as requests complete, so a reserve of the whole limit
+    // would refuse every new request on an idle server, and nothing would ever complete.
     const unused = this.reserve(limit) - this.activeInflight
-    return inflight < (unused > 0 ? limit - unused : limit)
+    const room = unused > 0 ? limit - unused : limit
+    return inflight < (room > 1 ? room : 1)
   }
 
   started (active: boolean): void {

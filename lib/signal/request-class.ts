@@ -90,7 +90,7 @@ export function resolveSampleClass (value: unknown): { enabled: boolean, custom:
   if (value === undefined || value === true) return { enabled: true, custom: undefined }
   if (value === false) return { enabled: false, custom: undefined }
   if (typeof value !== 'function') {
-    invalidOption('sampleClass', `expected false, or a function (request) => string | undefined, got ${describe(value)}`)
+    invalidOption('signal.sampleClass', `expected false, or a function (request) => string | undefined, got ${describe(value)}`)
   }
   return { enabled: true, custom: value as SampleClassFunction }
 }

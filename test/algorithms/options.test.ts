@@ -62,9 +62,9 @@ t.test('createAlgorithm builds each name and prefixes option names', async t => 
     t.equal(a.name, expected[name])
     t.ok(isLimitAlgorithm(a))
   }
-  t.throws(() => createAlgorithm('aimd', { backoffRatio: 2 }), /"algorithmOptions\.backoffRatio".*\[0\.5, 1\)/)
-  t.throws(() => createAlgorithm('fixed', { limt: 2 }), /"algorithmOptions\.limt"/)
-  t.throws(() => createAlgorithm('vegas', {}, { minSamples: 0 }), /"window\.minSamples"/)
+  t.throws(() => createAlgorithm('aimd', { backoffRatio: 2 }), /"algorithm\.options\.backoffRatio".*\[0\.5, 1\)/)
+  t.throws(() => createAlgorithm('fixed', { limt: 2 }), /"algorithm\.options\.limt"/)
+  t.throws(() => createAlgorithm('vegas', {}, { minSamples: 0 }), /"algorithm\.window\.minSamples"/)
   t.throws(() => createAlgorithm('nope' as AlgorithmName), /"algorithm".*'gradient2', 'gradient', 'vegas', 'aimd', 'fixed'.*"nope"/)
   const w = createAlgorithm('aimd', { initialLimit: 30 }, { minWindow: 0, minSamples: 2 })
   t.ok(w instanceof WindowedLimit)

@@ -2,6 +2,7 @@
 // with the queue's clock and timers driven by hand (FakeTimers).
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyRequest, LightMyRequestResponse as Response } from 'fastify'
+import { kInternal } from '../../lib/internal'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
 import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
 import { FakeTimers } from '../limiter/fake-timers'
@@ -20,7 +21,7 @@ export interface HeldApp {
   finish: (id: string, ms?: number) => Promise<void>
 }
 
-export async function heldApp (limit: number, opts: Partial<FastifyAdaptiveConcurrencyOptions> & Record<string, unknown> = {}, setup?: (app: FastifyInstance) => void): Promise<HeldApp> {
+export async function heldApp (limit: number, opts: FastifyAdaptiveConcurrencyOptions = {}, setup?: (app: FastifyInstance) => void): Promise<HeldApp> {
   const timers = new FakeTimers(1000)
   const queue = opts.queue === undefined ? { size: 10, timeout: 1000 } : opts.queue
   const app = Fastify()
@@ -28,7 +29,9 @@ export async function heldApp (limit: number, opts: Partial<FastifyAdaptiveConcu
     algorithm: recordingAlgorithm(limit),
     eventLoop: false,
     ...opts,
-    queue: queue === false ? false : { ...queue, timers }
+    queue,
+    // The queue's timers are also the limiter's clock, as in production.
+    ...(queue === false ? {} : { [kInternal]: { timers } })
   }
   await app.register(fastifyAdaptiveConcurrency, options as FastifyAdaptiveConcurrencyOptions)
   const started: string[] = []

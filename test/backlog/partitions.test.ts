@@ -11,8 +11,8 @@ const partitionByHeader = (request: { headers: Record<string, unknown> }): strin
   return typeof v === 'string' ? v : undefined
 }
 
-t.test('partition(request): a partition at its share is refused while another still gets in', async t => {
-  const h = await heldApp(2, { queue: false, partitions: { live: 0.5, batch: 0.5 }, partition: partitionByHeader, exposeStatusRoute: true })
+t.test('partitions.choose(request): a partition at its share is refused while another still gets in', async t => {
+  const h = await heldApp(2, { queue: false, partitions: { shares: { live: 0.5, batch: 0.5 }, choose: partitionByHeader }, statusRoute: true })
   t.teardown(() => h.app.close())
   const b1 = h.send('b1', { 'x-class': 'batch' })
   const b2 = h.send('b2', { 'x-class': 'batch' })
@@ -42,8 +42,7 @@ t.test('partition(request): a partition at its share is refused while another st
 t.test('priority: queued requests of the first-declared partition are served first', async t => {
   const h = await heldApp(2, {
     queue: { size: 10, timeout: 60_000, order: 'fifo' },
-    partitions: { critical: 0.5, batch: 0.5 },
-    partition: partitionByHeader
+    partitions: { shares: { critical: 0.5, batch: 0.5 }, choose: partitionByHeader }
   })
   t.teardown(() => h.app.close())
   const running = ['b1', 'b2'].map(id => h.send(id, { 'x-class': 'batch' }))
@@ -72,9 +71,8 @@ t.test('priority: queued requests of the first-declared partition are served fir
 t.test('a full queue evicts a batch waiter for a critical request: the evicted one gets its 503 queue-full', async t => {
   const h = await heldApp(2, {
     queue: { size: 1, timeout: 60_000 },
-    partitions: { critical: 0.5, batch: 0.5 },
-    partition: partitionByHeader,
-    exposeStatusRoute: true
+    partitions: { shares: { critical: 0.5, batch: 0.5 }, choose: partitionByHeader },
+    statusRoute: true
   })
   t.teardown(() => h.app.close())
   const running = [h.send('b1', { 'x-class': 'batch' }), h.send('b2', { 'x-class': 'batch' })]
@@ -102,8 +100,8 @@ t.test('a full queue evicts a batch waiter for a critical request: the evicted o
   t.equal(h.app.concurrency.inflight, 0)
 })
 
-t.test('route config names the partition; it wins over partition(request)', async t => {
-  const h = await heldApp(1, { queue: false, partitions: { reports: 0.5, api: 0.5 }, partition: () => 'api' }, app => {
+t.test('route config names the partition; it wins over partitions.choose(request)', async t => {
+  const h = await heldApp(1, { queue: false, partitions: { shares: { reports: 0.5, api: 0.5 }, choose: () => 'api' } }, app => {
     app.get('/report', { config: { adaptiveConcurrency: { partition: 'reports' } } }, async () => 'r')
   })
   t.teardown(() => h.app.close())
@@ -121,14 +119,14 @@ t.test('route config names the partition; it wins over partition(request)', asyn
 
 t.test('an undeclared partition in route config fails ready(), naming the route', async t => {
   const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(1), partitions: { api: 0.5 } })
+  await app.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(1), partitions: { shares: { api: 0.5 } } })
   t.throws(() => app.get('/x', { config: { adaptiveConcurrency: { partition: 'typo' } } }, async () => 'x'), {
     code: 'FST_CONCURRENCY_INVALID_OPTION',
     message: /config\.adaptiveConcurrency\.partition \(GET \/x\).*unknown partition "typo"; declared partitions: api, default/
   })
   await app.close()
   const inner = Fastify()
-  await inner.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(1), partitions: { api: 0.5 } })
+  await inner.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(1), partitions: { shares: { api: 0.5 } } })
   inner.register(async function routes (scope) {
     scope.get('/y', { config: { adaptiveConcurrency: { partition: 'typo' } } }, async () => 'y')
   })
@@ -141,13 +139,14 @@ t.test('an undeclared partition in route config fails ready(), naming the route'
   await none.close()
 })
 
-t.test('plugin options: shares over 1, partition without partitions, bad retryAfter', async t => {
+t.test('plugin options: shares over 1, a chooser without shares, bad retryAfter, old names', async t => {
   const cases: Array<[Record<string, unknown>, RegExp]> = [
-    [{ partitions: { a: 0.7, b: 0.5 } }, /"partitions": shares must sum to at most 1, got 1\.2/],
-    [{ partition: () => 'a' }, /"partition": needs the `partitions` option/],
-    [{ retryAfter: 'soon' }, /"retryAfter": expected an integer in \[0, 86400\] or 'auto', got "soon"/],
-    [{ queue: { size: 0 } }, /"queue\.size"/],
-    [{ maxEstimatedWait: 10 }, /needs the `queue` option/]
+    [{ partitions: { shares: { a: 0.7, b: 0.5 } } }, /"partitions\.shares": shares must sum to at most 1, got 1\.2/],
+    [{ partitions: { choose: () => 'a' } }, /"partitions\.shares": required/],
+    [{ rejection: { retryAfter: 'soon' } }, /"rejection\.retryAfter": expected an integer in \[0, 86400\] or 'auto', got "soon"/],
+    [{ queue: { size: -1 } }, /"queue\.size"/],
+    [{ queue: { size: 0, maxEstimatedWait: 10 } }, /needs queue\.size >= 1/],
+    [{ partition: () => 'a' }, /"partition": unknown option/]
   ]
   for (const [opts, message] of cases) {
     const app = Fastify()

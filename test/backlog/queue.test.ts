@@ -66,7 +66,7 @@ t.test('a queue timeout answers 503 queue-timeout and the handler never runs', a
 })
 
 t.test('deadline header: malformed is ignored, spent or unreachable is refused at once, expiry while queued', async t => {
-  const h = await heldApp(1, { queue: { size: 5, timeout: 1000 }, deadlineHeader: 'X-Budget-Ms' })
+  const h = await heldApp(1, { queue: { size: 5, timeout: 1000, deadlineHeader: 'X-Budget-Ms' } })
   t.teardown(() => h.app.close())
   const spent = await h.send('spent', { 'x-budget-ms': '0' })
   t.equal(reason(spent.body), 'deadline', 'a spent budget is refused even below the limit')
@@ -98,7 +98,7 @@ t.test('deadline header: malformed is ignored, spent or unreachable is refused a
 })
 
 t.test('maxEstimatedWait and retryAfter auto', async t => {
-  const h = await heldApp(2, { queue: { size: 10, timeout: 60_000, order: 'fifo' }, maxEstimatedWait: 2500, retryAfter: 'auto' })
+  const h = await heldApp(2, { queue: { size: 10, timeout: 60_000, order: 'fifo', maxEstimatedWait: 2500 }, rejection: { retryAfter: 'auto' } })
   t.teardown(() => h.app.close())
   const warm = h.send('warm')
   await inHandler(h, 1)
@@ -142,7 +142,7 @@ t.test('closing the server answers queued requests with draining', async t => {
 })
 
 t.test('the status route serves the queue fields through its schema', async t => {
-  const h = await heldApp(1, { queue: { size: 3, timeout: 500 }, exposeStatusRoute: true })
+  const h = await heldApp(1, { queue: { size: 3, timeout: 500 }, statusRoute: true })
   t.teardown(() => h.app.close())
   const first = h.send('first')
   await inHandler(h, 1)

@@ -19,11 +19,11 @@ const PLANS: Record<string, string> = { alice: 'interactive', bob: 'batch', caro
 const sign = (user: string): string => createHmac('sha256', SECRET).update(user).digest('base64url')
 const token = (user: string): string => `Bearer ${user}.${sign(user)}`
 
-/** The `partition:` expression of the README's backlog example. */
+/** The `choose:` expression (the partition chooser) of the README's backlog example. */
 function readmePartition (): (request: FastifyRequest) => string | undefined {
   const block = readmeCodeBlock('backlog', 'partitions:')
-  const line = /^\s*partition: (.+?),?\s*$/m.exec(block)
-  if (line === null) throw new Error('the README backlog example has no partition line')
+  const line = /^\s*choose: (.+?),?\s*$/m.exec(block)
+  if (line === null) throw new Error('the README backlog example has no choose line')
   return evaluate(line[1])
 }
 
@@ -39,11 +39,9 @@ t.test('the README partition pattern: an unverified header or token cannot raise
     }
   })
   await app.register(fastifyAdaptiveConcurrency, {
-    algorithm: 'fixed',
-    algorithmOptions: { limit: 1 },
+    algorithm: { name: 'fixed', options: { limit: 1 } },
     eventLoop: false,
-    partitions: { live: 0.7, batch: 0.3 },
-    partition,
+    partitions: { shares: { live: 0.7, batch: 0.3 }, choose: partition },
     queue: { size: 1, timeout: 60_000, order: 'fifo' }
   })
   const hold = latch()

@@ -1,9 +1,9 @@
 import t from 'tap'
 import { EventLoopGate, resolveEventLoopOptions, DEFAULT_EVENT_LOOP_MAX_WAIT } from '../../lib/eventloop/gate'
 
-function fakeGate (maxWait: number) {
+function fakeGate (maxWait: number, spared?: string) {
   const loop = { clock: 0, pending: [] as Array<() => void> }
-  const gate = new EventLoopGate(maxWait, { now: () => loop.clock, defer: fn => { loop.pending.push(fn) } })
+  const gate = new EventLoopGate(maxWait, { now: () => loop.clock, defer: fn => { loop.pending.push(fn) } }, spared)
   const endTurn = (): void => { for (const fn of loop.pending.splice(0)) fn() }
   return { gate, loop, endTurn }
 }
@@ -44,7 +44,7 @@ t.test('long turns back to back are a sustained queue: requests past maxWait are
 })
 
 t.test('once shedding, requests are admitted by the paced queue\'s expected wait plus their poll phase so far', async t => {
-  const { gate, loop, endTurn } = fakeGate(10)
+  const { gate, loop, endTurn } = fakeGate(10, 'critical')
   gate.check()
   loop.clock += 30
   endTurn()
@@ -56,7 +56,7 @@ t.test('once shedding, requests are admitted by the paced queue\'s expected wait
   // What the plugin does: an admitted request goes through the pacer.
   const ran: string[] = []
   const arrive = (name: string, ms: number, partition?: string) => {
-    const reason = gate.check(undefined, partition)
+    const reason = gate.check(partition)
     if (reason === undefined) gate.pacer.run(() => { ran.push(name); loop.clock += ms })
     return reason
   }
@@ -69,7 +69,6 @@ t.test('once shedding, requests are admitted by the paced queue\'s expected wait
   t.equal(arrive('d', 4), undefined, 'one 4 ms request ahead')
   t.equal(arrive('e', 4), undefined, 'two ahead: 8 ms')
   t.equal(arrive('f', 4), 'event-loop', 'three ahead: 12 ms, past maxWait')
-  gate.spared = 'critical'
   t.equal(arrive('g', 4, 'critical'), undefined, 'the spared partition waits up to 2 x maxWait')
   loop.clock += 5
   t.equal(arrive('h', 4, 'critical'), 'event-loop', '16 ms queued + 5 ms of poll phase is past 2 x maxWait')
@@ -127,20 +126,19 @@ t.test('default gate uses the real clock and setImmediate', async t => {
 })
 
 t.test('with partitions, the most important one is shed only past twice maxWait', async t => {
-  const { gate, loop, endTurn } = fakeGate(10)
-  gate.spared = 'critical'
+  const { gate, loop, endTurn } = fakeGate(10, 'critical')
   gate.check()
   loop.clock += 30
   gate.check()
   endTurn() // a 30 ms turn: the next ones are back to back
-  t.equal(gate.check(undefined, 'batch'), undefined, 'the next turn starts with no wait')
+  t.equal(gate.check('batch'), undefined, 'the next turn starts with no wait')
   loop.clock += 15
-  t.equal(gate.check(undefined, 'batch'), 'event-loop', 'batch: shed past maxWait')
-  t.equal(gate.check(undefined, undefined), 'event-loop', 'no partition: shed past maxWait')
-  t.equal(gate.check(undefined, 'critical'), undefined, 'critical: still admitted at 15 ms')
+  t.equal(gate.check('batch'), 'event-loop', 'batch: shed past maxWait')
+  t.equal(gate.check(undefined), 'event-loop', 'no partition: shed past maxWait')
+  t.equal(gate.check('critical'), undefined, 'critical: still admitted at 15 ms')
   loop.clock += 5
-  t.equal(gate.check(undefined, 'critical'), undefined, 'critical: exactly 2 x maxWait is still admitted')
+  t.equal(gate.check('critical'), undefined, 'critical: exactly 2 x maxWait is still admitted')
   loop.clock += 0.5
-  t.equal(gate.check(undefined, 'critical'), 'event-loop', 'critical: shed past 2 x maxWait, the loop stays protected')
+  t.equal(gate.check('critical'), 'event-loop', 'critical: shed past 2 x maxWait, the loop stays protected')
   t.equal(gate.shed, 3)
 })

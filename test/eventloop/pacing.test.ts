@@ -13,7 +13,7 @@ function burn (ms: number): void {
 // "back to back" turns this test needs.
 t.test('past maxWait, admitted requests run after the turn that parsed them, paced', async t => {
   const app = Fastify()
-  await app.register(plugin, { algorithm: 'fixed', algorithmOptions: { limit: 100 }, eventLoop: { maxWait: 100 } })
+  await app.register(plugin, { algorithm: { name: 'fixed', options: { limit: 100 } }, eventLoop: { maxWait: 100 } })
   const handled: boolean[] = []
   let turnEnded = false
   app.get('/cpu', async () => {
@@ -45,7 +45,7 @@ t.test('past maxWait, admitted requests run after the turn that parsed them, pac
 
 t.test('eventLoop: false never paces', async t => {
   const app = Fastify()
-  await app.register(plugin, { algorithm: 'fixed', algorithmOptions: { limit: 100 }, eventLoop: false })
+  await app.register(plugin, { algorithm: { name: 'fixed', options: { limit: 100 } }, eventLoop: false })
   let inline = 0
   app.get('/cpu', async () => { inline++; burn(15); return { ok: true } })
   await app.ready()

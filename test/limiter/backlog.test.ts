@@ -275,16 +275,16 @@ t.test('priority: waiters of the first-declared partition are served first', asy
 
 t.test('partitions without a queue reject with "partition"; every rejection is counted per partition', async t => {
   const partitions = new PartitionSet({ a: 0.5 })
-  const limiter: Limiter<string> = new Limiter<string>({
-    algorithm: new StepAlgorithm(1, 0),
-    partitions,
-    gates: [{ check: (_s, name): RejectReason | undefined => name === 'default' && limiter.inflight > 1 ? 'event-loop' : undefined }]
-  })
+  const limiter: Limiter<string> = new Limiter<string>({ algorithm: new StepAlgorithm(1, 0), partitions })
+  const heard: Array<string | undefined> = []
+  limiter.addObserver({ onReject: (_reason, name) => heard.push(name) })
   permit(limiter.acquire('x', 'a'))
   permit(limiter.acquire('y'))
   t.equal(limiter.acquire('z', 'a'), 'partition')
-  t.equal(limiter.acquire('w'), 'event-loop', 'gates see the resolved partition name')
+  t.equal(limiter.reject('event-loop', 'nope'), 'event-loop', 'a rejection decided outside the limiter')
   t.same([partitions.status(1).a.rejected, partitions.status(1).default.rejected], [1, 1])
+  t.same(heard, ['a', 'default'], 'observers see the resolved partition name')
+  t.equal(partitions.unknownNames, 1)
 })
 
 t.test('expiry and rejectQueued count against the waiter\'s partition', async t => {

@@ -99,20 +99,14 @@ t.test('observers see admit, reject, sample, limit change and release', async t 
   t.same(late, ['limit'])
 })
 
-t.test('gates run before the capacity check; the first reason wins', async t => {
-  let draining = false
-  const limiter = new Limiter({
-    algorithm: new StepAlgorithm(10),
-    gates: [{ check: () => draining ? 'draining' : undefined }]
-  })
-  t.ok(isPermit(limiter.tryAcquire(null)))
-  draining = true
-  t.equal(limiter.tryAcquire(null), 'draining')
-  limiter.addGate({ check: (stats) => stats.inflight > 0 ? 'event-loop' : undefined })
-  t.equal(limiter.tryAcquire(null), 'draining')
-  draining = false
-  t.equal(limiter.tryAcquire(null), 'event-loop')
-  t.equal(limiter.rejected, 3)
+t.test('reject() counts a rejection decided outside the limiter', async t => {
+  const limiter = new Limiter({ algorithm: new StepAlgorithm(10) })
+  const heard: Array<[string, string | undefined]> = []
+  limiter.addObserver({ onReject: (reason, partition) => heard.push([reason, partition]) })
+  t.equal(limiter.reject('draining'), 'draining')
+  t.equal(limiter.reject('event-loop', 'live'), 'event-loop')
+  t.equal(limiter.rejected, 2)
+  t.same(heard, [['draining', undefined], ['event-loop', 'live']], 'without partitions the name is passed as given')
 })
 
 t.test('a throwing algorithm cannot leak a permit', async t => {

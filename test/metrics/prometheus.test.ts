@@ -161,7 +161,8 @@ test('prom-client is loaded lazily with a clear error when missing', async t => 
   t.equal(loadPromClient().Registry, Registry, 'default loader finds the installed package')
   t.throws(() => loadPromClient(() => require('prom-client-is-not-installed')), {
     code: 'FST_CONCURRENCY_MISSING_DEPENDENCY',
-    message: /"prom-client" is required by the "metrics" option.*npm install prom-client/
+    // The option is `observability.metrics` now: the message must name it as users write it.
+    message: /"prom-client" is required by the "observability\.metrics" option.*npm install prom-client/
   })
   const boom = new Error('broken install')
   t.throws(() => loadPromClient(() => { throw boom }), boom, 'other load errors are not disguised')

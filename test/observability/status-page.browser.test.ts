@@ -25,10 +25,9 @@ if (!existsSync(CHROMIUM) && process.env.CI === undefined) {
   test('status page renders the charts and updates them live', { timeout: 90_000 }, async t => {
     const app = Fastify()
     await app.register(fastifyAdaptiveConcurrency, {
-      algorithm: 'aimd',
-      algorithmOptions: { initialLimit: 6, maxLimit: 16, backoffRatio: 0.7 },
+      algorithm: { name: 'aimd', options: { initialLimit: 6, maxLimit: 16, backoffRatio: 0.7 } },
       eventLoop: false,
-      exposeStatusRoute: { page: { title: 'browser test' } }
+      statusRoute: { page: { title: 'browser test' } }
     })
     let n = 0
     app.get('/work', async (_request, reply) => {

@@ -2,7 +2,8 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
-import { fastifyAdaptiveConcurrency, defaultOutcome } from '../../lib/plugin'
+import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
+import { defaultOutcome } from '../../lib/signal/outcome'
 import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
 import { recordingAlgorithm, settle } from './helpers'
 import type { RecordingAlgorithm } from './helpers'
@@ -16,7 +17,7 @@ async function app (t: tap.Test, opts: Partial<FastifyAdaptiveConcurrencyOptions
   const algorithm = recordingAlgorithm(10)
   const fastify = Fastify({ logger: false })
   // Raw samples (one class): these tests check what reaches the algorithm, not the normalization.
-  await fastify.register(fastifyAdaptiveConcurrency, { algorithm, sampleClass: false, ...opts } as FastifyAdaptiveConcurrencyOptions)
+  await fastify.register(fastifyAdaptiveConcurrency, { algorithm, ...opts, signal: { sampleClass: false, ...opts.signal } })
   fastify.get('/ok', async () => 'ok')
   fastify.get('/fail', async (_req, reply) => reply.code(502).send('bad gateway'))
   fastify.get('/throw', async () => { throw new Error('boom') })
@@ -57,7 +58,7 @@ t.test('default classification: 2xx and hijacked replies succeed; 5xx and thrown
 
 t.test('a response slower than timeout is a drop', async t => {
   // Only a lower bound on latency is relied on: the handler spins for 3 ms, the timeout is 2 ms.
-  const { app: fastify, algorithm } = await app(t, { timeout: 2 })
+  const { app: fastify, algorithm } = await app(t, { signal: { timeout: 2 } })
   t.equal((await fastify.inject('/busy')).statusCode, 200)
   await settle()
   t.equal(fastify.concurrency.dropped, 1)
@@ -80,10 +81,12 @@ t.test('defaultOutcome: an unfinished response is ignored', async t => {
 t.test('custom classify decides; an invalid or throwing classify counts as ignored and is logged', async t => {
   const verdicts: unknown[] = ['drop', 'ignore', 'success', 'maybe']
   const { app: fastify, algorithm } = await app(t, {
-    classify (request, reply) {
-      t.equal(reply.request, request)
-      if (verdicts.length === 0) throw new Error('classifier bug')
-      return verdicts.shift() as 'success'
+    signal: {
+      classify (request, reply) {
+        t.equal(reply.request, request)
+        if (verdicts.length === 0) throw new Error('classifier bug')
+        return verdicts.shift() as 'success'
+      }
     }
   })
   for (let i = 0; i < 5; i++) {
@@ -98,7 +101,7 @@ t.test('custom classify decides; an invalid or throwing classify counts as ignor
 })
 
 t.test('a classify that returns undefined leaves the request to the default classification', async t => {
-  const { app: fastify } = await app(t, { classify: (request) => request.url === '/ok' ? 'drop' : undefined })
+  const { app: fastify } = await app(t, { signal: { classify: (request) => request.url === '/ok' ? 'drop' : undefined } })
   t.equal((await fastify.inject('/ok')).statusCode, 200)
   t.equal((await fastify.inject('/fail')).statusCode, 502)
   t.equal((await fastify.inject('/health')).statusCode, 200)
@@ -144,8 +147,10 @@ t.test('a limiter that throws in onSample is logged, and the permit is still rel
   })
   await fastify.register(fastifyAdaptiveConcurrency, {
     algorithm: { name: 'broken', limit: 5, onSample () { throw new Error('broken algorithm') }, state: () => ({}) },
-    sampleClass: false,
-    classify: (_req, reply) => reply.statusCode === 201 ? 'success' : ('nonsense' as never)
+    signal: {
+      sampleClass: false,
+      classify: (_req, reply) => reply.statusCode === 201 ? 'success' : ('nonsense' as never)
+    }
   })
   fastify.get('/created', async (_req, reply) => reply.code(201).send('x'))
   fastify.get('/odd', async () => 'x')
@@ -163,7 +168,7 @@ t.test('a limiter that throws in onSample is logged, and the permit is still rel
 t.test('a throwing classify is logged', async t => {
   const logs: string[] = []
   const fastify = Fastify({ logger: { level: 'error', stream: { write: (line: string) => { logs.push(line) } } } })
-  await fastify.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(2), classify: () => { throw new Error('oops') } })
+  await fastify.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(2), signal: { classify: () => { throw new Error('oops') } } })
   fastify.get('/', async () => 'x')
   t.teardown(() => fastify.close())
   await fastify.inject('/')

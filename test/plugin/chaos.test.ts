@@ -38,8 +38,7 @@ t.test(`chaos: ${TOTAL} requests end with in-flight 0 and the counters adding up
     done()
   })
   await app.register(fastifyAdaptiveConcurrency, {
-    algorithm: 'aimd',
-    algorithmOptions: { initialLimit: 16, minLimit: 4, maxLimit: 40 },
+    algorithm: { name: 'aimd', options: { initialLimit: 16, minLimit: 4, maxLimit: 40 } },
     bypass: req => req.url === '/bypass'
   })
   app.get('/ok', async () => 'ok')

@@ -1,15 +1,16 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import plugin from '../../index'
+import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
 
 function burn (ms: number): void {
   const start = performance.now()
   while (performance.now() - start < ms) { /* a CPU-bound handler */ }
 }
 
-async function build (opts: Record<string, unknown>) {
+async function build (opts: FastifyAdaptiveConcurrencyOptions) {
   const app = Fastify()
-  await app.register(plugin, { algorithm: 'fixed', algorithmOptions: { limit: 100 }, ...opts })
+  await app.register(plugin, { algorithm: { name: 'fixed', options: { limit: 100 } }, ...opts })
   app.get('/cpu', async () => { burn(15); return { ok: true } })
   await app.ready()
   return app
@@ -69,7 +70,7 @@ t.test('a bad eventLoop option fails ready()', async t => {
 t.test('with partitions, the first-declared one is shed only past 2 x maxWait: less important traffic goes first', async t => {
   const app = Fastify()
   await app.register(plugin, {
-    algorithm: 'fixed', algorithmOptions: { limit: 100 }, eventLoop: { maxWait: 100 }, partitions: { critical: 0.5, batch: 0.5 }
+    algorithm: { name: 'fixed', options: { limit: 100 } }, eventLoop: { maxWait: 100 }, partitions: { shares: { critical: 0.5, batch: 0.5 } }
   })
   app.get('/critical', { config: { adaptiveConcurrency: { partition: 'critical' } } }, async () => { burn(110); return { ok: true } })
   app.get('/batch', { config: { adaptiveConcurrency: { partition: 'batch' } } }, async () => { burn(110); return { ok: true } })
@@ -87,4 +88,7 @@ t.test('with partitions, the first-declared one is shed only past 2 x maxWait: l
   t.same(await turn(['/batch', '/critical']), [200, 200], 'back to back: critical is still admitted')
   t.same(await turn(['/batch', '/batch']), [200, 503], 'batch is shed')
   t.equal(app.concurrency.inflight, 0)
+  // A refusal by the gate counts against the request's partition, as the limiter's own do.
+  const partitions = app.concurrency.snapshot().partitions
+  t.same([partitions?.batch.rejected, partitions?.critical.rejected, app.concurrency.rejected], [1, 0, 1])
 })

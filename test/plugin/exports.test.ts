@@ -19,7 +19,7 @@ t.test('default export, .default and named fastifyAdaptiveConcurrency are the sa
   t.equal(namedImport, cjs)
 
   const app = Fastify()
-  await app.register(defaultImport, { algorithm: 'fixed', algorithmOptions: { limit: 3 } })
+  await app.register(defaultImport, { algorithm: { name: 'fixed', options: { limit: 3 } } })
   t.equal(app.concurrency.limit, 3)
   t.equal(app.concurrency.algorithm, 'fixed')
   await app.close()

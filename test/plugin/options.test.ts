@@ -20,30 +20,43 @@ async function registrationError (opts: unknown): Promise<Error & { code?: strin
 }
 
 const cases: Array<[string, unknown, RegExp]> = [
-  ['unknown key', { maxLimt: 5 }, /"maxLimt": unknown option; accepted: algorithm, algorithmOptions/],
+  ['unknown key', { maxLimt: 5 }, /"maxLimt": unknown option; accepted: algorithm, signal, eventLoop, bypass, rejection, queue, partitions, sessions, drainOnClose, observability, statusRoute$/],
   ['algorithm name', { algorithm: 'nope' }, /"algorithm": expected one of 'gradient2', .*'fixed', got "nope"/],
-  ['algorithm object', { algorithm: { limit: 1 } }, /"algorithm": expected a LimitAlgorithm/],
-  ['algorithm number', { algorithm: 3 }, /"algorithm": expected one of/],
-  ['algorithmOptions on an instance', { algorithm: recordingAlgorithm(1), algorithmOptions: {} }, /"algorithmOptions": only applies to a named algorithm/],
-  ['window on an instance', { algorithm: recordingAlgorithm(1), window: false }, /"window": only applies to a named algorithm/],
-  ['algorithmOptions type', { algorithm: 'aimd', algorithmOptions: 5 }, /"algorithmOptions": expected an object, got 5/],
-  ['window type', { window: 'yes' }, /"window": expected an object, got "yes"/],
-  ['classify', { classify: 'success' }, /"classify": expected a function, got "success"/],
+  ['algorithm object', { algorithm: { limit: 1 } }, /"algorithm": expected a name \(.*\), a LimitAlgorithm .* or \{ name, options, window \}, got object/],
+  ['algorithm number', { algorithm: 3 }, /"algorithm": expected a name/],
+  ['algorithm.name', { algorithm: { name: 'nope' } }, /"algorithm.name": expected one of 'gradient2', .*'fixed', got "nope"/],
+  ['algorithm unknown key', { algorithm: { name: 'aimd', limit: 3 } }, /"algorithm.limit": unknown option; accepted: name, options, window/],
+  // Tuning knobs beside an instance, or under their old flat names, would be silently ignored: they are refused.
+  ['old algorithmOptions', { algorithm: recordingAlgorithm(1), algorithmOptions: {} }, /"algorithmOptions": unknown option/],
+  ['old window', { algorithm: recordingAlgorithm(1), window: false }, /"window": unknown option/],
+  ['algorithm.options type', { algorithm: { name: 'aimd', options: 5 } }, /"algorithm.options": expected an object, got 5/],
+  ['algorithm.window type', { algorithm: { name: 'gradient2', window: 'yes' } }, /"algorithm.window": expected an object, got "yes"/],
+  // The windows' clock is a test hook of WindowedLimit itself, not a plugin option.
+  ['algorithm.window.clock', { algorithm: { name: 'gradient2', window: { clock: () => 0 } } }, /"algorithm.window.clock": unknown option/],
+  ['signal type', { signal: 5 }, /"signal": expected an object, got 5/],
+  ['signal unknown key', { signal: { timeOut: 5 } }, /"signal.timeOut": unknown option; accepted: sampleClass, classify, timeout/],
+  ['old classify', { classify: () => 'success' }, /"classify": unknown option/],
+  ['signal.classify', { signal: { classify: 'success' } }, /"signal.classify": expected a function, got "success"/],
   ['bypass', { bypass: true }, /"bypass": expected a function, got boolean/],
-  ['onLimitExceeded', { onLimitExceeded: {} }, /"onLimitExceeded": expected a function, got object/],
-  ['timeout zero', { timeout: 0 }, /"timeout": expected a number in \(0, Infinity\], got 0/],
-  ['timeout string', { timeout: '5s' }, /"timeout": expected a number/],
-  ['statusCode', { statusCode: 500 }, /"statusCode": expected 503 or 429, got 500/],
-  ['retryAfter fraction', { retryAfter: 1.5 }, /"retryAfter": expected an integer in \[0, 86400\]/],
-  ['retryAfter negative', { retryAfter: -1 }, /"retryAfter": expected an integer/],
-  ['exposeStatusRoute number', { exposeStatusRoute: 1 }, /"exposeStatusRoute": expected a boolean, a URL string/],
-  ['exposeStatusRoute relative url', { exposeStatusRoute: 'status' }, /"exposeStatusRoute": expected a URL path starting with '\/'/],
-  ['exposeStatusRoute.url', { exposeStatusRoute: { url: 5 } }, /"exposeStatusRoute.url": expected a URL path/],
-  ['exposeStatusRoute unknown key', { exposeStatusRoute: { path: '/x' } }, /"exposeStatusRoute.path": unknown option; accepted: url, routeOpts, routeSchemaOpts, page/],
-  ['exposeStatusRoute.routeOpts type', { exposeStatusRoute: { routeOpts: [] } }, /"exposeStatusRoute.routeOpts": expected an object, got an array/],
-  ['exposeStatusRoute.routeOpts.method', { exposeStatusRoute: { routeOpts: { method: 'POST' } } }, /"exposeStatusRoute.routeOpts.method": is set by the plugin/],
-  ['exposeStatusRoute.routeSchemaOpts.response', { exposeStatusRoute: { routeSchemaOpts: { response: {} } } }, /"exposeStatusRoute.routeSchemaOpts.response"/],
-  ['exposeStatusRoute null', { exposeStatusRoute: null }, /"exposeStatusRoute": expected a boolean/]
+  ['rejection.onLimitExceeded', { rejection: { onLimitExceeded: {} } }, /"rejection.onLimitExceeded": expected a function, got object/],
+  ['signal.timeout zero', { signal: { timeout: 0 } }, /"signal.timeout": expected a number in \(0, Infinity\], got 0/],
+  ['signal.timeout string', { signal: { timeout: '5s' } }, /"signal.timeout": expected a number/],
+  ['rejection type', { rejection: 429 }, /"rejection": expected an object, got 429/],
+  ['rejection unknown key', { rejection: { status: 429 } }, /"rejection.status": unknown option; accepted: statusCode, retryAfter, onLimitExceeded/],
+  ['old statusCode', { statusCode: 429 }, /"statusCode": unknown option/],
+  ['rejection.statusCode', { rejection: { statusCode: 500 } }, /"rejection.statusCode": expected 503 or 429, got 500/],
+  ['rejection.retryAfter fraction', { rejection: { retryAfter: 1.5 } }, /"rejection.retryAfter": expected an integer in \[0, 86400\]/],
+  ['rejection.retryAfter negative', { rejection: { retryAfter: -1 } }, /"rejection.retryAfter": expected an integer/],
+  ['rejection.retryAfter string', { rejection: { retryAfter: 'soon' } }, /"rejection.retryAfter": expected an integer in \[0, 86400\] or 'auto', got "soon"/],
+  ['old exposeStatusRoute', { exposeStatusRoute: true }, /"exposeStatusRoute": unknown option/],
+  ['statusRoute number', { statusRoute: 1 }, /"statusRoute": expected a boolean, a URL string/],
+  ['statusRoute relative url', { statusRoute: 'status' }, /"statusRoute": expected a URL path starting with '\/'/],
+  ['statusRoute.url', { statusRoute: { url: 5 } }, /"statusRoute.url": expected a URL path/],
+  ['statusRoute unknown key', { statusRoute: { path: '/x' } }, /"statusRoute.path": unknown option; accepted: url, routeOpts, routeSchemaOpts, page/],
+  ['statusRoute.routeOpts type', { statusRoute: { routeOpts: [] } }, /"statusRoute.routeOpts": expected an object, got an array/],
+  ['statusRoute.routeOpts.method', { statusRoute: { routeOpts: { method: 'POST' } } }, /"statusRoute.routeOpts.method": is set by the plugin/],
+  ['statusRoute.routeSchemaOpts.response', { statusRoute: { routeSchemaOpts: { response: {} } } }, /"statusRoute.routeSchemaOpts.response"/],
+  ['statusRoute null', { statusRoute: null }, /"statusRoute": expected a boolean/]
 ]
 
 for (const [name, opts, message] of cases) {
@@ -55,9 +68,9 @@ for (const [name, opts, message] of cases) {
 }
 
 t.test('algorithm option errors from createAlgorithm name the nested option', async t => {
-  const err = await registrationError({ algorithm: 'aimd', algorithmOptions: { backoffRatio: 2 } })
+  const err = await registrationError({ algorithm: { name: 'aimd', options: { backoffRatio: 2 } } })
   t.equal(err.code, 'FST_CONCURRENCY_INVALID_OPTION')
-  t.match(err.message, /backoffRatio/)
+  t.match(err.message, /"algorithm\.options\.backoffRatio"/)
 })
 
 t.test('options that are not an object', async t => {
@@ -67,26 +80,27 @@ t.test('options that are not an object', async t => {
 t.test('defaults', async t => {
   const resolved = resolveOptions({})
   t.equal(resolved.algorithm.name, 'gradient2')
-  t.equal(resolved.timeout, 5000)
-  t.equal(resolved.statusCode, 503)
-  t.equal(resolved.retryAfter, 1)
+  t.equal(resolved.signal.timeout, 5000)
+  t.equal(resolved.rejection.statusCode, 503)
+  t.equal(resolved.rejection.retryAfter, 1)
+  t.equal(resolved.rejection.retryAfterAuto, false)
   t.equal(resolved.statusRoute, undefined)
-  t.equal(resolved.classify, undefined)
+  t.equal(resolved.signal.classify, undefined)
   t.equal(resolved.bypass, undefined)
-  t.equal(resolved.onLimitExceeded, undefined)
-  t.same(resolveOptions(undefined).statusCode, 503)
+  t.equal(resolved.rejection.onLimitExceeded, undefined)
+  t.same(resolveOptions(undefined).rejection.statusCode, 503)
 })
 
 t.test('named algorithms, windows, and status-route forms resolve', async t => {
-  t.equal(resolveOptions({ algorithm: 'fixed', algorithmOptions: { limit: 7 } }).algorithm.limit, 7)
-  t.equal(resolveOptions({ algorithm: 'aimd', window: false }).algorithm.name, 'aimd')
+  t.equal(resolveOptions({ algorithm: { name: 'fixed', options: { limit: 7 } } }).algorithm.limit, 7)
+  t.equal(resolveOptions({ algorithm: { name: 'aimd', window: false } }).algorithm.name, 'aimd')
   const instance = recordingAlgorithm(3)
   t.equal(resolveOptions({ algorithm: instance }).algorithm, instance)
-  t.same(resolveOptions({ exposeStatusRoute: true }).statusRoute, { url: '/status', routeOpts: {}, routeSchemaOpts: {}, page: { title: 'fastify-adaptive-concurrency' } })
-  t.same(resolveOptions({ exposeStatusRoute: false }).statusRoute, undefined)
-  t.same(resolveOptions({ exposeStatusRoute: '/limits' }).statusRoute, { url: '/limits', routeOpts: {}, routeSchemaOpts: {}, page: { title: 'fastify-adaptive-concurrency' } })
-  t.same(resolveOptions({ exposeStatusRoute: {} }).statusRoute, { url: '/status', routeOpts: {}, routeSchemaOpts: {}, page: { title: 'fastify-adaptive-concurrency' } })
-  t.same(resolveOptions({ exposeStatusRoute: { url: '/x', routeOpts: { logLevel: 'warn' }, routeSchemaOpts: { tags: ['ops'] } } }).statusRoute,
+  t.same(resolveOptions({ statusRoute: true }).statusRoute, { url: '/status', routeOpts: {}, routeSchemaOpts: {}, page: { title: 'fastify-adaptive-concurrency' } })
+  t.same(resolveOptions({ statusRoute: false }).statusRoute, undefined)
+  t.same(resolveOptions({ statusRoute: '/limits' }).statusRoute, { url: '/limits', routeOpts: {}, routeSchemaOpts: {}, page: { title: 'fastify-adaptive-concurrency' } })
+  t.same(resolveOptions({ statusRoute: {} }).statusRoute, { url: '/status', routeOpts: {}, routeSchemaOpts: {}, page: { title: 'fastify-adaptive-concurrency' } })
+  t.same(resolveOptions({ statusRoute: { url: '/x', routeOpts: { logLevel: 'warn' }, routeSchemaOpts: { tags: ['ops'] } } }).statusRoute,
     { url: '/x', routeOpts: { logLevel: 'warn' }, routeSchemaOpts: { tags: ['ops'] }, page: { title: 'fastify-adaptive-concurrency' } })
-  t.equal(resolveOptions({ statusCode: 429 }).statusCode, 429)
+  t.equal(resolveOptions({ rejection: { statusCode: 429 } }).rejection.statusCode, 429)
 })

@@ -5,10 +5,9 @@
 // before each refusal makes Retry-After 'auto' read 2 s (4 s behind one waiter), not the default 1.
 import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse as Response } from 'fastify'
-import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
-import type { RejectReason } from '../../lib/limiter/events'
+import type { FastifyAdaptiveConcurrencyOptions, RejectReason } from '../../lib/types'
 import type { SessionStore } from '../../lib/sessions/store'
-import type { SessionsOptions } from '../../lib/sessions/wiring'
+import type { SessionsOptions } from '../../lib/sessions/options'
 import { MemoryStore } from '../../lib/sessions/memory-store'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
 import { heldApp, inHandler, queued } from '../backlog/helpers'
@@ -61,7 +60,8 @@ const CASES: Case[] = [
     name: 'deadline',
     reason: 'deadline',
     code: 'FST_CONCURRENCY_LIMIT_EXCEEDED',
-    opts: { deadlineHeader: 'x-budget' },
+    // heldApp's default queue, spelled out: the deadline header is a queue option.
+    opts: { queue: { size: 10, timeout: 1000, deadlineHeader: 'x-budget' } },
     auto: '2',
     sessions: false,
     async refuse (h) {
@@ -171,7 +171,7 @@ const messageReason = (res: Response): string | undefined => /\(([a-z-]+)\)$/.ex
 for (const c of CASES) {
   t.test(`${c.name}: the default answer and statusCode 429`, async t => {
     for (const statusCode of [503, 429] as const) {
-      const { res } = await refusal(t, c, statusCode === 503 ? {} : { statusCode })
+      const { res } = await refusal(t, c, statusCode === 503 ? {} : { rejection: { statusCode } })
       t.equal(res.statusCode, statusCode)
       t.match(res.json(), { code: c.code, statusCode })
       t.equal(messageReason(res), c.reason)
@@ -180,13 +180,13 @@ for (const c of CASES) {
   })
 
   t.test(`${c.name}: Retry-After, fixed and 'auto'`, async t => {
-    t.equal((await refusal(t, c, { retryAfter: 7 })).res.headers['retry-after'], '7')
-    t.equal((await refusal(t, c, { retryAfter: 'auto' })).res.headers['retry-after'], c.auto, 'the estimated wait')
+    t.equal((await refusal(t, c, { rejection: { retryAfter: 7 } })).res.headers['retry-after'], '7')
+    t.equal((await refusal(t, c, { rejection: { retryAfter: 'auto' } })).res.headers['retry-after'], c.auto, 'the estimated wait')
   })
 
   t.test(`${c.name}: the FST_ error goes through the app's error handler`, async t => {
     const seen: Array<{ code?: string, statusCode?: number }> = []
-    const { res } = await refusal(t, c, { statusCode: 429, retryAfter: 5 }, app => {
+    const { res } = await refusal(t, c, { rejection: { statusCode: 429, retryAfter: 5 } }, app => {
       app.setErrorHandler((err: Error & { code?: string, statusCode?: number }, _request, reply) => {
         seen.push({ code: err.code, statusCode: err.statusCode })
         reply.code(err.statusCode ?? 500).send({ custom: err.code })
@@ -201,15 +201,15 @@ for (const c of CASES) {
   t.test(`${c.name}: onLimitExceeded's convention`, async t => {
     const infos: unknown[] = []
     const sent = await refusal(t, c, {
-      onLimitExceeded (_request, _reply, info) { infos.push(info); return { shed: info.reason } as never }
+      rejection: { onLimitExceeded (_request, _reply, info) { infos.push(info); return { shed: info.reason } as never } }
     })
     t.same(sent.res.json(), { shed: c.reason }, 'a returned value is sent')
     t.match(infos, [{ limit: 1, inflight: Number, reason: c.reason }])
     const answered = await refusal(t, c, {
-      onLimitExceeded (_request, reply) { return reply.code(418).send('answered') as never }
+      rejection: { onLimitExceeded (_request, reply) { return reply.code(418).send('answered') as never } }
     })
     t.same([answered.res.statusCode, answered.res.body], [418, 'answered'], 'returning reply: the callback answered')
-    const fallthrough = await refusal(t, c, { statusCode: 429, onLimitExceeded () {} })
+    const fallthrough = await refusal(t, c, { rejection: { statusCode: 429, onLimitExceeded () {} } })
     t.same([fallthrough.res.statusCode, fallthrough.res.json().code], [429, c.code], 'nothing returned: the default answer')
   })
 
@@ -217,7 +217,7 @@ for (const c of CASES) {
     t.test(`${c.name}: sessions.onRefused overrides onLimitExceeded`, async t => {
       const calls: string[] = []
       const { res } = await refusal(t, c, {
-        onLimitExceeded () { calls.push('onLimitExceeded') },
+        rejection: { onLimitExceeded () { calls.push('onLimitExceeded') } },
         sessions: { onRefused (_request, _reply, reason) { calls.push(`onRefused:${reason}`); return { waitingRoom: true } } }
       })
       t.same(calls, [`onRefused:${c.reason}`])
@@ -231,7 +231,7 @@ t.test('with sessions, a request shed by the overload rule never reaches onRefus
   const calls: string[] = []
   const { res } = await refusal(t, CASES[0], {
     sessions: { onRefused () { calls.push('onRefused') } },
-    onLimitExceeded (_request, _reply, info) { calls.push(`onLimitExceeded:${info.reason}`) }
+    rejection: { onLimitExceeded (_request, _reply, info) { calls.push(`onLimitExceeded:${info.reason}`) } }
   })
   t.same(calls, ['onLimitExceeded:limit'])
   t.equal(res.statusCode, 503)
@@ -246,7 +246,7 @@ for (const protocol of PROTOCOLS) {
     process.on('warning', onWarning)
     t.teardown(() => { process.removeListener('warning', onWarning) })
     const app = appFor(protocol)
-    await app.register(fastifyAdaptiveConcurrency, { eventLoop: false, retryAfter: 3 })
+    await app.register(fastifyAdaptiveConcurrency, { eventLoop: false, rejection: { retryAfter: 3 } })
     app.get('/', async () => 'ok')
     await app.listen({ port: 0, host: '127.0.0.1' })
     const client = connectClient(protocol, (app.server.address() as { port: number }).port)

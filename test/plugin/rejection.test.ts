@@ -56,7 +56,7 @@ t.test('default rejection: 503, Retry-After 1, FST_CONCURRENCY_LIMIT_EXCEEDED, n
 })
 
 t.test('statusCode 429 and a custom retryAfter', async t => {
-  const { finish, rejectedPost } = await saturated(t, 1, { statusCode: 429, retryAfter: 30 })
+  const { finish, rejectedPost } = await saturated(t, 1, { rejection: { statusCode: 429, retryAfter: 30 } })
   const res = await rejectedPost()
   t.equal(res.statusCode, 429)
   t.equal(res.headers['retry-after'], '30')
@@ -80,9 +80,11 @@ t.test('the app setErrorHandler formats the rejection, and Retry-After survives'
 t.test('onLimitExceeded sends its own response (sync send; info carries limit, inflight, reason)', async t => {
   const seen: unknown[] = []
   const { app, finish, rejectedPost, counts } = await saturated(t, 2, {
-    onLimitExceeded (_req, reply, info) {
-      seen.push(info)
-      reply.code(200).header('x-cached', '1').send('cached page')
+    rejection: {
+      onLimitExceeded (_req, reply, info) {
+        seen.push(info)
+        reply.code(200).header('x-cached', '1').send('cached page')
+      }
     }
   })
   const res = await rejectedPost()
@@ -98,15 +100,17 @@ t.test('onLimitExceeded sends its own response (sync send; info carries limit, i
 t.test('onLimitExceeded: async send + return reply, returned payload, and fallthrough to the default', async t => {
   let mode = 'async-reply'
   const { finish, rejectedPost } = await saturated(t, 1, {
-    async onLimitExceeded (_req, reply) {
-      if (mode === 'async-reply') {
-        await new Promise(resolve => setImmediate(resolve))
-        reply.code(503).send({ from: 'callback' })
-        return reply as never
+    rejection: {
+      async onLimitExceeded (_req, reply) {
+        if (mode === 'async-reply') {
+          await new Promise(resolve => setImmediate(resolve))
+          reply.code(503).send({ from: 'callback' })
+          return reply as never
+        }
+        if (mode === 'value') return { cached: true } as never
+        if (mode === 'throw') throw new Error('callback failed')
+        // 'nothing': the default rejection goes on
       }
-      if (mode === 'value') return { cached: true } as never
-      if (mode === 'throw') throw new Error('callback failed')
-      // 'nothing': the default rejection goes on
     }
   })
   let res = await rejectedPost()
@@ -126,8 +130,10 @@ t.test('onLimitExceeded: async send + return reply, returned payload, and fallth
 t.test('a synchronous onLimitExceeded that throws or returns nothing', async t => {
   let shouldThrow = true
   const { finish, rejectedPost } = await saturated(t, 1, {
-    onLimitExceeded () {
-      if (shouldThrow) throw new Error('sync failure')
+    rejection: {
+      onLimitExceeded () {
+        if (shouldThrow) throw new Error('sync failure')
+      }
     }
   })
   let res = await rejectedPost()

@@ -47,7 +47,7 @@ function settled (t: tap.Test, app: FastifyInstance, expect: { admitted: number,
 t.test('a client abort during a slow handler releases once, as ignored, with no sample', async t => {
   const algorithm = recordingAlgorithm(5)
   const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, sampleClass: false })
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, signal: { sampleClass: false } })
   const hold = latch()
   let handlerDone = false
   app.get('/slow', async () => {

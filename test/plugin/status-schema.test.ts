@@ -84,14 +84,12 @@ t.test('the live route serves every field of the snapshot, with every feature on
   const app = Fastify()
   await app.register(underPressure)
   await app.register(fastifyAdaptiveConcurrency, {
-    algorithm: 'fixed',
-    algorithmOptions: { limit: 10 },
-    sampleClass: () => 'one',
-    exposeStatusRoute: true,
-    queue: { size: 5, timeout: 100 },
-    partitions: { live: 0.5 },
-    deadlineHeader: 'x-budget',
-    retryAfter: 'auto',
+    algorithm: { name: 'fixed', options: { limit: 10 } },
+    signal: { sampleClass: () => 'one' },
+    statusRoute: true,
+    queue: { size: 5, timeout: 100, deadlineHeader: 'x-budget' },
+    partitions: { shares: { live: 0.5 } },
+    rejection: { retryAfter: 'auto' },
     sessions: { key: request => request.headers['x-user'] as string | undefined, idleTimeout: 60_000, maxSessions: 10 }
   })
   app.get('/', async () => 'ok')

@@ -10,7 +10,7 @@ import { recordingAlgorithm, settle } from './helpers'
 t.test('fastify.concurrency is a live, read-only view', async t => {
   const algorithm = recordingAlgorithm(4)
   const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, sampleClass: false })
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, signal: { sampleClass: false } })
   app.get('/', async () => 'x')
   t.teardown(() => app.close())
   const c = app.concurrency
@@ -31,7 +31,7 @@ t.test('fastify.concurrency is a live, read-only view', async t => {
 t.test('the status route serves the snapshot with its schema, unlimited and uncounted', async t => {
   const algorithm = recordingAlgorithm(0)
   const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, sampleClass: false, exposeStatusRoute: true })
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, signal: { sampleClass: false }, statusRoute: true })
   t.teardown(() => app.close())
   const res = await app.inject('/status')
   t.equal(res.statusCode, 200)
@@ -54,7 +54,7 @@ t.test('the status route serves the snapshot with its schema, unlimited and unco
 
 t.test('a URL string, and { url, routeOpts, routeSchemaOpts }', async t => {
   const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(1), exposeStatusRoute: '/limits' })
+  await app.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(1), statusRoute: '/limits' })
   t.teardown(() => app.close())
   t.equal((await app.inject('/limits')).statusCode, 200)
   t.equal((await app.inject('/status')).statusCode, 404)
@@ -63,7 +63,7 @@ t.test('a URL string, and { url, routeOpts, routeSchemaOpts }', async t => {
   const app2 = Fastify()
   await app2.register(fastifyAdaptiveConcurrency, {
     algorithm: recordingAlgorithm(0),
-    exposeStatusRoute: {
+    statusRoute: {
       url: '/ops/concurrency',
       routeOpts: { config: { team: 'ops' } as FastifyContextConfig, onRequest: (req, _reply, done) => { hooked.push(String((req.routeOptions.config as { team?: string }).team)); done() } },
       routeSchemaOpts: { description: 'limiter status' }
@@ -80,17 +80,17 @@ t.test('the response schema strips unknown fields and keeps string state values'
   const app = Fastify()
   await app.register(fastifyAdaptiveConcurrency, {
     algorithm: { name: 'odd', limit: 3, onSample () {}, state: () => ({ phase: 'probe', minRtt: 1.5 }) },
-    exposeStatusRoute: true
+    statusRoute: true
   })
   t.teardown(() => app.close())
   t.same((await app.inject('/status')).json().state, { phase: 'probe', minRtt: 1.5 })
 })
 
 t.test("the README's guarded status route: its routeOpts.onRequest guards it, and no shedding ever refuses it", async t => {
-  const block = readmeCodeBlock('status', 'exposeStatusRoute:')
+  const block = readmeCodeBlock('status', 'statusRoute:')
   const literal = /adaptiveConcurrency, (\{[\s\S]*\})\)\s*$/.exec(block)
   if (literal === null) throw new Error('the README status example has no register(adaptiveConcurrency, {...}) call')
-  const documented = evaluate<Pick<FastifyAdaptiveConcurrencyOptions, 'exposeStatusRoute'>>(literal[1], { process: { env: { STATUS_TOKEN: 'ops-token' } } })
+  const documented = evaluate<Pick<FastifyAdaptiveConcurrencyOptions, 'statusRoute'>>(literal[1], { process: { env: { STATUS_TOKEN: 'ops-token' } } })
   const app = Fastify()
   // Everything else is shed: limit 0, a queue, and a drain under way.
   await app.register(fastifyAdaptiveConcurrency, {

@@ -15,7 +15,7 @@ const ORDERS: Order[] = ['under-pressure first', 'adaptive-concurrency first']
 async function build (order: Order, pressureOpts: UnderPressureOptions, limit = 10): Promise<FastifyInstance> {
   const app = Fastify()
   const registerUP = () => app.register(underPressure, pressureOpts)
-  const registerUs = () => app.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(limit), exposeStatusRoute: true })
+  const registerUs = () => app.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(limit), statusRoute: true })
   if (order === 'under-pressure first') {
     await registerUP()
     await registerUs()

@@ -1,9 +1,9 @@
 // A user callback that throws must never take a request (or the app) down through the plugin:
 // the exception is caught, logged at error level, and the request is handled on the safe side.
-// One test per callback the plugin calls on the request path: classify, bypass, partition,
-// sessions.key and observers added to the limiter. (onLimitExceeded and sessions.onRefused
-// answer the request themselves: their errors go to Fastify's error handler, as a route
-// handler's would; see rejection.test.ts.)
+// One test per callback the plugin calls on the request path: signal.classify, bypass,
+// partitions.choose, sessions.key and observers added to the limiter.
+// (rejection.onLimitExceeded and sessions.onRefused answer the request themselves: their errors
+// go to Fastify's error handler, as a route handler's would; see rejection.test.ts.)
 import t from 'tap'
 import { Writable } from 'node:stream'
 import Fastify from 'fastify'
@@ -38,7 +38,7 @@ function loggedBug (logs: LogLine[], callback: string): boolean {
 }
 
 t.test('bypass throws: the request is limited as usual (not bypassed), answered 200, and the bug logged', async t => {
-  const { app, logs } = await appWith({ algorithm: 'fixed', algorithmOptions: { limit: 4 }, bypass: boom })
+  const { app, logs } = await appWith({ algorithm: { name: 'fixed', options: { limit: 4 } }, bypass: boom })
   t.teardown(() => app.close())
   const res = await app.inject('/')
   await settle()
@@ -49,12 +49,10 @@ t.test('bypass throws: the request is limited as usual (not bypassed), answered 
   t.ok(loggedBug(logs, 'bypass'), 'logged at error level with the error')
 })
 
-t.test('partition throws: the request goes to the default partition, answered 200, and the bug logged', async t => {
+t.test('partitions.choose throws: the request goes to the default partition, answered 200, and the bug logged', async t => {
   const { app, logs } = await appWith({
-    algorithm: 'fixed',
-    algorithmOptions: { limit: 4 },
-    partitions: { live: 0.5 },
-    partition: boom
+    algorithm: { name: 'fixed', options: { limit: 4 } },
+    partitions: { shares: { live: 0.5 }, choose: boom }
   })
   t.teardown(() => app.close())
   const res = await app.inject('/')
@@ -64,11 +62,11 @@ t.test('partition throws: the request goes to the default partition, answered 20
   t.equal(partitions?.default.admitted, 1)
   t.equal(partitions?.live.admitted, 0)
   t.equal(app.concurrency.inflight, 0)
-  t.ok(loggedBug(logs, 'partition'))
+  t.ok(loggedBug(logs, 'partitions.choose'))
 })
 
-t.test('classify throws: the request counts as ignored (no sample), answered 200, and the bug logged', async t => {
-  const { app, logs } = await appWith({ algorithm: 'fixed', algorithmOptions: { limit: 4 }, classify: boom })
+t.test('signal.classify throws: the request counts as ignored (no sample), answered 200, and the bug logged', async t => {
+  const { app, logs } = await appWith({ algorithm: { name: 'fixed', options: { limit: 4 } }, signal: { classify: boom } })
   t.teardown(() => app.close())
   const res = await app.inject('/')
   await settle()
@@ -81,8 +79,7 @@ t.test('classify throws: the request counts as ignored (no sample), answered 200
 
 t.test('sessions.key throws: the request counts as sessionless, answered 200, and the bug logged', async t => {
   const { app, logs } = await appWith({
-    algorithm: 'fixed',
-    algorithmOptions: { limit: 4 },
+    algorithm: { name: 'fixed', options: { limit: 4 } },
     sessions: { key: boom, idleTimeout: 60_000, maxSessions: 1 }
   })
   t.teardown(() => app.close())
@@ -97,14 +94,15 @@ t.test('sessions.key throws: the request counts as sessionless, answered 200, an
 t.test('a throwing callback under a queue: 50 requests at limit 2, every one answered, nothing leaked', async t => {
   let calls = 0
   const { app, logs } = await appWith({
-    algorithm: 'fixed',
-    algorithmOptions: { limit: 2 },
+    algorithm: { name: 'fixed', options: { limit: 2 } },
     queue: { size: 100, timeout: 5000 },
-    partitions: { live: 0.5 },
-    // Every other call throws, so queued and immediate requests both meet the bug.
-    partition: () => { if (calls++ % 2 === 0) boom(); return 'live' },
+    partitions: {
+      shares: { live: 0.5 },
+      // Every other call throws, so queued and immediate requests both meet the bug.
+      choose: () => { if (calls++ % 2 === 0) boom(); return 'live' }
+    },
     bypass: () => { if (calls % 3 === 0) boom(); return false },
-    classify: () => { if (calls % 5 === 0) boom(); return 'success' }
+    signal: { classify: () => { if (calls % 5 === 0) boom(); return 'success' } }
   })
   t.teardown(() => app.close())
   const responses = await Promise.all(Array.from({ length: 50 }, () => app.inject('/')))
@@ -119,7 +117,7 @@ t.test('a throwing callback under a queue: 50 requests at limit 2, every one ans
 })
 
 t.test('a user observer that throws (fastify.concurrency.limiter.addObserver): requests are served, nothing leaks, logged once', async t => {
-  const { app, logs } = await appWith({ algorithm: 'fixed', algorithmOptions: { limit: 4 } })
+  const { app, logs } = await appWith({ algorithm: { name: 'fixed', options: { limit: 4 } } })
   t.teardown(() => app.close())
   app.concurrency.limiter.addObserver({ onAdmit: boom, onRelease: boom })
   for (let i = 0; i < 3; i++) t.equal((await app.inject('/')).statusCode, 200)

@@ -12,7 +12,7 @@ import { collect, open, prng, statusOf } from './helpers'
 
 async function appWith (opts: FastifyAdaptiveConcurrencyOptions): Promise<FastifyInstance> {
   const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, { eventLoop: false, logging: false, ...opts } as FastifyAdaptiveConcurrencyOptions)
+  await app.register(fastifyAdaptiveConcurrency, { eventLoop: false, observability: { logging: false }, ...opts } as FastifyAdaptiveConcurrencyOptions)
   app.get('/', async () => 'ok')
   return app
 }
@@ -119,7 +119,7 @@ t.test('a flood of distinct session keys: tracked keys and seats stay capped', a
 })
 
 t.test('malformed deadline headers are ignored: answered 200, never a 500, nothing leaked', async t => {
-  const app = await appWith({ algorithm: 'fixed', algorithmOptions: { limit: 4 }, deadlineHeader: 'x-deadline' })
+  const app = await appWith({ algorithm: { name: 'fixed', options: { limit: 4 } }, queue: { size: 0, deadlineHeader: 'x-deadline' } })
   t.teardown(() => app.close())
   const values = [
     '', ' ', 'abc', '-5', '-0.5', '1e309', '1e3', 'NaN', 'Infinity', '-Infinity', '0x10', '12.5.6', '+7',
@@ -135,7 +135,7 @@ t.test('malformed deadline headers are ignored: answered 200, never a 500, nothi
 })
 
 t.test('odd Accept headers and queries on the status route: always a 200 with JSON or the page', async t => {
-  const app = await appWith({ exposeStatusRoute: true })
+  const app = await appWith({ statusRoute: true })
   t.teardown(() => app.close())
   const accepts = [
     undefined, '', '*/*', 'application/json', 'text/html', 'text/html;q=0', 'application/json;q=0, text/*',

@@ -166,12 +166,11 @@ async function serve (t: tap.Test, protocol: Protocol, sessions: boolean, server
   })
   const store = sometimesAsyncStore(counters)
   await app.register(fastifyAdaptiveConcurrency, {
-    algorithm: 'fixed',
-    algorithmOptions: { limit: LIMIT },
+    algorithm: { name: 'fixed', options: { limit: LIMIT } },
     queue: QUEUE,
     bypass: request => request.url === '/bypass',
     eventLoop: false,
-    logging: false,
+    observability: { logging: false },
     sessions: sessions
       ? { key: request => request.headers['x-user'] as string | undefined, idleTimeout: 600_000, maxSessions: MAX_SESSIONS, store }
       : undefined

@@ -55,12 +55,11 @@ t.test(`chaos: ${TOTAL} requests over real sockets end with in-flight 0, an empt
     done()
   })
   await app.register(fastifyAdaptiveConcurrency, {
-    algorithm: 'fixed',
-    algorithmOptions: { limit: LIMIT },
+    algorithm: { name: 'fixed', options: { limit: LIMIT } },
     queue: QUEUE,
     bypass: request => request.url === '/bypass',
-    exposeStatusRoute: true,
-    logging: false
+    statusRoute: true,
+    observability: { logging: false }
   })
   app.get('/ok', async () => 'ok')
   app.get('/slow', async () => { await tick(2 + Math.floor(serverRandom() * 8)); return 'slow' })

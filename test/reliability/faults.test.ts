@@ -3,7 +3,7 @@
 // its value before the fault within a stated number of requests.
 //
 // Deterministic: the plugin runs with its default algorithm (gradient2) and its real wiring, but
-// its clock is a fake one (the queue's `timers` option also clocks the limiter). Traffic comes in
+// its clock is a fake one (the internal `timers` hook clocks the limiter). Traffic comes in
 // waves: exactly `limit` requests are let into the handler together, the fake clock advances by
 // the wave's latency, and all of them answer. So every sample has an exact RTT and in-flight
 // count, and the same run gives the same numbers on any machine. Recovery is counted in
@@ -16,6 +16,8 @@ import type { FastifyInstance } from 'fastify'
 import { Agent, request } from 'undici'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
 import type { TimerApi } from '../../lib/limiter/wait-queue'
+import { kInternal } from '../../lib/internal'
+import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
 import { until } from './helpers'
 
 const NORMAL_RTT = 10
@@ -44,10 +46,16 @@ class WaveDriver {
 
   constructor () {
     const clock = this.clock
-    // Queue timers that never fire: no request waits here (waves never exceed the limit).
+    // Timers that never fire: only their clock is used (there is no queue, and waves never
+    // exceed the limit).
     const timers: TimerApi = { now: () => clock.t, setTimer: () => undefined, clearTimer: () => {} }
     this.app = Fastify()
-    this.app.register(fastifyAdaptiveConcurrency, { algorithmOptions: ALGORITHM_OPTIONS, queue: { timers }, eventLoop: false, logging: false })
+    this.app.register(fastifyAdaptiveConcurrency, {
+      algorithm: { name: 'gradient2', options: ALGORITHM_OPTIONS },
+      eventLoop: false,
+      observability: { logging: false },
+      [kInternal]: { timers }
+    } as FastifyAdaptiveConcurrencyOptions)
     this.app.get('/work', async (_request, reply) => {
       if (++this.arrived === this.expected) this.open()
       await this.gate
@@ -126,7 +134,7 @@ t.test('a 500 ms event-loop block inside a wave: the limit falls, then recovers'
 
 t.test('a 500 ms event-loop block under real socket load: nothing leaks and the server keeps serving', async t => {
   const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, { logging: false })
+  await app.register(fastifyAdaptiveConcurrency, { observability: { logging: false } })
   app.get('/work', async () => { await new Promise(resolve => setImmediate(resolve)); return 'ok' })
   // The block is the injected fault, not traffic under test: it must run even when the limiter
   // (or the event-loop gate, on a loaded box) is shedding the clients' requests.

@@ -60,6 +60,22 @@ t.test('a refused active-session request raises demand by one, up to the limit',
   t.equal(p.demand, 3, 'capped at the limit')
 })
 
+t.test('a reserve of the whole limit still lets one new request in while nothing is in flight', async t => {
+  const p = new SessionOverloadPolicy()
+  // One user fills a limit of 2 and is refused three times: demand reaches the limit.
+  p.started(true)
+  p.started(true)
+  for (let i = 0; i < 3; i++) t.equal(p.admits(true, 2, 2), false)
+  p.finished(true)
+  p.finished(true)
+  t.equal(p.reserve(2), 2, 'the whole limit is reserved')
+  t.equal(p.admits(false, 2, 0), true, 'idle server: a new request gets in')
+  t.equal(p.admits(false, 2, 1), false, 'but only into the last free slot of an otherwise reserved limit')
+  p.started(false)
+  p.finished(false)
+  t.ok(p.demand < 2, `completions let demand decay: ${p.demand}`)
+})
+
 t.test('property: whenever an active-session request is refused, a new one is refused too', async t => {
   fc.assert(fc.property(
     fc.integer({ min: 1, max: 1000 }),

@@ -1,6 +1,6 @@
 // One RedisStore instance belongs to one registration: a second registration would take over
 // its onSeatLost, and closing either app would close the store for both. Refused at ready();
-// two stores on one client and key are the way to share a cap (see wiring-redis.test.ts).
+// two stores on one client and key are the way to share a cap (see stage-redis.test.ts).
 import t from 'tap'
 import Fastify from 'fastify'
 import Redis from 'ioredis'

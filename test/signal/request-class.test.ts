@@ -44,7 +44,7 @@ t.test('by default the algorithm sees each route\'s latency relative to its own 
 t.test('sampleClass: false feeds raw latency; a function names classes; undefined falls back to the route', async t => {
   const raw = recordingAlgorithm(100)
   const off = Fastify({ logger: false })
-  await off.register(fastifyAdaptiveConcurrency, { algorithm: raw, sampleClass: false, eventLoop: false })
+  await off.register(fastifyAdaptiveConcurrency, { algorithm: raw, signal: { sampleClass: false }, eventLoop: false })
   off.get('/slow', async () => { spin(3); return 'slow' })
   t.teardown(() => off.close())
   await off.inject('/slow')
@@ -56,10 +56,12 @@ t.test('sampleClass: false feeds raw latency; a function names classes; undefine
   const custom = Fastify({ logger: false })
   await custom.register(fastifyAdaptiveConcurrency, {
     algorithm: recordingAlgorithm(100),
-    sampleClass: (request: FastifyRequest) => {
-      const tier = request.headers['x-tier']
-      named.push(String(tier))
-      return typeof tier === 'string' ? `tier:${tier}` : undefined
+    signal: {
+      sampleClass: (request: FastifyRequest) => {
+        const tier = request.headers['x-tier']
+        named.push(String(tier))
+        return typeof tier === 'string' ? `tier:${tier}` : undefined
+      }
     }
   })
   custom.get('/x', async () => 'x')
@@ -81,7 +83,7 @@ t.test('AIMD and fixed never compare latencies: raw samples unless sampleClass i
     await app.close()
   }
   const app = Fastify({ logger: false })
-  await app.register(fastifyAdaptiveConcurrency, { algorithm: 'aimd', sampleClass: () => 'one' })
+  await app.register(fastifyAdaptiveConcurrency, { algorithm: 'aimd', signal: { sampleClass: () => 'one' } })
   t.match(app.concurrency.sampleClasses, { classes: 1 }, 'aimd with an explicit sampleClass')
   await app.close()
 })
@@ -90,8 +92,8 @@ t.test('an invalid sampleClass fails ready() naming the option', async t => {
   for (const value of [true as unknown, 'route', 3, {}]) {
     if (value === true) continue
     const app = Fastify({ logger: false })
-    app.register(fastifyAdaptiveConcurrency, { sampleClass: value as never })
-    await t.rejects(async () => { await app.ready() }, { code: 'FST_CONCURRENCY_INVALID_OPTION', message: /sampleClass.*expected false, or a function/ })
+    app.register(fastifyAdaptiveConcurrency, { signal: { sampleClass: value as never } })
+    await t.rejects(async () => { await app.ready() }, { code: 'FST_CONCURRENCY_INVALID_OPTION', message: /signal\.sampleClass.*expected false, or a function/ })
   }
   t.same(resolveSampleClass(undefined), { enabled: true, custom: undefined })
 })
@@ -102,10 +104,12 @@ t.test('a throwing or non-string sampleClass falls back to the route class, logg
   let calls = 0
   await app.register(fastifyAdaptiveConcurrency, {
     algorithm: recordingAlgorithm(100),
-    sampleClass: () => {
-      calls++
-      if (calls === 1) throw new Error('classifier bug')
-      return 42 as never
+    signal: {
+      sampleClass: () => {
+        calls++
+        if (calls === 1) throw new Error('classifier bug')
+        return 42 as never
+      }
     }
   })
   app.get('/x', async () => 'x')

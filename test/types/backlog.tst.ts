@@ -1,27 +1,28 @@
 import Fastify from 'fastify'
 import { expect, test } from 'tstyche'
 import plugin from '../../index'
-import type { ConcurrencySnapshot, PartitionStatus, QueueSnapshot, RejectReason } from '../../index'
-import type { Limiter, Permit, Waiter } from '../../limiter'
+import type { ConcurrencySnapshot, PartitionStatus, QueueSnapshot } from '../../index'
+import type { Limiter, Permit, RejectReason, Waiter } from '../../limiter'
 
 const app = Fastify()
 
 test('backlog options are typed', () => {
   expect(app.register(plugin, {
-    queue: { size: 50, timeout: 500, order: 'lifo' },
-    maxEstimatedWait: 200,
-    retryAfter: 'auto',
-    deadlineHeader: 'x-request-budget-ms',
-    partitions: { live: 0.7, batch: 0.3 },
-    partition: (request) => request.headers['x-class'] === 'batch' ? 'batch' : undefined
+    queue: { size: 50, timeout: 500, order: 'lifo', maxEstimatedWait: 200, deadlineHeader: 'x-request-budget-ms' },
+    rejection: { retryAfter: 'auto' },
+    partitions: {
+      shares: { live: 0.7, batch: 0.3 },
+      choose: (request) => request.headers['x-class'] === 'batch' ? 'batch' : undefined
+    }
   })).type.not.toRaiseError()
   expect(app.register(plugin, { queue: false })).type.not.toRaiseError()
   expect(app.register(plugin, { queue: { order: 'random' } })).type.toRaiseError()
   expect(app.register(plugin, { queue: { size: '10' } })).type.toRaiseError()
-  expect(app.register(plugin, { retryAfter: 'later' })).type.toRaiseError()
-  expect(app.register(plugin, { partitions: { live: '0.7' } })).type.toRaiseError()
-  expect(app.register(plugin, { partition: () => 5 })).type.toRaiseError()
-  expect(app.register(plugin, { deadlineHeader: true })).type.toRaiseError()
+  expect(app.register(plugin, { rejection: { retryAfter: 'later' } })).type.toRaiseError()
+  expect(app.register(plugin, { partitions: { shares: { live: '0.7' } } })).type.toRaiseError()
+  expect(app.register(plugin, { partitions: { shares: { live: 0.7 }, choose: () => 5 } })).type.toRaiseError()
+  expect(app.register(plugin, { queue: { deadlineHeader: true } })).type.toRaiseError()
+  expect(app.register(plugin, { maxEstimatedWait: 200 })).type.toRaiseError()
 })
 
 test('route config may name a partition', () => {

@@ -4,11 +4,11 @@ import Fastify from 'fastify'
 import type Redis from 'ioredis'
 import { expect, test } from 'tstyche'
 import plugin, { errors, fastifyAdaptiveConcurrency } from '../../index'
-import type { DrainResult, FastifyAdaptiveConcurrencyOptions, HistoryPoint, QueueOptions, RejectReason, SessionStats } from '../../index'
+import type { DrainResult, FastifyAdaptiveConcurrencyOptions, HistoryPoint, QueueOptions, SessionStats } from '../../index'
 import {
   DEFAULT_PARTITION, Limiter, PartitionSet, Permit, SampleClasses, ServiceTimeEwma, WaitQueue, Waiter, estimateWait, parseDeadlineHeader
 } from '../../limiter'
-import type { LimiterObserver, LimiterOptions, LimiterSnapshot, PartitionStatus, QueueOrder, SampleClassStats } from '../../limiter'
+import type { LimiterObserver, LimiterOptions, LimiterSnapshot, PartitionStatus, QueueOrder, RejectReason, SampleClassStats } from '../../limiter'
 import {
   ALGORITHM_NAMES, AIMDLimit, FixedLimit, Gradient2Limit, GradientLimit, VegasLimit, WindowedLimit, createAlgorithm, isLimitAlgorithm
 } from '../../algorithms'

@@ -5,6 +5,7 @@ import Fastify from 'fastify'
 import type { LightMyRequestResponse } from 'fastify'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
 import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
+import { kInternal } from '../../lib/internal'
 import { recordingAlgorithm, settle, until } from '../plugin/helpers'
 
 async function heldApp (t: tap.Test, limit: number) {
@@ -12,7 +13,9 @@ async function heldApp (t: tap.Test, limit: number) {
   await app.register(fastifyAdaptiveConcurrency, {
     algorithm: recordingAlgorithm(limit),
     eventLoop: false,
-    sessions: { key: (request) => request.headers['x-user'] as string | undefined, idleTimeout: 60_000, clock: () => 1_000_000 }
+    sessions: { key: (request) => request.headers['x-user'] as string | undefined, idleTimeout: 60_000 },
+    // A frozen session clock: no session may go idle between two requests on a slow machine.
+    [kInternal]: { sessionClock: () => 1_000_000 }
   } as FastifyAdaptiveConcurrencyOptions)
   let release!: () => void
   let gate = new Promise<void>((resolve) => { release = resolve })
@@ -101,7 +104,9 @@ t.test('with a wait queue, active sessions wait for a slot while new sessions ar
     algorithm: recordingAlgorithm(2),
     eventLoop: false,
     queue: { size: 10, timeout: 60_000 },
-    sessions: { key: (request) => request.headers['x-user'] as string | undefined, idleTimeout: 60_000, clock: () => 1_000_000 }
+    sessions: { key: (request) => request.headers['x-user'] as string | undefined, idleTimeout: 60_000 },
+    // A frozen session clock: no session may go idle between two requests on a slow machine.
+    [kInternal]: { sessionClock: () => 1_000_000 }
   } as FastifyAdaptiveConcurrencyOptions)
   let release!: () => void
   const gate = new Promise<void>((resolve) => { release = resolve })

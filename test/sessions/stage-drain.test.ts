@@ -1,4 +1,4 @@
-// Graceful drain over real sockets (Connection: close and fastify.close() only show there).
+// Graceful drain (the sessions stage, lib/sessions/stage.ts) over real sockets (Connection: close and fastify.close() only show there).
 // Time is a manual clock: sessions go idle, and the drain ends, when the test says so.
 import t from 'tap'
 import Fastify from 'fastify'
@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import { request } from 'undici'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
 import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
+import { kInternal } from '../../lib/internal'
 import { recordingAlgorithm, settle, until } from '../plugin/helpers'
 import { ManualClock } from './helpers'
 
@@ -19,8 +20,9 @@ async function setup (t: tap.Test, opts: Partial<FastifyAdaptiveConcurrencyOptio
   await app.register(fastifyAdaptiveConcurrency, {
     algorithm: recordingAlgorithm(100),
     eventLoop: false,
-    sessions: { key: (request) => request.headers['x-user'] as string | undefined, idleTimeout: 10_000, clock: clock.now, timers: clock },
-    ...opts
+    sessions: { key: (request) => request.headers['x-user'] as string | undefined, idleTimeout: 10_000 },
+    ...opts,
+    [kInternal]: { sessionClock: clock.now, drainTimers: clock }
   } as FastifyAdaptiveConcurrencyOptions)
   let release!: () => void
   const gate = new Promise<void>((resolve) => { release = resolve })

@@ -1,4 +1,4 @@
-// Observability through the real plugin: options, Prometheus metrics after known traffic (two apps
+// Observability (lib/observability/options.ts + attach.ts) through the real plugin: options, Prometheus metrics after known traffic (two apps
 // sharing a registry), diagnostics_channel messages, logs through the app's pino logger, history
 // on the status route and the HTML page.
 import { test } from 'tap'
@@ -8,7 +8,8 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { register as globalRegistry, Registry } from 'prom-client'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
 import { METRIC_PREFIX } from '../../lib/metrics/prometheus'
-import { attachObservability, resolveObservability } from '../../lib/observability/wiring'
+import { attachObservability } from '../../lib/observability/attach'
+import { resolveObservability } from '../../lib/observability/options'
 import { LIMIT_CHANNEL, REJECT_CHANNEL, SAMPLE_CHANNEL } from '../../lib/observability/channels'
 import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
 import type { LimitAlgorithm, Sample } from '../../lib/algorithms/types'
@@ -29,23 +30,27 @@ async function registrationError (opts: unknown): Promise<Error & { code?: strin
 
 test('observability options are validated, naming the option', async t => {
   const cases: Array<[unknown, RegExp]> = [
-    [{ instance: '' }, /"instance": expected a non-empty string, got ""/],
-    [{ instance: 3 }, /"instance": expected a non-empty string, got 3/],
-    [{ metrics: 'yes' }, /"metrics": expected a boolean or an object, got "yes"/],
-    [{ metrics: { registry: {} } }, /"metrics.registry": expected a prom-client Registry/],
-    [{ metrics: { registry: null } }, /"metrics.registry": expected a prom-client Registry, got null/],
-    [{ metrics: { rttBuckets: [] } }, /"metrics.rttBuckets": expected a non-empty array of increasing positive numbers/],
-    [{ metrics: { rttBuckets: [0.1, 0.05] } }, /"metrics.rttBuckets"/],
-    [{ metrics: { rttBuckets: 'fast' } }, /"metrics.rttBuckets"/],
-    [{ metrics: { registery: new Registry() } }, /"metrics.registery": unknown option; accepted: registry, rttBuckets/],
-    [{ logging: null }, /"logging": expected a boolean or an object, got null/],
-    [{ logging: { sheddingInterval: 0 } }, /"logging.sheddingInterval": expected a number in \[1, Infinity\)/],
-    [{ logging: { interval: 5 } }, /"logging.interval": unknown option; accepted: sheddingInterval/],
-    [{ history: [] }, /"history": expected a boolean or an object, got an array/],
-    [{ history: { seconds: 1.5 } }, /"history.seconds": expected an integer in \[1, 86400\]/],
-    [{ exposeStatusRoute: { page: 'yes' } }, /"exposeStatusRoute.page": expected an object/],
-    [{ exposeStatusRoute: { page: { title: 1 } } }, /"exposeStatusRoute.page.title": expected a string, got 1/],
-    [{ exposeStatusRoute: { page: { heading: 'x' } } }, /"exposeStatusRoute.page.heading": unknown option; accepted: title/]
+    [{ observability: 'on' }, /"observability": expected an object, got "on"/],
+    [{ observability: { instance: '' } }, /"observability\.instance": expected a non-empty string, got ""/],
+    [{ observability: { instance: 3 } }, /"observability\.instance": expected a non-empty string, got 3/],
+    [{ observability: { metrics: 'yes' } }, /"observability\.metrics": expected a boolean or an object, got "yes"/],
+    [{ observability: { metrics: { registry: {} } } }, /"observability\.metrics\.registry": expected a prom-client Registry/],
+    [{ observability: { metrics: { registry: null } } }, /"observability\.metrics\.registry": expected a prom-client Registry, got null/],
+    [{ observability: { metrics: { rttBuckets: [] } } }, /"observability\.metrics\.rttBuckets": expected a non-empty array of increasing positive numbers/],
+    [{ observability: { metrics: { rttBuckets: [0.1, 0.05] } } }, /"observability\.metrics\.rttBuckets"/],
+    [{ observability: { metrics: { rttBuckets: 'fast' } } }, /"observability\.metrics\.rttBuckets"/],
+    [{ observability: { metrics: { registery: new Registry() } } }, /"observability\.metrics\.registery": unknown option; accepted: registry, rttBuckets/],
+    [{ observability: { logging: null } }, /"observability\.logging": expected a boolean or an object, got null/],
+    [{ observability: { logging: { sheddingInterval: 0 } } }, /"observability\.logging\.sheddingInterval": expected a number in \[1, Infinity\)/],
+    [{ observability: { logging: { interval: 5 } } }, /"observability\.logging\.interval": unknown option; accepted: sheddingInterval/],
+    [{ observability: { history: [] } }, /"observability\.history": expected a boolean or an object, got an array/],
+    [{ observability: { history: { seconds: 1.5 } } }, /"observability\.history\.seconds": expected an integer in \[1, 86400\]/],
+    [{ observability: { instanc: 'x' } }, /"observability\.instanc": unknown option; accepted: instance, metrics, logging, history/],
+    // The old top-level names are gone, not aliased.
+    [{ metrics: true }, /"metrics": unknown option/],
+    [{ statusRoute: { page: 'yes' } }, /"statusRoute\.page": expected an object/],
+    [{ statusRoute: { page: { title: 1 } } }, /"statusRoute\.page\.title": expected a string, got 1/],
+    [{ statusRoute: { page: { heading: 'x' } } }, /"statusRoute\.page\.heading": unknown option; accepted: title/]
   ]
   for (const [opts, message] of cases) {
     const err = await registrationError(opts)
@@ -72,7 +77,7 @@ async function scrape (registry: Registry): Promise<Map<string, number>> {
 async function trafficApp (opts: Partial<FastifyAdaptiveConcurrencyOptions>): Promise<FastifyInstance> {
   const app = Fastify()
   await app.register(fastifyAdaptiveConcurrency, {
-    sampleClass: false,
+    signal: { sampleClass: false },
     algorithm: recordingAlgorithm(2),
     eventLoop: false,
     bypass: request => request.url === '/health',
@@ -102,8 +107,8 @@ function t503 (res: { statusCode: number }): void {
 
 test('metrics after known traffic, two apps sharing one registry', async t => {
   const registry = new Registry()
-  const a = await trafficApp({ instance: 'a', metrics: { registry } })
-  const b = await trafficApp({ instance: 'b', metrics: { registry, rttBuckets: [1] } })
+  const a = await trafficApp({ observability: { instance: 'a', metrics: { registry } } })
+  const b = await trafficApp({ observability: { instance: 'b', metrics: { registry, rttBuckets: [1] } } })
   await b.inject('/ok')
   await settle()
   const m = await scrape(registry)
@@ -132,7 +137,7 @@ test('metrics after known traffic, two apps sharing one registry', async t => {
 
 test('metrics: true registers on prom-client\'s default registry, once for several apps', async t => {
   t.teardown(() => globalRegistry.clear())
-  const apps = [await trafficApp({ metrics: true }), await trafficApp({ metrics: true })]
+  const apps = [await trafficApp({ observability: { metrics: true } }), await trafficApp({ observability: { metrics: true } })]
   const m = await scrape(globalRegistry)
   t.equal(m.get('admitted_total{instance="default"}'), 12, 'two apps with the same instance label add up')
   t.equal(m.get('limit{instance="default"}'), 4)
@@ -152,7 +157,7 @@ test('diagnostics_channel: limit, reject and sample messages carry the instance'
   // is 2 again (after the 500) when the held requests arrive, so the rejections still happen.
   let limit = 2
   const stepping: LimitAlgorithm = { name: 'stepping', get limit () { return limit }, onSample (s: Sample) { limit = s.dropped ? 2 : limit + 1 }, state: () => ({}) }
-  const app = await trafficApp({ instance: 'chan', algorithm: stepping })
+  const app = await trafficApp({ observability: { instance: 'chan' }, algorithm: stepping })
   t.teardown(() => app.close())
   t.same(seen.reject, [1, 2, 3].map(() => ({ instance: 'chan', reason: 'limit', partition: undefined })))
   t.equal(seen.sample.length, 6)
@@ -185,7 +190,7 @@ test('logs: limit changes at debug, sustained shedding at warn with counts', asy
     onSample () { limit = limit === 1 ? 0 : 1 },
     state: () => ({})
   }
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, sampleClass: false, eventLoop: false, logging: { sheddingInterval: 20 } })
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, signal: { sampleClass: false }, eventLoop: false, observability: { logging: { sheddingInterval: 20 } } })
   app.get('/', async () => 'x')
   t.teardown(() => app.close())
 
@@ -221,7 +226,7 @@ test('logging: false attaches no logger; debug is skipped when the level is off'
     const app = Fastify({ logger })
     let limit = 1
     const algorithm: LimitAlgorithm = { name: 'once', get limit () { return limit }, onSample () { limit = 3 }, state: () => ({}) }
-    await app.register(fastifyAdaptiveConcurrency, { algorithm, sampleClass: false, eventLoop: false, logging })
+    await app.register(fastifyAdaptiveConcurrency, { algorithm, signal: { sampleClass: false }, eventLoop: false, observability: { logging } })
     app.get('/', async () => 'x')
     await app.inject('/')
     await settle()
@@ -233,10 +238,10 @@ test('logging: false attaches no logger; debug is skipped when the level is off'
 test('the status route: history on request, the HTML page for browsers', async t => {
   const app = Fastify()
   await app.register(fastifyAdaptiveConcurrency, {
-    sampleClass: false,
+    signal: { sampleClass: false },
     algorithm: recordingAlgorithm(5),
     eventLoop: false,
-    exposeStatusRoute: { url: '/status', page: { title: 'Shop <API>' } }
+    statusRoute: { url: '/status', page: { title: 'Shop <API>' } }
   })
   app.get('/', async () => 'x')
   t.teardown(() => app.close())
@@ -280,10 +285,10 @@ test('the status route: history on request, the HTML page for browsers', async t
 test('history: false keeps no history; page: false serves JSON to browsers', async t => {
   const app = Fastify()
   await app.register(fastifyAdaptiveConcurrency, {
-    sampleClass: false,
+    signal: { sampleClass: false },
     algorithm: recordingAlgorithm(5),
-    history: false,
-    exposeStatusRoute: { page: false }
+    observability: { history: false },
+    statusRoute: { page: false }
   })
   t.teardown(() => app.close())
   const res = await app.inject({ url: '/status?history=true', headers: { accept: 'text/html' } })

@@ -28,7 +28,7 @@ if (url === undefined || url === '') {
           maxSessions: 3,
           store: new RedisStore({ client, key: pool, storeTimeout: 2000 })
         },
-        exposeStatusRoute: true
+        statusRoute: true
       } as FastifyAdaptiveConcurrencyOptions)
       app.get('/', async () => 'ok')
       await app.ready()

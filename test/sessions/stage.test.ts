@@ -1,4 +1,4 @@
-// Sessions through the plugin, with fastify.inject: classification, the session cap (default
+// The sessions stage (lib/sessions/stage.ts) through the plugin, with fastify.inject: classification, the session cap (default
 // 503 and onRefused), expiry with an injected clock, a flood of made-up keys, refusals by a
 // failing or slow store, options validation and the status route.
 import t from 'tap'
@@ -6,22 +6,29 @@ import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
 import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
-import type { SessionsOptions } from '../../lib/sessions/wiring'
+import type { SessionsOptions } from '../../lib/sessions/options'
+import { kInternal } from '../../lib/internal'
 import type { Seat, SessionStore } from '../../lib/sessions/store'
 import { recordingAlgorithm, settle } from '../plugin/helpers'
 
 // Tests read the key from a header for brevity; real apps must use a verified identity.
 const byHeader = (request: { headers: Record<string, unknown> }): string | undefined => request.headers['x-user'] as string | undefined
 
-async function app (t: tap.Test, sessions: Partial<SessionsOptions>, opts: Partial<FastifyAdaptiveConcurrencyOptions> = {}): Promise<FastifyInstance> {
+async function app (
+  t: tap.Test,
+  sessions: Partial<SessionsOptions>,
+  opts: Partial<FastifyAdaptiveConcurrencyOptions> = {},
+  // A frozen clock unless a test brings its own: with the real one, a loaded machine taking
+  // over idleTimeout between two requests would expire a session the test relies on.
+  sessionClock: () => number = () => 1_000_000
+): Promise<FastifyInstance> {
   const a = Fastify()
   await a.register(fastifyAdaptiveConcurrency, {
     algorithm: recordingAlgorithm(100),
     eventLoop: false,
-    // A frozen clock unless a test brings its own: with the real one, a loaded machine taking
-    // over idleTimeout between two requests would expire a session the test relies on.
-    sessions: { key: byHeader, idleTimeout: 1000, clock: () => 1_000_000, ...sessions },
-    ...opts
+    sessions: { key: byHeader, idleTimeout: 1000, ...sessions },
+    ...opts,
+    [kInternal]: { sessionClock }
   } as FastifyAdaptiveConcurrencyOptions)
   a.get('/', async () => ({ ok: true }))
   await a.ready()
@@ -33,7 +40,7 @@ const as = (user?: string) => ({ url: '/', headers: user === undefined ? {} : { 
 
 t.test('a key seen within idleTimeout is an active session; no key is no session', async t => {
   let now = 1_000_000
-  const a = await app(t, { clock: () => now })
+  const a = await app(t, {}, {}, () => now)
   t.equal((await a.inject(as('alice'))).statusCode, 200)
   t.equal((await a.inject(as())).statusCode, 200)
   t.equal((await a.inject(as(''))).statusCode, 200, 'an empty key is no key')
@@ -50,7 +57,7 @@ t.test('a key seen within idleTimeout is an active session; no key is no session
 
 t.test('maxSessions: a new session beyond the cap gets 503 + Retry-After; existing sessions are unaffected', async t => {
   let now = 1_000_000
-  const a = await app(t, { clock: () => now, maxSessions: 2 }, { retryAfter: 7 })
+  const a = await app(t, { maxSessions: 2 }, { rejection: { retryAfter: 7 } }, () => now)
   t.equal((await a.inject(as('alice'))).statusCode, 200)
   t.equal((await a.inject(as('bob'))).statusCode, 200)
   const refused = await a.inject(as('carol'))
@@ -118,7 +125,7 @@ t.test('onRefused can redirect to a waiting page, or send a body, or fall back t
 
 t.test('a flood of made-up keys stays within maxTracked', async t => {
   const now = 1_000_000
-  const a = await app(t, { clock: () => now, maxTracked: 50 })
+  const a = await app(t, { maxTracked: 50 }, {}, () => now)
   for (let i = 0; i < 500; i++) await a.inject(as(`fake-${i}`))
   const s = a.concurrency.sessions
   t.equal(s?.active, 50, 'only the 50 most recently seen are remembered')
@@ -126,7 +133,7 @@ t.test('a flood of made-up keys stays within maxTracked', async t => {
 })
 
 t.test('with maxSessions, made-up keys beyond the cap are refused and never tracked', async t => {
-  const a = await app(t, { clock: () => 1_000_000, maxSessions: 10 })
+  const a = await app(t, { maxSessions: 10 })
   let refused = 0
   for (let i = 0; i < 200; i++) if ((await a.inject(as(`fake-${i}`))).statusCode === 503) refused++
   t.equal(refused, 190)
@@ -194,7 +201,7 @@ t.test('requests shed by the limiter never reach the store', async t => {
 })
 
 t.test('the status route serves the sessions block through its schema', async t => {
-  const a = await app(t, { maxSessions: 1 }, { exposeStatusRoute: true })
+  const a = await app(t, { maxSessions: 1 }, { statusRoute: true })
   await a.inject(as('alice'))
   await a.inject(as('bob'))
   const body = (await a.inject('/status')).json()
@@ -203,7 +210,7 @@ t.test('the status route serves the sessions block through its schema', async t 
 
 t.test('without sessions there is no sessions block in the status', async t => {
   const a = Fastify()
-  await a.register(fastifyAdaptiveConcurrency, { exposeStatusRoute: true })
+  await a.register(fastifyAdaptiveConcurrency, { statusRoute: true })
   t.teardown(() => a.close())
   t.equal(a.concurrency.sessions, undefined)
   t.notOk('sessions' in (await a.inject('/status')).json())
@@ -219,6 +226,9 @@ t.test('invalid session options fail ready() naming the option', async t => {
     [{ key: byHeader, idleTimeout: 1000, overload: { headroom: 0 } }, /"sessions\.overload\.headroom"/],
     [{ key: byHeader, idleTimeout: 1000, store: {} }, /"sessions\.store"/],
     [{ key: byHeader, idleTimeout: 1000, maxSesions: 5 }, /"sessions\.maxSesions": unknown option/],
+    // The clock and timers are test hooks now (lib/internal.ts), no longer options.
+    [{ key: byHeader, idleTimeout: 1000, clock: () => 0 }, /"sessions\.clock": unknown option/],
+    [{ key: byHeader, idleTimeout: 1000, timers: {} }, /"sessions\.timers": unknown option/],
     ['yes', /"sessions": expected an object/]
   ]
   for (const [sessions, message] of cases) {

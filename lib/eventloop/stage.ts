@@ -1,0 +1,24 @@
+// The event-loop stage: sheds when the event loop itself is the queue (gate.ts), and runs
+// admitted requests through the pacer while it sheds (pacer.ts). With partitions, the first
+// declared one is spared longest: priorities hold when the loop is the queue too.
+import type { AdmissionStage, StageContext } from '../pipeline/stage'
+import type { RequestState } from '../pipeline/request-state'
+import { EventLoopGate } from './gate'
+
+export function attachEventLoopStage (ctx: StageContext): AdmissionStage | undefined {
+  const settings = ctx.options.eventLoop
+  if (settings === undefined) return undefined
+  const gate = new EventLoopGate(settings.maxWait, undefined, ctx.options.partitions?.set.list[0].name)
+  gate.pacer.watch(ctx.fastify.server)
+  const pacer = gate.pacer
+  return {
+    enter (state: RequestState): 'event-loop' | undefined {
+      return gate.check(state.partition)
+    },
+    admitted (state: RequestState): boolean {
+      // Continues the request now, or from the check phase in a short batch while shedding.
+      pacer.run(state.done)
+      return false
+    }
+  }
+}

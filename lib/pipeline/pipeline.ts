@@ -1,0 +1,183 @@
+// Admission as one ordered list of stages (see stage.ts), and the single path out of it.
+//
+// onRequest allocates the request's record (request-state.ts), puts it in one slot of the raw
+// response, and runs the stages' `enter` in order; then the capacity stage hands out a permit,
+// queues the request, or says why not. An admitted request runs the stages' `admitted` in order,
+// then its onRequest continues. ONE 'close' listener per registration, shared by every request,
+// reads the record from `this`: it withdraws a request whose client left while queued, and
+// releases a permit exactly once. 'close' is used because in Fastify 5 onResponse does not fire
+// when the client aborts, which would leak permits.
+//
+// Every refusal, from any stage, leaves through `refuse` (lib/refusal.ts).
+import type { ServerResponse } from 'node:http'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { clientGone } from '../client-gone'
+import { Limiter, type LimiterOptions } from '../limiter/limiter'
+import { Permit } from '../limiter/permit'
+import type { ResolvedOptions } from '../options'
+import { createRefusal, type RefuseFunction, type RejectReason } from '../refusal'
+import type { RequestClasses } from '../signal/request-class'
+import { outcomeOf, type PressureProbe } from '../signal/outcome'
+import { RequestState } from './request-state'
+import { PASS, type AdmissionStage, type CapacityStage, type StageContext, type StageLifecycle } from './stage'
+
+type Carrier = ServerResponse & Record<symbol, RequestState | undefined>
+
+export interface PipelineOptions<S, C> {
+  readonly fastify: FastifyInstance
+  readonly options: ResolvedOptions
+  /** The limiter's settings; the pipeline adds the queue's callbacks. */
+  readonly limiter: Omit<LimiterOptions<RequestState>, 'onGranted' | 'onQueueReject'>
+  readonly classes: RequestClasses | undefined
+  readonly pressure: PressureProbe
+  /**
+   * Builds the admission stages. The order of the returned object's keys is the order in which
+   * they run; an undefined stage (a feature turned off) is left out.
+   */
+  readonly stages: (ctx: StageContext) => S
+  /** Builds the capacity stage that ends the pipeline. */
+  readonly capacity: (ctx: StageContext) => C
+}
+
+export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C extends CapacityStage> {
+  readonly limiter: Limiter<RequestState>
+  /** The admission stages by name. */
+  readonly stage: S
+  /** The same, in order. */
+  readonly stages: readonly AdmissionStage[]
+  readonly capacity: C
+  private readonly answer: RefuseFunction
+  private readonly classes: RequestClasses | undefined
+  private readonly pressure: PressureProbe
+  private readonly signal: ResolvedOptions['signal']
+  /** Per registration, so two instances of the plugin (say, per prefix) never share a slot. */
+  private readonly kState = Symbol('adaptive-concurrency.request')
+  // Bound once: shared by every request, so no per-request closure.
+  readonly onRequest: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+  private readonly onClose: (this: ServerResponse) => void
+
+  constructor (opts: PipelineOptions<S, C>) {
+    const options = opts.options
+    this.limiter = new Limiter<RequestState>({
+      ...opts.limiter,
+      onGranted: (state, permit) => { this.granted(state, permit) },
+      onQueueReject: (state, reason) => { this.expired(state, reason as RejectReason) }
+    })
+    this.classes = opts.classes
+    this.pressure = opts.pressure
+    this.signal = options.signal
+    this.answer = createRefusal({ rejection: options.rejection, onRefused: options.sessions?.onRefused, limiter: this.limiter })
+    const ctx: StageContext = {
+      fastify: opts.fastify,
+      options,
+      limiter: this.limiter,
+      resume: (state, stage) => { this.runAdmitted(state, this.stages.indexOf(stage) + 1) },
+      refuse: (state, reason) => { this.refuse(state, reason) },
+      withdraw: (state, reason) => { this.withdraw(state, reason) }
+    }
+    this.stage = opts.stages(ctx)
+    this.stages = Object.values(this.stage).filter((stage): stage is AdmissionStage => stage !== undefined)
+    this.capacity = opts.capacity(ctx)
+    const pipeline = this
+    this.onRequest = function onRequest (request, reply, done) { pipeline.enter(request, reply, done) }
+    this.onClose = function onResponseClose (this: ServerResponse) { pipeline.closed(this) }
+  }
+
+  /** Every stage's lifecycle hooks, in pipeline order. */
+  get lifecycle (): StageLifecycle[] {
+    return [...this.stages, this.capacity]
+  }
+
+  /** A queued request got its permit (the limiter's onGranted). */
+  private granted (state: RequestState, permit: Permit<RequestState>): void {
+    state.waiter = undefined
+    this.admit(state, permit)
+  }
+
+  /** A queued request left the queue without a permit: timeout, deadline, eviction, server closing. */
+  private expired (state: RequestState, reason: RejectReason): void {
+    state.waiter = undefined
+    this.refuse(state, reason)
+  }
+
+  private enter (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const raw = reply.raw
+    // The client left while earlier hooks ran: 'close' has fired already and would never
+    // release a permit taken now. Such a request is not counted at all.
+    if (clientGone(raw)) return done()
+    const state = new RequestState(request, reply, done)
+    const stages = this.stages
+    for (let i = 0; i < stages.length; i++) {
+      const verdict = stages[i].enter(state)
+      if (verdict === undefined) continue
+      if (verdict === PASS) return done()
+      this.limiter.reject(verdict, state.partition)
+      return this.refuse(state, verdict)
+    }
+    const result = this.capacity.acquire(state)
+    if (typeof result === 'string') return this.refuse(state, result)
+    ;(raw as Carrier)[this.kState] = state
+    raw.on('close', this.onClose)
+    if (result instanceof Permit) return this.admit(state, result)
+    // Queued: the limiter calls granted() or expired() later.
+    state.waiter = result
+  }
+
+  private admit (state: RequestState, permit: Permit<RequestState>): void {
+    state.permit = permit
+    this.runAdmitted(state, 0)
+  }
+
+  private runAdmitted (state: RequestState, from: number): void {
+    const stages = this.stages
+    for (let i = from; i < stages.length; i++) {
+      const stage = stages[i]
+      if (stage.admitted !== undefined && !stage.admitted(state)) return
+    }
+    state.done()
+  }
+
+  private refuse (state: RequestState, reason: RejectReason): void {
+    this.answer(state.request, state.reply, reason, state.done)
+  }
+
+  private withdraw (state: RequestState, reason: RejectReason): void {
+    const permit = state.permit as Permit<RequestState>
+    // Already released when the client left first: then only the refusal is left to count.
+    if (!permit.released) this.release(state, permit, 'ignore')
+    this.limiter.reject(reason, state.partition)
+    this.refuse(state, reason)
+  }
+
+  private closed (raw: ServerResponse): void {
+    const state = (raw as Carrier)[this.kState]
+    /* c8 ignore next -- defensive: the listener is only attached together with a record */
+    if (state === undefined) return
+    const waiter = state.waiter
+    if (waiter !== undefined) {
+      // The client left while queued: withdraw it; its request never runs, nothing is answered.
+      state.waiter = undefined
+      this.limiter.cancel(waiter)
+      return
+    }
+    const permit = state.permit
+    if (permit === undefined || permit.released) return
+    const reply = state.reply
+    let outcome = outcomeOf(this.signal, reply, raw, this.limiter.elapsed(permit))
+    // Under-pressure sees event-loop and memory saturation that latency alone may hide.
+    if (outcome === 'success' && this.pressure.isUnderPressure !== undefined && this.pressure.isUnderPressure()) outcome = 'drop'
+    if (this.classes !== undefined && outcome !== 'ignore') permit.sampleClass = this.classes.classOf(reply.request)
+    this.release(state, permit, outcome)
+  }
+
+  private release (state: RequestState, permit: Permit<RequestState>, outcome: 'success' | 'drop' | 'ignore'): void {
+    const stages = this.stages
+    for (let i = 0; i < stages.length; i++) stages[i].released?.(state)
+    try {
+      this.limiter.release(permit, outcome)
+    } catch (err) {
+      // A custom algorithm threw in onSample; the permit is already accounted for.
+      state.reply.log.error({ err }, 'adaptive-concurrency: the limit algorithm threw')
+    }
+  }
+}

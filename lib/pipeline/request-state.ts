@@ -1,0 +1,30 @@
+// Everything the plugin knows about one limited request, in one record, in one slot of the raw
+// response. It is allocated once, when the request enters the pipeline, and is the limiter's
+// context for the request, so the permit, the wait queue and the shared 'close' listener all
+// find it without a closure.
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { Permit } from '../limiter/permit'
+import type { Waiter } from '../limiter/wait-queue'
+
+export class RequestState {
+  readonly request: FastifyRequest
+  readonly reply: FastifyReply
+  /** onRequest's continuation: called once, when the request may run or has been answered. */
+  readonly done: HookHandlerDoneFunction
+  /** The request's partition as named by its route or the chooser (with `partitions` only). */
+  partition: string | undefined = undefined
+  /** Held from admission until the response closes. */
+  permit: Permit<RequestState> | undefined = undefined
+  /** Set while the request waits in the queue. */
+  waiter: Waiter<RequestState> | undefined = undefined
+  /** Sessions: the request belongs to an active session (the overload rule counts these in flight). */
+  activeSession = false
+  /** Sessions: the key of a new session, seated once the request holds a permit. */
+  newSessionKey: string | undefined = undefined
+
+  constructor (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    this.request = request
+    this.reply = reply
+    this.done = done
+  }
+}

@@ -1,0 +1,55 @@
+import t from 'tap'
+import { resolvePartitions, resolveQueue } from '../../lib/backlog/options'
+
+const code = 'FST_CONCURRENCY_INVALID_OPTION'
+
+t.test('nothing set: no queue, no partitions', async t => {
+  t.equal(resolveQueue(undefined), undefined)
+  t.equal(resolveQueue(false), undefined)
+  t.equal(resolvePartitions(undefined), undefined)
+})
+
+t.test('queue defaults and explicit values', async t => {
+  t.same(resolveQueue({}), {
+    waiting: { size: 100, timeout: 1000, order: 'lifo' }, maxEstimatedWait: undefined, deadlineHeader: undefined
+  })
+  t.same(resolveQueue({ size: 5, timeout: 250, order: 'fifo' })?.waiting, { size: 5, timeout: 250, order: 'fifo' })
+  t.equal(resolveQueue({ size: 0 })?.waiting, undefined, 'size 0: no waiting room')
+})
+
+t.test('queue values are checked and named', async t => {
+  t.throws(() => resolveQueue(true), { code, message: /"queue": expected an object/ })
+  t.throws(() => resolveQueue({ size: -1 }), /"queue\.size"/)
+  t.throws(() => resolveQueue({ size: 1.5 }), /"queue\.size"/)
+  t.throws(() => resolveQueue({ timeout: -1 }), /"queue\.timeout"/)
+  t.throws(() => resolveQueue({ order: 'random' }), /"queue\.order".*'lifo', 'fifo'/)
+  t.throws(() => resolveQueue({ sise: 3 }), /"queue\.sise": unknown option/)
+  t.throws(() => resolveQueue({ timers: {} }), /"queue\.timers": unknown option/, 'timers are a test seam, not an option')
+})
+
+t.test('maxEstimatedWait needs a waiting room and a positive bound', async t => {
+  t.equal(resolveQueue({ maxEstimatedWait: 200 })?.maxEstimatedWait, 200)
+  t.throws(() => resolveQueue({ size: 0, maxEstimatedWait: 200 }), { code, message: /"queue\.maxEstimatedWait": needs queue\.size >= 1/ })
+  t.throws(() => resolveQueue({ maxEstimatedWait: 0 }), /"queue\.maxEstimatedWait".*\(0, /)
+})
+
+t.test('deadlineHeader is a header name, lower-cased', async t => {
+  t.equal(resolveQueue({ deadlineHeader: 'X-Request-Budget-Ms' })?.deadlineHeader, 'x-request-budget-ms')
+  t.equal(resolveQueue({ size: 0, deadlineHeader: 'x-budget' })?.deadlineHeader, 'x-budget', 'deadlines without a waiting room')
+  t.throws(() => resolveQueue({ deadlineHeader: 'bad header' }), { code, message: /"queue\.deadlineHeader": expected a header name/ })
+  t.throws(() => resolveQueue({ deadlineHeader: '' }), /"queue\.deadlineHeader"/)
+  t.throws(() => resolveQueue({ deadlineHeader: 5 }), /got 5/)
+})
+
+t.test('partitions: shares and the chooser', async t => {
+  const choose = (): string => 'live'
+  const r = resolvePartitions({ shares: { live: 0.7, batch: 0.3 }, choose })
+  t.same(r?.set.list.map(p => p.name), ['live', 'batch', 'default'])
+  t.equal(r?.choose, choose)
+  t.ok(resolvePartitions({ shares: { live: 1 } }), 'per-route partitions need no chooser')
+  t.throws(() => resolvePartitions({ choose }), { code, message: /"partitions\.shares": required/ })
+  t.throws(() => resolvePartitions({ shares: { live: 0.7 }, choose: 'live' }), /"partitions\.choose": expected a function/)
+  t.throws(() => resolvePartitions({ shares: { live: 0.8, batch: 0.3 } }), /"partitions\.shares": shares must sum to at most 1/)
+  t.throws(() => resolvePartitions({ live: 0.5 }), /"partitions\.live": unknown option; accepted: shares, choose/)
+  t.throws(() => resolvePartitions(5), /"partitions": expected an object/)
+})
