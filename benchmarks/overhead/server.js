@@ -50,7 +50,7 @@ const VARIANTS = {
   // event-loop gate, history, logging).
   plugin: async (app) => {
     const plugin = requirePlugin()
-    await app.register(plugin, await optionsForBuild(plugin))
+    await app.register(plugin, await optionsForBuild(plugin, extraOptions() ?? {}))
   },
   // The cheapest possible refusal: an empty 503 from the first hook.
   'bare-503': async (app) => {
@@ -98,6 +98,12 @@ function pluginCounters (app) {
   const c = app.concurrency
   if (!c) return null
   return { limit: c.limit, inflight: c.inflight, admitted: c.admitted, rejected: c.rejected }
+}
+
+// OVERHEAD_PLUGIN_OPTIONS (JSON) adds options to the plugin variant: what one default costs.
+function extraOptions () {
+  const json = process.env.OVERHEAD_PLUGIN_OPTIONS
+  return json === undefined || json === '' ? undefined : JSON.parse(json)
 }
 
 async function main (variant) {

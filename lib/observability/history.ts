@@ -13,7 +13,6 @@
 import { build, type Histogram } from 'hdr-histogram-js'
 import type { LimiterObserver, LimiterStats, RejectReason } from '../limiter/events'
 import type { Sample } from '../algorithms/types'
-import { numberOption } from '../validate'
 
 export interface HistoryPoint {
   /** Start of the second, epoch ms. */
@@ -70,7 +69,8 @@ export class History {
   constructor (options: HistoryOptions) {
     this.stats = options.stats
     this.now = options.now ?? Date.now
-    this.capacity = numberOption('history.seconds', options.seconds, 300, 1, 86_400, { integer: true })
+    // Checked once, with the other options (observability/options.ts).
+    this.capacity = options.seconds ?? 300
     const n = this.capacity
     this.t = new Float64Array(n)
     this.limits = new Float64Array(n)

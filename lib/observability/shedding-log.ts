@@ -10,7 +10,6 @@
 // rejection after the window ends, never on an idle process.
 import { performance } from 'node:perf_hooks'
 import type { LimiterObserver, LimiterStats, RejectReason } from '../limiter/events'
-import { numberOption } from '../validate'
 
 /** The subset of pino's logger API used here. */
 export interface LoggerLike {
@@ -32,7 +31,8 @@ export interface SheddingLogOptions {
 
 export function createSheddingLog (options: SheddingLogOptions): LimiterObserver {
   const { logger, stats } = options
-  const interval = numberOption('logging.interval', options.interval, 10_000, 1, Infinity, { maxExclusive: true })
+  // Checked once, with the other options (observability/options.ts).
+  const interval = options.interval ?? 10_000
   const now = options.now ?? (() => performance.now())
   const rttP50 = options.rttP50
 
