@@ -17,7 +17,7 @@ import type { BaseLimitOptions, Sample } from './types'
 export interface Gradient2LimitOptions extends BaseLimitOptions, ProbeOptions {
   /** RTT may reach rttTolerance x the long-term RTT before the limit shrinks, >= 1. Default 1.5. */
   rttTolerance?: number
-  /** RTT may reach noLoadTolerance x the probed no-load RTT before the limit shrinks, >= 1. Default 1.5. */
+  /** RTT may reach noLoadTolerance x the probed no-load RTT before the limit shrinks, >= 1. Default 1.35. */
   noLoadTolerance?: number
   /** Weight of the new limit, in (0, 1]. Default 0.2. */
   smoothing?: number
@@ -52,7 +52,7 @@ export class Gradient2Limit extends AdaptiveLimit {
       'rttTolerance', 'noLoadTolerance', 'smoothing', 'queueSize', 'longWindow'])
     super(readAdaptive(r, { initialLimit: 20, minLimit: 8, maxLimit: 200 }))
     this.rttTolerance = r.number('rttTolerance', 1.5, 1, Infinity)
-    this.noLoadTolerance = r.number('noLoadTolerance', 1.5, 1, Infinity)
+    this.noLoadTolerance = r.number('noLoadTolerance', 1.35, 1, Infinity)
     this.smoothing = r.fraction('smoothing', 0.2)
     this.queueSize = r.number('queueSize', 4, 0, Infinity)
     this.decay = 2 / (r.integer('longWindow', 600, 1, Number.MAX_SAFE_INTEGER) + 1)
