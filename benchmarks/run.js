@@ -7,6 +7,7 @@
 
 const os = require('node:os')
 const { parseArgs } = require('node:util')
+const { positiveNumber } = require('./lib/flags')
 const { SCENARIOS: LISTED, BASELINES, ALGORITHMS, protectionConfig, parseTuned } = require('./lib/scenarios')
 // Scenarios with their own runner (`run`) instead of runTrial's open-loop trial.
 const SCENARIOS = [...LISTED, require('./connections/scenario').scenario]
@@ -52,11 +53,7 @@ function parseFlags (argv) {
       help: { type: 'boolean', default: false }
     }
   })
-  const number = (name, v) => {
-    const n = Number(v)
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got "${v}"`)
-    return n
-  }
+  const number = positiveNumber
   const preset = values.quick ? QUICK : FULL
   // A group name (`traffic`, `health`, ...: a scenario's `groups`) stands for its scenarios.
   const expand = (name) => SCENARIOS.some((s) => s.groups?.includes(name))

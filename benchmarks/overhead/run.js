@@ -27,6 +27,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { fork } = require('node:child_process')
 const { parseArgs } = require('node:util')
+const { positiveNumber } = require('../lib/flags')
 const { performance } = require('node:perf_hooks')
 const { createConnectionPool } = require('../lib/connection-pool')
 const { loadPlugin } = require('../lib/plugin-loader')
@@ -71,11 +72,7 @@ function parseFlags (argv) {
       save: { type: 'boolean', default: false }
     }
   })
-  const positive = (name, v) => {
-    const n = Number(v)
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got "${v}"`)
-    return n
-  }
+  const positive = positiveNumber
   const known = (v) => {
     if (!DESCRIPTIONS[v]) throw new Error(`unknown variant "${v}"; known: ${Object.keys(DESCRIPTIONS).join(', ')}`)
     return v
