@@ -52,6 +52,7 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
     }),
     capacity: attachCapacityStage
   })
+  // The status and the observers read the limiter without its request context type.
   const limiter = pipeline.limiter as unknown as Limiter
   // History, diagnostics_channel, logs, metrics: limiter observers (lib/observability/attach.ts).
   const observability = attachObservability(limiter, options.observability, fastify.log)

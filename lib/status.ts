@@ -5,7 +5,7 @@ import type { SampleClassStats } from './limiter/sample-classes'
 import type { DrainOptions, DrainResult, SessionStats } from './sessions/tracker'
 import type { SessionsStage } from './sessions/stage'
 import type { History } from './observability/history'
-import type { BacklogStatus } from './backlog/status'
+import type { BacklogSnapshot } from './backlog/status'
 import type { PressureProbe } from './signal/outcome'
 import type { ConcurrencySnapshot, ConcurrencyStatus, SnapshotOptions } from './types'
 
@@ -18,7 +18,7 @@ export interface StatusSources {
   /** undefined with `history: false`. */
   history: History | undefined
   /** Queue, partitions and service time (empty when unconfigured). */
-  backlog: BacklogStatus
+  backlog: { snapshot (): BacklogSnapshot }
 }
 
 export class Status implements ConcurrencyStatus {
@@ -26,7 +26,7 @@ export class Status implements ConcurrencyStatus {
   private readonly pressure: PressureProbe
   private readonly sessionsStage: StatusSources['sessions']
   private readonly history: History | undefined
-  private readonly backlog: BacklogStatus
+  private readonly backlog: StatusSources['backlog']
 
   constructor (sources: StatusSources) {
     this.limiter = sources.limiter

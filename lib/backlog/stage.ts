@@ -5,7 +5,6 @@
 // a more important arrival, server closing) and is refused, or its client leaves and the
 // pipeline's 'close' listener withdraws it. A grant happens synchronously inside a release, and a
 // waiter whose 'close' already ran has left the queue, so no two of these can both happen.
-import type { FastifyRequest } from 'fastify'
 import type { LimiterOptions } from '../limiter/limiter'
 import { ServiceTimeEwma, parseDeadlineHeader } from '../limiter/wait-estimate'
 import type { ResolvedOptions } from '../options'
@@ -31,7 +30,7 @@ export function backlogLimiterOptions (options: ResolvedOptions): Partial<Limite
 
 export interface Capacity extends CapacityStage {
   /** Queue, partitions and service time for the status. */
-  readonly status: BacklogStatus
+  readonly status: BacklogStatus<RequestState>
 }
 
 export function attachCapacityStage (ctx: StageContext): Capacity {
@@ -41,10 +40,10 @@ export function attachCapacityStage (ctx: StageContext): Capacity {
   const backlog = queue !== undefined || partitions !== undefined
   const timers = ctx.options.internal.timers
   return {
-    status: new BacklogStatus(limiter as never, timers !== undefined ? () => timers.now() : () => performance.now()),
+    status: new BacklogStatus(limiter, timers !== undefined ? () => timers.now() : () => performance.now()),
     acquire (state: RequestState): Acquired {
       if (!backlog) return limiter.tryAcquire(state) as Acquired
-      const budget = deadlineHeader === undefined ? undefined : budgetOf(state.request, deadlineHeader)
+      const budget = deadlineHeader === undefined ? undefined : parseDeadlineHeader(state.request.headers[deadlineHeader])
       return limiter.acquire(state, state.partition, budget) as Acquired
     },
     preClose (): void {
@@ -56,8 +55,4 @@ export function attachCapacityStage (ctx: StageContext): Capacity {
       }
     }
   }
-}
-
-function budgetOf (request: FastifyRequest, header: string): number | undefined {
-  return parseDeadlineHeader(request.headers[header])
 }

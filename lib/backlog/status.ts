@@ -45,13 +45,13 @@ export interface BacklogSnapshot {
   serviceTime?: number
 }
 
-export class BacklogStatus {
-  private readonly limiter: Limiter<unknown>
+export class BacklogStatus<C = unknown> {
+  private readonly limiter: Limiter<C>
   private readonly now: () => number
   private windowStart: number
   private completed: { p99: number, count: number, span: number } | undefined = undefined
 
-  constructor (limiter: Limiter<unknown>, now: () => number) {
+  constructor (limiter: Limiter<C>, now: () => number) {
     this.limiter = limiter
     this.now = now
     this.windowStart = now()
@@ -88,7 +88,7 @@ export class BacklogStatus {
     return out
   }
 
-  private rollWaits (queue: WaitQueue<unknown>): { p99: number, count: number, span: number } {
+  private rollWaits (queue: WaitQueue<C>): { p99: number, count: number, span: number } {
     const now = this.now()
     const span = now - this.windowStart
     if (span >= WAIT_WINDOW_MS) {

@@ -46,6 +46,8 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
   /** The same, in order. */
   readonly stages: readonly AdmissionStage[]
   readonly capacity: C
+  /** Every stage with its lifecycle hooks, in pipeline order, the capacity stage last. */
+  readonly lifecycle: readonly StageLifecycle[]
   private readonly answer: RefuseFunction
   private readonly classes: RequestClasses | undefined
   private readonly pressure: PressureProbe
@@ -78,14 +80,10 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
     this.stage = opts.stages(ctx)
     this.stages = Object.values(this.stage).filter((stage): stage is AdmissionStage => stage !== undefined)
     this.capacity = opts.capacity(ctx)
+    this.lifecycle = [...this.stages, this.capacity]
     const pipeline = this
     this.onRequest = function onRequest (request, reply, done) { pipeline.enter(request, reply, done) }
     this.onClose = function onResponseClose (this: ServerResponse) { pipeline.closed(this) }
-  }
-
-  /** Every stage's lifecycle hooks, in pipeline order. */
-  get lifecycle (): StageLifecycle[] {
-    return [...this.stages, this.capacity]
   }
 
   /** A queued request got its permit (the limiter's onGranted). */

@@ -14,6 +14,7 @@ import type { RequestState } from '../pipeline/request-state'
 import type { AdmissionStage, StageContext } from '../pipeline/stage'
 import type { SessionOverloadPolicy } from './overload-policy'
 import type { ResolvedSessions, SessionKeyFunction } from './options'
+import { callUser } from '../user-callback'
 import { claimStore, isPromise } from './store'
 import { SessionTracker, type Admission, type DrainOptions, type DrainResult, type SessionStats } from './tracker'
 
@@ -118,16 +119,10 @@ class Sessions implements SessionsStage {
     return this.tracker.close()
   }
 
+  /** A throwing key() makes the request sessionless rather than failing it. */
   private keyFor (state: RequestState): string | undefined {
-    try {
-      const key = (this.keyOf as SessionKeyFunction)(state.request)
-      return typeof key === 'string' ? key : undefined
-    } catch (err) {
-      // The limiter must not turn a broken key() into 500s for everyone: the request counts
-      // as sessionless, and the bug is logged.
-      state.request.log.error({ err }, 'adaptive-concurrency: sessions.key threw; the request counts as sessionless')
-      return undefined
-    }
+    const key = callUser(this.keyOf as SessionKeyFunction, state.request, undefined, 'sessions.key threw; the request counts as sessionless')
+    return typeof key === 'string' ? key : undefined
   }
 
   /** True when the request may go on; otherwise its permit is given back and it is refused. */

@@ -1,7 +1,8 @@
 // The rolling queue-wait p99 of the backlog status: windows roll lazily at reads, no timer.
 import t from 'tap'
 import { BacklogStatus, WAIT_WINDOW_MS } from '../../lib/backlog/status'
-import { Limiter, Permit } from '../../lib/limiter'
+import { Limiter } from '../../lib/limiter/limiter'
+import { Permit } from '../../lib/limiter/permit'
 import { PartitionSet } from '../../lib/limiter/partitions'
 import { FakeTimers } from '../limiter/fake-timers'
 import { StepAlgorithm } from '../limiter/helpers'

@@ -1,8 +1,9 @@
 // The limiter with a wait queue, partitions and deadlines, driven by a hand-made clock and timers.
 import t from 'tap'
 import fc from 'fast-check'
-import { Limiter, Permit } from '../../lib/limiter'
-import type { RejectReason } from '../../lib/limiter'
+import { Limiter } from '../../lib/limiter/limiter'
+import { Permit } from '../../lib/limiter/permit'
+import type { RejectReason } from '../../lib/limiter/events'
 import { PartitionSet } from '../../lib/limiter/partitions'
 import { ServiceTimeEwma } from '../../lib/limiter/wait-estimate'
 import { Waiter } from '../../lib/limiter/wait-queue'

@@ -1,7 +1,8 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { Limiter, Permit } from '../../lib/limiter'
-import type { LimiterObserver, Outcome, RejectReason } from '../../lib/limiter'
+import { Limiter } from '../../lib/limiter/limiter'
+import { Permit } from '../../lib/limiter/permit'
+import type { LimiterObserver, Outcome, RejectReason } from '../../lib/limiter/events'
 import { StepAlgorithm, manualClock } from './helpers'
 
 function isPermit<C> (x: Permit<C> | RejectReason): x is Permit<C> {

@@ -9,16 +9,11 @@ import Redis, { type RedisOptions } from 'ioredis'
 import { RedisStore } from '../../lib/sessions/redis-store'
 import { SessionTracker } from '../../lib/sessions/tracker'
 import { ManualClock } from './helpers'
-import { ageSeats as age, startRedis } from './redis-server'
+import { ageSeats as age, redisFor } from './redis-server'
 
 t.test('Redis seats', async t => {
-  const server = await startRedis()
-  if (server === undefined) {
-    t.comment('redis-server is not installed: seat tests SKIPPED (.ci/run installs it)')
-    t.plan(0, 'redis-server is not installed')
-    return
-  }
-  t.teardown(() => server.stop())
+  const server = await redisFor(t, 'seat tests')
+  if (server === undefined) return
   const clients: Redis[] = []
   const client = (options: RedisOptions = {}): Redis => {
     const c = new Redis(server.url, options)

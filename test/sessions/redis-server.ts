@@ -40,6 +40,21 @@ async function launch (port: number): Promise<ChildProcess> {
   return child
 }
 
+/**
+ * startRedis() for a tap test: when redis-server is not installed the test is planned empty
+ * (skipped, with a comment naming `what`); otherwise the server stops when the test ends.
+ */
+export async function redisFor (t: { comment: (msg: string) => void, plan: (n: number, why: string) => void, teardown: (fn: () => unknown) => void }, what: string): Promise<RedisChild | undefined> {
+  const server = await startRedis()
+  if (server === undefined) {
+    t.comment(`redis-server is not installed: ${what} SKIPPED (.ci/run installs it)`)
+    t.plan(0, 'redis-server is not installed')
+    return undefined
+  }
+  t.teardown(() => server.stop())
+  return server
+}
+
 export async function startRedis (): Promise<RedisChild | undefined> {
   if (!hasRedisServer()) return undefined
   const port = await freePort()

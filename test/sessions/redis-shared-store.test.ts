@@ -7,16 +7,11 @@ import Redis from 'ioredis'
 import { fastifyAdaptiveConcurrency } from '../../index'
 import { RedisStore } from '../../sessions'
 import type { FastifyAdaptiveConcurrencyOptions } from '../../index'
-import { startRedis } from './redis-server'
+import { redisFor } from './redis-server'
 
 t.test('one store instance in two registrations fails ready() with an FST_ error', async t => {
-  const server = await startRedis()
-  if (server === undefined) {
-    t.comment('redis-server is not installed: test SKIPPED (.ci/run installs it)')
-    t.plan(0, 'redis-server is not installed')
-    return
-  }
-  t.teardown(() => server.stop())
+  const server = await redisFor(t, 'test')
+  if (server === undefined) return
   const client = new Redis(server.url)
   t.teardown(() => client.disconnect())
   const store = new RedisStore({ client, key: 'test:shared-store', storeTimeout: 2000 })
