@@ -1,5 +1,6 @@
 // The seam through which tests give the plugin clocks and timers. It is a symbol-keyed option
 // that the public types do not list: deterministic tests need it, users never should.
+import type { LoopTurnOptions } from './eventloop/loop-turn'
 import type { TimerApi } from './limiter/wait-queue'
 import type { DrainTimers } from './sessions/tracker'
 import { objectOption } from './validate'
@@ -13,6 +14,8 @@ export interface InternalHooks {
   sessionClock?: () => number
   /** Timers of the drain wait (default Node's, unref'd). */
   drainTimers?: DrainTimers
+  /** The event-loop gate's clock and turn-end scheduling (default performance.now and setImmediate). */
+  loop?: LoopTurnOptions
 }
 
 export function readInternal (opts: Record<string | symbol, unknown>): InternalHooks {

@@ -8,7 +8,7 @@ import { EventLoopGate } from './gate'
 export function attachEventLoopStage (ctx: StageContext): AdmissionStage | undefined {
   const settings = ctx.options.eventLoop
   if (settings === undefined) return undefined
-  const gate = new EventLoopGate(settings.maxWait, undefined, ctx.options.partitions?.set.list[0].name)
+  const gate = new EventLoopGate(settings.maxWait, ctx.options.internal.loop, ctx.options.partitions?.set.list[0].name)
   gate.pacer.watch(ctx.fastify.server)
   const pacer = gate.pacer
   return {
@@ -17,6 +17,8 @@ export function attachEventLoopStage (ctx: StageContext): AdmissionStage | undef
     },
     admitted (state: RequestState): boolean {
       // Continues the request now, or from the check phase in a short batch while shedding.
+      // This is the last admission stage (see lib/plugin.ts), so continuing is calling `done`:
+      // no per-request closure for ctx.resume().
       pacer.run(state.done)
       return false
     }

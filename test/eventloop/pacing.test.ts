@@ -1,6 +1,8 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import plugin from '../../index'
+import type { FastifyAdaptiveConcurrencyOptions } from '../../index'
+import { kInternal } from '../../lib/internal'
 
 function burn (ms: number): void {
   const start = performance.now()
@@ -8,17 +10,23 @@ function burn (ms: number): void {
 }
 
 // inject() hands a burst to the router within one loop turn, as libuv's poll phase hands over
-// the readable sockets of one iteration (see test/plugin/event-loop.test.ts). maxWait is 100 ms
-// so that the process must be descheduled for over 100 ms between two bursts to break the
-// "back to back" turns this test needs.
+// the readable sockets of one iteration (see test/plugin/event-loop.test.ts). The gate reads a
+// fake clock that only the handlers advance (35 ms each), so the test does not depend on how
+// fast this shared machine runs: turns are measured as if the handlers were CPU-bound, and the
+// two bursts are back to back whatever the scheduler does between them.
 t.test('past maxWait, admitted requests run after the turn that parsed them, paced', async t => {
+  const loop = { clock: 0 }
   const app = Fastify()
-  await app.register(plugin, { algorithm: { name: 'fixed', options: { limit: 100 } }, eventLoop: { maxWait: 100 } })
+  await app.register(plugin, {
+    algorithm: { name: 'fixed', options: { limit: 100 } },
+    eventLoop: { maxWait: 100 },
+    [kInternal]: { loop: { now: () => loop.clock } }
+  } as FastifyAdaptiveConcurrencyOptions)
   const handled: boolean[] = []
   let turnEnded = false
   app.get('/cpu', async () => {
     handled.push(turnEnded)
-    burn(35)
+    loop.clock += 35
     return { ok: true }
   })
   await app.ready()
