@@ -149,8 +149,8 @@ export interface FastifyAdaptiveConcurrencyOptions {
   statusRoute?: boolean | string | StatusRouteOptions
 }
 
-/** The per-route setting: `config: { adaptiveConcurrency: { partition: 'name', longLived: true } }`. */
-export interface RouteConcurrencyConfig {
+/** The per-route settings; `RouteConcurrencyConfig` needs at least one of them. */
+export interface RouteConcurrencySettings {
   /** A declared partition name; an undeclared one fails at route registration. */
   partition?: string
   /**
@@ -160,6 +160,9 @@ export interface RouteConcurrencyConfig {
    */
   longLived?: boolean
 }
+
+/** The per-route setting: `config: { adaptiveConcurrency: { partition: 'name', longLived: true } }`. */
+export type RouteConcurrencyConfig = RouteConcurrencySettings & ({ partition: string } | { longLived: boolean })
 
 /** Readings of @fastify/under-pressure's `memoryUsage()`, when that plugin is registered. */
 export interface UnderPressureReadings {

@@ -102,8 +102,10 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
     const kState = this.kState
     this.onWriteHead = function writeHead (this: Carrier) {
       const state = this[kState] as RequestState
-      pipeline.headers(state, this, arguments[0])
-      return (state.writeHead as (...args: unknown[]) => unknown).apply(this, arguments as unknown as unknown[])
+      const result = (state.writeHead as (...args: unknown[]) => unknown).apply(this, arguments as unknown as unknown[])
+      // After the response's own writeHead: `classify` sees headersSent and the final statusCode.
+      pipeline.headers(state, this)
+      return result
     }
   }
 
@@ -199,12 +201,12 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
     this.finish(state, permit, raw.writableEnded, state.reply.statusCode)
   }
 
-  /** The response's headers are being written: the server's work is done. */
-  private headers (state: RequestState, raw: ServerResponse, status: unknown): void {
+  /** The response's headers were written: the server's work is done. */
+  private headers (state: RequestState, raw: ServerResponse): void {
     const permit = state.permit
     if (permit === undefined || permit.released) return
     // A client that left is seen here before its 'close' fires (on the next tick).
-    this.finish(state, permit, !clientGone(raw), typeof status === 'number' ? status : raw.statusCode)
+    this.finish(state, permit, !clientGone(raw), raw.statusCode)
     this.longLived.open(state, SENDING)
   }
 
