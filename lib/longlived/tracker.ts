@@ -6,7 +6,7 @@
 //   the connection's life after the upgrade is not work the limit protects;
 // - its route is declared `config: { adaptiveConcurrency: { longLived: true } }` (a long-poll, an
 //   event stream), or its route's class was learned long-lived (lib/limiter/sample-classes.ts):
-//   long even at no load, from its first requests on.
+//   a window of its samples was long, and it had not been fast for long.
 // Every other request holds its permit until its response headers are written (the pipeline
 // watches writeHead), then counts here as "sending" until its response closes: a streamed body
 // or a slow reader no longer holds the limit.
