@@ -16,8 +16,8 @@ interface Setup { app: FastifyInstance, algorithm: RecordingAlgorithm, client: C
 async function setup (t: tap.Test, protocol: Protocol, limit: number): Promise<Setup> {
   const algorithm = recordingAlgorithm(limit)
   const app = appFor(protocol)
-  // Raw samples (no per-route classes), so every sample the algorithm gets is seen here.
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false, signal: { sampleClass: false } })
+  // At the defaults (the event-loop stage on), with raw samples (no per-route classes), so every sample the algorithm gets is seen here.
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, signal: { sampleClass: false } })
   const streams: PassThrough[] = []
   const hold = latch()
   // An event stream: hijacked, headers at once, events written later, never ended by the server.

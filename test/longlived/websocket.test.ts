@@ -14,7 +14,7 @@ async function setup (t: tap.Test): Promise<{ app: FastifyInstance, algorithm: R
   const algorithm = recordingAlgorithm(3)
   const app = Fastify()
   await app.register(websocket)
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false })
+  await app.register(fastifyAdaptiveConcurrency, { algorithm })
   const hold = latch()
   app.get('/ws', { websocket: true }, (socket) => {
     socket.on('message', (data: Buffer) => { socket.send(`echo ${String(data)}`) })
