@@ -15,11 +15,14 @@
 //
 // `demand` estimates how much concurrency active sessions need. It jumps at once to a when a
 // is higher, grows by one each time an active-session request is refused (the reserve was too
-// small), and decays toward a with the clock: by `decay` of the gap per service time, measured
-// as the moving average of completed requests' latency. Under overload that is about the pace of
-// completions; on a quiet server the estimate still falls, so a server with room stops keeping
-// slots for traffic that has stopped, whether or not any request completes. A gap under half a
-// request is dropped: the estimate counts requests, and an exponential decay never reaches zero.
+// small), and decays toward a by `decay` of the gap per service time (the moving average of
+// completed requests' latency), in two ways that add up: on each completed request by decay/L
+// of the gap (about `decay` per service time at full load, at the service's own pace, so a
+// stalled event loop or a flood of refused new requests cannot wipe the estimate), and with the
+// clock, in proportion to the share of the limit that is free (an idle server decays a full
+// `decay` per service time): a server with room stops keeping slots for traffic that has
+// stopped, whether or not any request completes. A gap under half a request is dropped: the
+// estimate counts requests, and an exponential decay never reaches zero.
 //
 // Since the reserve term is >= 0, whenever an active-session request is refused (n >= L) a
 // new one is too: new sessions are always shed first. Time enters only through `now`.
@@ -30,7 +33,7 @@ import { numberOption, objectOption, knownKeys } from '../validate'
 export interface OverloadPolicyOptions {
   /** Reserve this multiple of the estimated active-session demand (default 1.25). */
   headroom?: number
-  /** Fraction of the gap between demand and current use dropped per service time (default 0.2). */
+  /** Fraction of the gap between demand and current use dropped per service time, at full load or idle (default 0.2). */
   decay?: number
   /** Share of the limit kept for active sessions while there are any (default 0.1, floored; never more than one slot per active session). */
   minReserveRatio?: number
@@ -60,6 +63,7 @@ export class SessionOverloadPolicy {
   private readonly sessions: ActiveSessionCount
   private readonly keep: number
   private decayedAt = -Infinity
+  private lastLimit = 1
 
   constructor (options: OverloadPolicyOptions = {}, sessions: ActiveSessionCount = UNCOUNTED) {
     const opts = objectOption('sessions.overload', options) ?? invalidOption('sessions.overload', 'expected an object')
@@ -71,9 +75,9 @@ export class SessionOverloadPolicy {
     this.sessions = sessions
   }
 
-  /** In-flight slots kept for active sessions at this limit (before the one-slot-per-session cap). */
-  reserve (limit: number, now: number): number {
-    this.decayTo(now)
+  /** In-flight slots kept for active sessions at this limit with `inflight` in flight (before the one-slot-per-session cap). */
+  reserve (limit: number, inflight: number, now: number): number {
+    this.decayTo(now, limit, inflight)
     const floor = Math.floor(this.minReserveRatio * limit)
     const wanted = Math.ceil(this.headroom * this.demand)
     return Math.min(limit, wanted > floor ? wanted : floor)
@@ -81,13 +85,14 @@ export class SessionOverloadPolicy {
 
   /** Decide; call `started`/`finished` around requests that the limiter then admits. */
   admits (active: boolean, limit: number, inflight: number, now: number): boolean {
+    this.lastLimit = limit > 1 ? limit : 1
     if (active) {
       if (inflight < limit) return true
-      this.decayTo(now)
+      this.decayTo(now, limit, inflight)
       if (this.demand < limit) this.demand++
       return false
     }
-    let unused = this.reserve(limit, now) - this.activeInflight
+    let unused = this.reserve(limit, inflight, now) - this.activeInflight
     if (unused <= 0 || inflight < limit - unused) return inflight < limit
     // Within the reserve: keep at most one slot per active session. Counting them drops expired
     // sessions first, so this runs only here, where the answer can change the decision.
@@ -108,19 +113,27 @@ export class SessionOverloadPolicy {
   finished (active: boolean, rtt: number): void {
     if (active && this.activeInflight > 0) this.activeInflight--
     this.serviceTime.update(rtt)
+    const gap = this.demand - this.activeInflight
+    if (gap > 0) this.settle(gap * (1 - this.decay / this.lastLimit))
   }
 
-  /** Let the demand's excess over current use decay for the time passed since the last look. */
-  private decayTo (now: number): void {
+  /**
+   * Let the demand's excess over current use decay for the time passed since the last look, in
+   * proportion to the free share of the limit: at the limit only completions move it.
+   */
+  private decayTo (now: number, limit: number, inflight: number): void {
     const elapsed = now - this.decayedAt
     if (!(elapsed > 0)) return
     this.decayedAt = now
     const gap = this.demand - this.activeInflight
-    if (gap <= 0) return
+    if (gap <= 0 || inflight >= limit) return
     // No latency measured yet: no time scale to decay on (nothing has completed either).
     const serviceTime = this.serviceTime.value
     if (!(serviceTime > 0)) return
-    const left = gap * Math.pow(this.keep, elapsed / serviceTime)
-    this.demand = this.activeInflight + (left < NEGLIGIBLE_GAP ? 0 : left)
+    this.settle(gap * Math.pow(this.keep, (elapsed / serviceTime) * (1 - inflight / limit)))
+  }
+
+  private settle (gap: number): void {
+    this.demand = this.activeInflight + (gap < NEGLIGIBLE_GAP ? 0 : gap)
   }
 }

@@ -9,7 +9,7 @@ function sessions (n: number): ActiveSessionCount & { n: number } {
 
 t.test('active sessions are admitted up to the limit, new ones only below limit - reserve', async t => {
   const p = new SessionOverloadPolicy({ minReserveRatio: 0.1 }, sessions(100))
-  t.equal(p.reserve(20, 0), 2, 'floor(0.1 * 20) with no demand')
+  t.equal(p.reserve(20, 0, 0), 2, 'floor(0.1 * 20) with no demand')
   t.equal(p.admits(false, 20, 17, 0), true)
   t.equal(p.admits(false, 20, 18, 0), false, 'new sessions stop at 18')
   t.equal(p.admits(true, 20, 19, 0), true, 'active sessions may use the reserve')
@@ -19,7 +19,7 @@ t.test('active sessions are admitted up to the limit, new ones only below limit 
 t.test('the part of the reserve active sessions already use is not kept free twice', async t => {
   const p = new SessionOverloadPolicy({ headroom: 1, minReserveRatio: 0 }, sessions(100))
   for (let i = 0; i < 6; i++) p.started(true)
-  t.equal(p.reserve(20, 0), 6)
+  t.equal(p.reserve(20, 0, 0), 6)
   t.equal(p.admits(false, 20, 19, 0), true, 'the 6 reserved slots are in use by active sessions')
   for (let i = 0; i < 2; i++) p.finished(true, Number.NaN)
   t.equal(p.admits(false, 20, 18, 0), false, '2 reserved slots unused: new ones stop at 20 - 2')
@@ -30,35 +30,54 @@ t.test('demand follows active-session in-flight at once; the reserve is headroom
   const p = new SessionOverloadPolicy({ headroom: 1.25, minReserveRatio: 0 })
   for (let i = 0; i < 8; i++) p.started(true)
   t.equal(p.demand, 8)
-  t.equal(p.reserve(100, 0), 10, 'ceil(1.25 * 8)')
-  t.equal(p.reserve(5, 0), 5, 'never more than the limit')
+  t.equal(p.reserve(100, 0, 0), 10, 'ceil(1.25 * 8)')
+  t.equal(p.reserve(5, 0, 0), 5, 'never more than the limit')
   p.started(false)
   p.finished(false, 10)
   t.equal(p.activeInflight, 8, 'new-session requests are not counted')
 })
 
-t.test('demand decays with the clock, by decay of its excess per service time, completions or not', async t => {
+t.test('demand decays on completions by decay / limit of the gap', async t => {
   const p = new SessionOverloadPolicy({ decay: 0.5, minReserveRatio: 0 })
+  p.admits(false, 10, 0, 0) // the policy learns the limit from its decisions
   for (let i = 0; i < 8; i++) p.started(true)
-  for (let i = 0; i < 8; i++) p.finished(true, Number.NaN)
-  t.equal(p.activeInflight, 0)
+  p.finished(true, Number.NaN)
+  t.equal(p.demand, 8 - 1 * 0.05, 'gap 1 (8 vs 7 in flight), decayed by 0.5 / 10')
+  for (let i = 0; i < 7; i++) p.finished(true, Number.NaN)
   p.finished(true, Number.NaN) // an extra release does not go negative
   t.equal(p.activeInflight, 0)
-  t.equal(p.reserve(100, 0), 10)
-  t.equal(p.reserve(100, 1000), 10, 'no service time measured yet: nothing to decay on')
+  // Gaps 1..8, each decayed by 0.05: about 8 - 0.05 * 36.
+  t.ok(p.demand < 6.5 && p.demand > 6, `demand ${p.demand} decays slowly`)
+  const before = p.demand
+  p.admits(false, 10, 0, 0)
+  p.admits(true, 10, 0, 0)
+  t.equal(p.demand, before, 'decisions alone do not move it')
+})
+
+t.test('demand decays with the clock, by decay of the gap per service time on the free share of the limit', async t => {
+  const unknown = new SessionOverloadPolicy({ minReserveRatio: 0 })
+  for (let i = 0; i < 4; i++) unknown.admits(true, 100, 100, 0)
+  t.equal(unknown.reserve(100, 0, 60_000), 5, 'no service time measured yet: nothing to decay on')
+
+  const p = new SessionOverloadPolicy({ decay: 0.5, minReserveRatio: 0 })
   p.finished(false, 20) // one completion: service time 20 ms
-  t.equal(p.reserve(100, 1000), 10, 'the time before a service time was known does not count')
-  p.reserve(100, 1020)
-  t.equal(p.demand, 4, 'one service time: half the excess')
-  p.reserve(100, 1030)
-  t.equal(p.demand, 4 * Math.SQRT1_2, 'half a service time: by sqrt(0.5)')
-  t.equal(p.reserve(100, 1030), 4, 'decisions at the same instant do not move it')
-  p.reserve(100, 1110)
+  for (let i = 0; i < 8; i++) p.admits(true, 100, 100, 0)
+  t.equal(p.demand, 8, 'eight refusals at the limit')
+  p.reserve(100, 100, 1000)
+  t.equal(p.demand, 8, 'at the limit time alone does not move it: completions do')
+  p.reserve(100, 0, 1020)
+  t.equal(p.demand, 4, 'one service time on an idle server: half the excess')
+  p.reserve(100, 50, 1060)
+  t.equal(p.demand, 2, 'two service times with half the limit free: as one idle service time')
+  p.reserve(100, 0, 1070)
+  t.equal(p.demand, 2 * Math.SQRT1_2, 'half a service time: by sqrt(0.5)')
+  t.equal(p.reserve(100, 0, 1070), 2, 'decisions at the same instant do not move it')
+  p.reserve(100, 0, 1150)
   t.equal(p.demand, 0, 'an excess under half a request is none')
-  t.equal(p.reserve(100, 1110), 0)
+  t.equal(p.reserve(100, 0, 1150), 0)
   p.started(true)
   p.started(true)
-  p.reserve(100, 5000)
+  p.reserve(100, 0, 5000)
   t.equal(p.demand, 2, 'it never decays below what active sessions use now')
 })
 
@@ -76,7 +95,7 @@ t.test('what is kept free never exceeds one slot per active session', async t =>
   const count = sessions(0)
   const p = new SessionOverloadPolicy({}, count)
   for (let i = 0; i < 5; i++) t.equal(p.admits(true, 20, 20, 0), false)
-  t.equal(p.reserve(20, 0), 7, 'five refusals: ceil(1.25 * 5)')
+  t.equal(p.reserve(20, 20, 0), 7, 'five refusals: ceil(1.25 * 5)')
   t.equal(p.admits(false, 20, 19, 0), true, 'no active session: nothing is kept, whatever the demand')
   count.n = 3
   t.equal(p.admits(false, 20, 16, 0), true)
