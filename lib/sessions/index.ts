@@ -4,7 +4,7 @@
 export { SessionTracker } from './tracker'
 export type { SessionTrackerOptions, SessionClass, SessionRefusal, Admission, DrainOptions, DrainResult, DrainTimers, SessionStats } from './tracker'
 export { SessionOverloadPolicy } from './overload-policy'
-export type { OverloadPolicyOptions } from './overload-policy'
+export type { ActiveSessionCount, OverloadPolicyOptions } from './overload-policy'
 export { MemoryStore } from './memory-store'
 export { RedisStore } from './redis-store'
 export type { RedisStoreOptions, StoreErrorPolicy } from './redis-store'
