@@ -52,6 +52,7 @@ declare namespace fastifyAdaptiveConcurrency {
   export type EventLoopOptions = EventLoopOptionsType
   export type ObservabilityOptions = observability.ObservabilityOptions
   export type MetricsOptions = observability.MetricsOptions
+  export type MetricsRegistry = observability.MetricsRegistry
   export type LoggingOptions = observability.LoggingOptions
   export type HistoryOptions = observability.HistoryOptions
   export type QueueOptions = options.QueueOptions

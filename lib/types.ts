@@ -2,7 +2,7 @@
 // `fastify.concurrency` and `config: { adaptiveConcurrency: false }` on routes.
 import type { FastifyReply, FastifyRequest, FastifySchema, RouteShorthandOptions } from 'fastify'
 import type {
-  AlgorithmName, AIMDLimitOptions, FixedLimitOptions, GradientLimitOptions, Gradient2LimitOptions,
+  AlgorithmName, AIMDLimitOptions, FixedLimitOptions, Gradient2LimitOptions,
   VegasLimitOptions, WindowedLimitOptions
 } from './algorithms'
 import type { LimitAlgorithm } from './algorithms/types'
@@ -26,7 +26,6 @@ export type { LongLivedStatus, PartitionsOptions, QueueOptions, PartitionStatus,
 /** `algorithm.options` of each named algorithm. */
 export interface AlgorithmOptions {
   gradient2: Gradient2LimitOptions
-  gradient: GradientLimitOptions
   vegas: VegasLimitOptions
   aimd: AIMDLimitOptions
   fixed: FixedLimitOptions

@@ -12,7 +12,6 @@ const COLORS = {
   oracle: '#000000',
   'static-4x': '#999999',
   gradient2: '#1f77b4',
-  gradient: '#9467bd',
   vegas: '#2ca02c',
   aimd: '#ff7f0e'
 }

@@ -7,6 +7,7 @@
 
 const { backlogScenarios } = require('./backlog-scenarios')
 const { trafficScenarios } = require('./traffic-scenarios')
+const { cacheScenarios } = require('./cache-scenarios')
 
 const SLOTS = 16
 const SERVICE_MS = 10
@@ -85,15 +86,17 @@ const SCENARIOS = [
     title: 'Memory: async downstream at 10x capacity for 60 s (RSS growth after warm-up)',
     // Opt-in (--scenario memory): a minute per protection, and only the plugin's RSS matters.
     optIn: true,
-    protections: ['oracle', 'gradient2', 'gradient', 'vegas', 'aimd']
+    protections: ['oracle', 'gradient2', 'vegas', 'aimd']
   },
   ...backlogScenarios(downstream),
   // health-*, errors-*, routes-*, shift-*, cold-*: group 'traffic' (lib/traffic-scenarios.js).
-  ...trafficScenarios()
+  ...trafficScenarios(),
+  // cache-*: a share of cached answers that never wait (lib/cache-scenarios.js).
+  ...cacheScenarios()
 ]
 
 const BASELINES = ['none', 'under-pressure', 'oracle', 'static-4x']
-const ALGORITHMS = ['gradient2', 'gradient', 'vegas', 'aimd']
+const ALGORITHMS = ['gradient2', 'vegas', 'aimd']
 const UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS = 200
 
 // 'gradient2:noLoadTolerance=1.5;minLimit=8': an algorithm with some of its options, for

@@ -17,6 +17,7 @@
 // `instance` to see them apart. `close()` detaches the app, so closed apps stop being reported.
 import type { Counter, Gauge, Metric, Registry } from 'prom-client'
 import { errors } from '../errors'
+import type { MetricsRegistry } from '../observability/options'
 import type { LimiterObserver, LimiterStats, Outcome, RejectReason } from '../limiter/events'
 import type { Sample } from '../algorithms/types'
 import type { LongLivedStatus } from '../longlived/tracker'
@@ -38,8 +39,8 @@ export interface PartitionGaugeValues {
 }
 
 export interface PrometheusMetricsOptions {
-  /** The registry to register into. Default: prom-client's global registry. */
-  registry?: Registry
+  /** The registry to register into (a prom-client Registry). Default: prom-client's global registry. */
+  registry?: MetricsRegistry
   /** Live limiter counters; read at scrape time only. */
   stats: LimiterStats
   /** Current wait-queue length, when the limiter queues. Reported as 0 otherwise. */
@@ -141,7 +142,8 @@ function newSeries (labels: SeriesLabels, buckets: number): SeriesCounts {
 
 /** Create (or reuse, on a registry that already has them) the metrics and attach one source. */
 export function createPrometheusMetrics (options: PrometheusMetricsOptions, prom: PromClient = loadPromClient()): PrometheusMetrics {
-  const registry = options.registry ?? prom.register
+  // The option is typed by shape (see MetricsRegistry); checked at startup to be a Registry.
+  const registry = (options.registry as Registry | undefined) ?? prom.register
   const family = getOrCreateFamily(prom, registry, options.rttBuckets ?? DEFAULT_RTT_BUCKETS)
   const instance = options.instance ?? 'default'
   // The histogram may come from an earlier app: its bounds win over this call's rttBuckets.
