@@ -109,3 +109,17 @@ for (const kind of ['sse', 'poll', 'download', 'upload', 'ws']) {
     assert.ok(open.open >= 1 && open.failed === 0 && open.ok === 0, JSON.stringify(open))
   })
 }
+
+test('summary page: the four figures and the judged targets per scenario x protection; missing ones listed', () => {
+  const { longLivedSummary } = require('../lib/longlived-summary')
+  const scenarios = longLivedScenarios().filter((s) => s.name === 'll-sse-50' || s.name === 'll-sse-80')
+  const doc = {
+    meta: { date: 'd', machine: 'm', flags: 'f' },
+    rows: [{ protection: 'gradient2', runs: 3, rejectedFraction: 0.0004, goodputVsOracle: 0.999, p99VsOracle: 1.02 }],
+    targets: [{ protection: 'gradient2', checks: [{ label: 'ordinary ≤ 0.1 % refused', text: '0.040 %', pass: true }] }],
+    trials: [0.01, 0, 0.02].map((f) => ({ protection: 'gradient2', sidecar: { refusedFraction: f } }))
+  }
+  const md = longLivedSummary(scenarios, { 'll-sse-50': doc })
+  assert.match(md, /\| \[`ll-sse-50`\]\(\.\/ll-sse-50\.md\) \(3 runs\) \| gradient2 \| 0\.04 % \| 99\.9 % \| 1\.02x \| 1\.00 % \| ordinary ≤ 0\.1 % refused: 0\.040 % ✓ \|/)
+  assert.match(md, /`ll-sse-80` \(not run\)/)
+})
