@@ -39,6 +39,14 @@
 // The clamp at 1 keeps a sample faster than its class's baseline from reading as "less than no
 // queue": the algorithm's own baseline stays at 1 instead of chasing each class's fastest moment.
 //
+// Long-lived: a class whose no-load latency is long from its first baseline on (a long-poll, a
+// route that waits on an event rather than on capacity) is marked `longLived` once its baseline
+// is at least `longLivedAfter`; the plugin then stops holding a permit for its requests. Only a
+// class's own no-load history can say so: a class that ever had a baseline below the threshold
+// is latched fast for good, so a downstream that hangs on a route that used to be fast (its
+// requests now take 30 s) stays an overload, never a new "long-lived" route. A class can also
+// stop being long-lived, when its baseline falls below the threshold, and is then latched fast.
+//
 // Until its first window closes a class has no baseline and its samples are not fed to the
 // algorithm (nothing to compare with yet), except drops, which always are: a drop is an overload
 // signal whatever the latency. Classes are capped (`max`): past the cap, a new class's samples
@@ -65,6 +73,8 @@ const REFERENCE_DECAY = 0.005
 const PEAK_DECAY = 0.999
 
 export const DEFAULT_MAX_SAMPLE_CLASSES = 1000
+/** A class whose no-load latency is at least this (ms), from its first baseline on, is long-lived. */
+export const DEFAULT_LONG_LIVED_AFTER_MS = 1000
 
 export class SampleClass {
   readonly name: string
@@ -72,6 +82,12 @@ export class SampleClass {
   baseline = Infinity
   /** Samples seen (success or drop). */
   samples = 0
+  /** Learned: long even at no load, and never seen fast (see the top of this file). */
+  longLived = false
+  /** Its no-load latency from which on a class is long-lived (ms); Infinity: never. */
+  private readonly longLivedAfter: number
+  /** Latched once a baseline was below `longLivedAfter`. */
+  private everFast = false
   private readonly all = new WindowQuantile(WINDOW)
   // Its median: five samples are too few for a low quantile that two freak answers could set.
   private readonly lowLoad = new WindowQuantile(LOW_WINDOW, 0.5)
@@ -81,8 +97,9 @@ export class SampleClass {
   /** A lower window of any samples, waiting for the next one to confirm it. */
   private pendingLow = NaN
 
-  constructor (name: string) {
+  constructor (name: string, longLivedAfter = DEFAULT_LONG_LIVED_AFTER_MS) {
     this.name = name
+    this.longLivedAfter = longLivedAfter
   }
 
   /**
@@ -136,6 +153,8 @@ export class SampleClass {
     let min = Infinity
     for (let i = 0; i < RING; i++) if (ring[i] < min) min = ring[i]
     this.baseline = min
+    if (min < this.longLivedAfter) this.everFast = true
+    this.longLived = !this.everFast
   }
 }
 
@@ -150,6 +169,8 @@ export interface SampleClassStats {
 
 export class SampleClasses {
   readonly max: number
+  /** See SampleClass: from which no-load latency (ms) a class is long-lived; Infinity: never. */
+  readonly longLivedAfter: number
   /** Used for permits that name no class. */
   readonly fallback: SampleClass
   private readonly byName = new Map<string, SampleClass>()
@@ -161,8 +182,9 @@ export class SampleClasses {
   /** Reused for every normalized sample: the algorithm must not keep it past onSample. */
   private readonly sample: Sample = { rtt: 0, inflight: 0, dropped: false, at: 0 }
 
-  constructor (max = DEFAULT_MAX_SAMPLE_CLASSES) {
+  constructor (max = DEFAULT_MAX_SAMPLE_CLASSES, longLivedAfter = DEFAULT_LONG_LIVED_AFTER_MS) {
     this.max = max
+    this.longLivedAfter = longLivedAfter
     this.fallback = this.get('default') as SampleClass
   }
 
@@ -171,7 +193,7 @@ export class SampleClasses {
     let cls = this.byName.get(name)
     if (cls === undefined) {
       if (this.byName.size >= this.max) return null
-      cls = new SampleClass(name)
+      cls = new SampleClass(name, this.longLivedAfter)
       this.byName.set(name, cls)
     }
     return cls
@@ -206,6 +228,13 @@ export class SampleClasses {
     let learned = 0
     for (const cls of this.byName.values()) if (cls.baseline !== Infinity) learned++
     return { classes: this.byName.size, learned, unsampled: this.unsampled }
+  }
+
+  /** The names of the classes learned long-lived. */
+  longLived (): string[] {
+    const out: string[] = []
+    for (const cls of this.byName.values()) if (cls.longLived) out.push(cls.name)
+    return out
   }
 
   /** Each class's baseline (ms), slowest first, at most `n` of them. */

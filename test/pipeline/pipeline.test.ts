@@ -4,6 +4,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import { attachCapacityStage, backlogLimiterOptions } from '../../lib/backlog/stage'
+import { LongLivedTracker } from '../../lib/longlived/tracker'
 import { resolveOptions } from '../../lib/options'
 import { Pipeline } from '../../lib/pipeline/pipeline'
 import type { RequestState } from '../../lib/pipeline/request-state'
@@ -57,6 +58,7 @@ async function setup (limit: number, extra: Record<string, unknown> = {}): Promi
     options,
     classes: undefined,
     pressure: { isUnderPressure: undefined, memoryUsage: undefined },
+    longLived: new LongLivedTracker(undefined),
     limiter: { algorithm: options.algorithm, ...backlogLimiterOptions(options) },
     stages: (ctx) => ({ first: probeStage('first', probe, ctx), second: probeStage('second', probe, ctx) }),
     capacity: attachCapacityStage
