@@ -25,8 +25,14 @@ const LOADS = [
   { suffix: '2x', load: 2, label: '2x capacity' },
   { suffix: '5x', load: 5, label: '5x capacity' }
 ]
-const VARIANTS = { 'gradient2+declared': { options: { algorithm: 'gradient2' }, declareLongLived: true } }
-const PROTECTIONS = ['oracle', 'gradient2', 'gradient2+declared']
+// `-noloop`: the same with the event-loop stage off (`eventLoop: false`), a documented option,
+// to tell the long-lived accounting apart from that stage's interaction with it.
+const VARIANTS = {
+  'gradient2+declared': { options: { algorithm: 'gradient2' }, declareLongLived: true },
+  'gradient2-noloop': { options: { algorithm: 'gradient2', eventLoop: false } },
+  'gradient2+declared-noloop': { options: { algorithm: 'gradient2', eventLoop: false }, declareLongLived: true }
+}
+const PROTECTIONS = ['oracle', 'gradient2', 'gradient2+declared', 'gradient2-noloop', 'gradient2+declared-noloop']
 
 // kind: the server route and client of lib/longlived-server.js / longlived-clients.js.
 // holdMs: each exchange's lifetime; retryMs: a client's wait after a refusal or an error.
