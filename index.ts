@@ -57,6 +57,7 @@ declare namespace fastifyAdaptiveConcurrency {
   export type QueueOptions = options.QueueOptions
   export type PartitionsOptions = options.PartitionsOptions
   export type RouteConcurrencyConfig = options.RouteConcurrencyConfig
+  export type RouteConcurrencySettings = options.RouteConcurrencySettings
   export type SessionsOptions = sessionOptions.SessionsOptions
   export type SessionKeyFunction = sessionOptions.SessionKeyFunction
   export type OnSessionRefusedFunction = sessionOptions.OnSessionRefusedFunction
@@ -68,6 +69,7 @@ declare namespace fastifyAdaptiveConcurrency {
   export type UnderPressureReadings = options.UnderPressureReadings
   export type QueueSnapshot = options.QueueSnapshot
   export type SampleClassStats = options.SampleClassStats
+  export type LongLivedStatus = options.LongLivedStatus
   export type PartitionStatus = options.PartitionStatus
   export type HistoryPoint = HistoryPointType
   export type SessionStats = sessions.SessionStats

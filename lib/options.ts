@@ -33,7 +33,7 @@ export interface ResolvedSignal {
   sampleClass: { enabled: boolean, custom: SampleClassFunction | undefined }
   classify: ClassifyFunction | undefined
   timeout: number
-  /** A route class is learned long-lived from this no-load latency (ms); Infinity: never. */
+  /** A route class is learned long-lived from a window this long (ms); Infinity: never. */
   longLivedAfter: number
 }
 

@@ -95,9 +95,10 @@ export interface SignalOptions {
    */
   timeout?: number
   /**
-   * A route whose no-load latency is at least this (ms) from its first requests on is learned
-   * long-lived: its requests are admitted at the limit but then hold no permit and feed no sample
-   * (see docs/long-lived-requests.md). Default 1000; `false` turns learning off.
+   * A route a window of whose samples (20) has its low quantile at least this long (ms), before
+   * 8 windows under it, is learned long-lived: its requests are admitted at the limit but then
+   * hold no permit and feed no sample (see docs/long-lived-requests.md). Default 1000; `false`
+   * turns learning off.
    */
   longLivedAfter?: number | false
 }

@@ -39,13 +39,15 @@
 // The clamp at 1 keeps a sample faster than its class's baseline from reading as "less than no
 // queue": the algorithm's own baseline stays at 1 instead of chasing each class's fastest moment.
 //
-// Long-lived: a class whose no-load latency is long from its first baseline on (a long-poll, a
-// route that waits on an event rather than on capacity) is marked `longLived` once its baseline
-// is at least `longLivedAfter`; the plugin then stops holding a permit for its requests. Only a
-// class's own no-load history can say so: a class that ever had a baseline below the threshold
-// is latched fast for good, so a downstream that hangs on a route that used to be fast (its
-// requests now take 30 s) stays an overload, never a new "long-lived" route. A class can also
-// stop being long-lived, when its baseline falls below the threshold, and is then latched fast.
+// Long-lived: a class is marked `longLived` (the plugin then stops holding a permit for its
+// requests: long-polls, routes that wait on an event rather than on capacity) once a window of its
+// samples has its low quantile at `longLivedAfter` or more: a quarter of the window at least that
+// long. Only a class's own history can say so, and a class that has been fast for long is not
+// asked again: after RING windows below the threshold (160 samples) it is latched ordinary for
+// good, so a downstream that hangs on a route that used to be fast stays an overload. Its hung
+// requests could not teach it anyway: past `signal.timeout` and far slower than the class's
+// baseline they are drops, and drops are never observed. Long-lived is for good too: the class
+// gets no more samples.
 //
 // Until its first window closes a class has no baseline and its samples are not fed to the
 // algorithm (nothing to compare with yet), except drops, which always are: a drop is an overload
@@ -73,7 +75,7 @@ const REFERENCE_DECAY = 0.005
 const PEAK_DECAY = 0.999
 
 export const DEFAULT_MAX_SAMPLE_CLASSES = 1000
-/** A class whose no-load latency is at least this (ms), from its first baseline on, is long-lived. */
+/** A class a window of whose samples has its low quantile at least this long (ms) is long-lived. */
 export const DEFAULT_LONG_LIVED_AFTER_MS = 1000
 
 export class SampleClass {
@@ -82,12 +84,12 @@ export class SampleClass {
   baseline = Infinity
   /** Samples seen (success or drop). */
   samples = 0
-  /** Learned: long even at no load, and never seen fast (see the top of this file). */
+  /** Learned: a window of its samples was long (see the top of this file). */
   longLived = false
-  /** Its no-load latency from which on a class is long-lived (ms); Infinity: never. */
+  /** A window's low quantile from which on a class is long-lived (ms); Infinity: never. */
   private readonly longLivedAfter: number
-  /** Latched once a baseline was below `longLivedAfter`. */
-  private everFast = false
+  /** Windows whose low quantile was below `longLivedAfter`; at RING the class is latched ordinary. */
+  private fastWindows = 0
   private readonly all = new WindowQuantile(WINDOW)
   // Its median: five samples are too few for a low quantile that two freak answers could set.
   private readonly lowLoad = new WindowQuantile(LOW_WINDOW, 0.5)
@@ -108,13 +110,21 @@ export class SampleClass {
    */
   observe (rtt: number, lowLoad: boolean, spare: boolean): void {
     this.samples++
-    this.confirmLower(this.all.add(rtt))
+    const low = this.all.add(rtt)
+    this.judgeLongLived(low)
+    this.confirmLower(low)
     // The first baseline comes from a whole window.
     if (lowLoad && this.baseline !== Infinity) this.lower(this.lowLoad.add(rtt))
     if (spare) {
       const quiet = this.spare.add(rtt)
       if (!Number.isNaN(quiet)) this.push(quiet)
     }
+  }
+
+  private judgeLongLived (low: number): void {
+    // NaN (no window closed) compares false both ways.
+    if (low < this.longLivedAfter) this.fastWindows++
+    else if (low >= this.longLivedAfter && this.fastWindows < RING) this.longLived = true
   }
 
   /**
@@ -153,8 +163,6 @@ export class SampleClass {
     let min = Infinity
     for (let i = 0; i < RING; i++) if (ring[i] < min) min = ring[i]
     this.baseline = min
-    if (min < this.longLivedAfter) this.everFast = true
-    this.longLived = !this.everFast
   }
 }
 

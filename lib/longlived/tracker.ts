@@ -2,11 +2,11 @@
 //
 // The plugin counts the server's work. A request is long-lived, and is admitted at the limit like
 // any request but then holds no permit and feeds no sample, when:
-// - it is a websocket handshake (an HTTP/1.1 Upgrade): the connection's life after the upgrade
-//   is not work the limit protects;
+// - it is a websocket handshake (an HTTP/1.1 Upgrade to a route registered as a websocket route):
+//   the connection's life after the upgrade is not work the limit protects;
 // - its route is declared `config: { adaptiveConcurrency: { longLived: true } }` (a long-poll, an
 //   event stream), or its route's class was learned long-lived (lib/limiter/sample-classes.ts):
-//   long even at no load, from its first requests on.
+//   a window of its samples was long, and it had not been fast for long.
 // Every other request holds its permit until its response headers are written (the pipeline
 // watches writeHead), then counts here as "sending" until its response closes: a streamed body
 // or a slow reader no longer holds the limit.
@@ -34,6 +34,8 @@ export class LongLivedRoute {
   readonly cls: SampleClass | null | undefined
   /** Open now: websockets, waiting requests and responses still sending. */
   open = 0
+  /** A websocket route (@fastify/websocket's `websocket: true` or `wsHandler`): its upgrades are websockets. */
+  websocket = false
 
   constructor (name: string, declared: boolean | undefined, cls: SampleClass | null | undefined) {
     this.name = name
@@ -124,12 +126,20 @@ export class LongLivedTracker {
     return route
   }
 
+  /**
+   * A route that answers upgrades with a websocket, seen at registration. Only its upgrades give
+   * their permit back: an `Upgrade` header sent to any other route must not skip the limit.
+   */
+  websocketRoute (url: string, config: unknown): void {
+    this.named(classKey('GET', url), config).websocket = true
+  }
+
   /** How a request about to be admitted will be counted: a websocket, a waiting request, or ordinary (0). */
   kindOf (request: FastifyRequest, route: LongLivedRoute): LongLivedKind {
     const raw = request.raw as { upgrade?: boolean, headers: Record<string, unknown> }
     // Node's parser sets `upgrade` on every HTTP/1.1 request; other request objects (HTTP/2, a
     // test's fake) are asked for the header.
-    if (raw.upgrade === true || (raw.upgrade === undefined && raw.headers.upgrade !== undefined)) return WEBSOCKET
+    if (route.websocket && (raw.upgrade === true || (raw.upgrade === undefined && raw.headers.upgrade !== undefined))) return WEBSOCKET
     const declared = route.declared
     if (declared === true) return WAITING
     if (declared === false) return 0

@@ -178,7 +178,7 @@ export function renderStatusPage (options: StatusPageOptions = {}): string {
       var x = ll.routes[r]
       lines.push(r + ': ' + x.open + ' open' + (x.longLived === 'no' ? '' : ' (' + x.longLived + ')'))
     })
-    return lines.join('\n')
+    return lines.join('\\n')
   }
 
   function poll () {

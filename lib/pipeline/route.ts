@@ -41,6 +41,8 @@ export function attachRouteStage (ctx: StageContext, longLived: LongLivedTracker
     },
     onRoute (route): void {
       const cfg = (route.config as { adaptiveConcurrency?: unknown } | undefined)?.adaptiveConcurrency
+      const ws = route as { websocket?: unknown, wsHandler?: unknown }
+      if (cfg !== false && (ws.websocket === true || typeof ws.wsHandler === 'function')) longLived.websocketRoute(route.url, route.config)
       if (cfg === null || typeof cfg !== 'object') return
       const { partition: name, longLived: declared } = cfg as RouteConcurrencyConfig
       if (declared !== undefined && typeof declared !== 'boolean') {

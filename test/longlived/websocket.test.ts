@@ -95,3 +95,21 @@ t.test('a handshake is refused at a full limit like any request, and admitted on
   await closed(r.ws as WebSocket)
   await until(() => app.concurrency.longLived.websockets === 0)
 })
+
+t.test('an Upgrade sent to an ordinary route is no websocket: it is counted as an ordinary request', async t => {
+  const { app, base } = await setup(t)
+  const r = await open(`ws://${base}/`)
+  // @fastify/websocket completes the handshake, then closes a socket whose route has no websocket handler.
+  if (r.ws !== undefined) {
+    const ws = r.ws
+    await new Promise<void>((resolve) => {
+      if (ws.readyState === ws.CLOSED) resolve()
+      else ws.addEventListener('close', () => resolve())
+    })
+  }
+  t.pass('the server closed it')
+  await until(() => app.concurrency.inflight === 0)
+  t.equal(app.concurrency.longLived.admitted, 0, 'never counted as a websocket')
+  t.equal(app.concurrency.admitted, 1)
+  t.equal(app.concurrency.admitted, app.concurrency.succeeded + app.concurrency.dropped + app.concurrency.ignored + app.concurrency.inflight)
+})
