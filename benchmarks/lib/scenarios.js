@@ -8,6 +8,7 @@
 const { backlogScenarios } = require('./backlog-scenarios')
 const { trafficScenarios } = require('./traffic-scenarios')
 const { cacheScenarios } = require('./cache-scenarios')
+const { longLivedScenarios, hungScenarios } = require('./longlived-scenarios')
 
 const SLOTS = 16
 const SERVICE_MS = 10
@@ -46,6 +47,8 @@ const SCENARIOS = [
     },
     shift: { dropAtMs: 10000, restoreAtMs: 20000 }
   },
+  // hung-downstream, hung-capacity-1: group 'hung' (lib/longlived-scenarios.js).
+  ...hungScenarios(downstream),
   ...[50, 80].map((pct) => ({
     ...downstream(`under-capacity-${pct}`, pct / 100, { targets: 'under' }),
     title: `Under capacity: offered ${pct} % of capacity, Poisson with bursts (2x the mean for 100 ms every 1 s)`,
@@ -92,7 +95,9 @@ const SCENARIOS = [
   // health-*, errors-*, routes-*, shift-*, cold-*: group 'traffic' (lib/traffic-scenarios.js).
   ...trafficScenarios(),
   // cache-*: a share of cached answers that never wait (lib/cache-scenarios.js).
-  ...cacheScenarios()
+  ...cacheScenarios(),
+  // ll-<kind>-<load>, ll-cold-poll: group 'longlived' (lib/longlived-scenarios.js).
+  ...longLivedScenarios()
 ]
 
 const BASELINES = ['none', 'under-pressure', 'oracle', 'static-4x']
