@@ -11,6 +11,7 @@
 // Runs from benchmarks/run.js (`--scenario new-connections`), each trial in a fresh server
 // process (benchmarks/scenario-server.js); results go to <results dir>/new-connections.{md,json} (run.js picks the folder).
 
+const { message } = require('../lib/child-message')
 const fs = require('node:fs')
 const path = require('node:path')
 const { fork } = require('node:child_process')
@@ -54,17 +55,6 @@ const median = (xs) => {
 function percentile (ttfb, p) {
   const v = ttfb.map((x) => x === null ? BURST_TIMEOUT_MS : x).sort((a, b) => a - b)
   return v[Math.min(v.length - 1, Math.ceil(p / 100 * v.length) - 1)]
-}
-
-function message (child, type) {
-  return new Promise((resolve, reject) => {
-    const onMessage = (msg) => {
-      if (msg.type === type) { child.off('message', onMessage); resolve(msg) }
-      if (msg.type === 'failed') reject(new Error(`server failed: ${msg.message}`))
-    }
-    child.on('message', onMessage)
-    child.once('exit', (code) => reject(new Error(`server exited (${code}) before '${type}'`)))
-  })
 }
 
 async function trial ({ rate, protection, durationMs, warmupMs, sloMs, timeoutMs, seed }) {

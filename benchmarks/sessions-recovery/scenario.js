@@ -17,6 +17,7 @@
 // Runs from benchmarks/run.js (`--scenario sessions-recovery`); results go to
 // <results dir>/sessions-recovery.{md,json}.
 
+const { message } = require('../lib/child-message')
 const fs = require('node:fs')
 const path = require('node:path')
 const { fork } = require('node:child_process')
@@ -62,17 +63,6 @@ const scenario = {
     }
   },
   run
-}
-
-function message (child, type) {
-  return new Promise((resolve, reject) => {
-    const onMessage = (msg) => {
-      if (msg.type === type) { child.off('message', onMessage); resolve(msg) }
-      if (msg.type === 'failed') reject(new Error(`server failed: ${msg.message}`))
-    }
-    child.on('message', onMessage)
-    child.once('exit', (code) => reject(new Error(`server exited (${code}) before '${type}'`)))
-  })
 }
 
 /**
