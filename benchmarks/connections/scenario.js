@@ -12,7 +12,7 @@
 // process (benchmarks/scenario-server.js); results go to <results dir>/new-connections.{md,json} (run.js picks the folder).
 
 const { message } = require('../lib/child-message')
-const fs = require('node:fs')
+const { writeScenarioResults } = require('../lib/output')
 const path = require('node:path')
 const { fork } = require('node:child_process')
 const { createArrivalSchedule } = require('../lib/arrivals')
@@ -168,12 +168,7 @@ async function run ({ scenario: planned, protections, runs, durationMs, warmupMs
   }
   const rows = summarize(trials, protections.map((p) => p.name))
   const md = markdown(rows, meta, durationMs, planned.rate)
-  // As benchmarks/lib/report.js: the server's 100 ms samples go only to raw/ (git-ignored).
-  fs.mkdirSync(path.join(resultsDir, 'raw'), { recursive: true })
-  const committed = trials.map(({ samples, ...rest }) => rest)
-  fs.writeFileSync(path.join(resultsDir, `${scenario.name}.json`), JSON.stringify({ meta, rows, trials: committed }, null, 2) + '\n')
-  fs.writeFileSync(path.join(resultsDir, 'raw', `${scenario.name}.json`), JSON.stringify({ meta, rows, trials }) + '\n')
-  fs.writeFileSync(path.join(resultsDir, `${scenario.name}.md`), md)
+  writeScenarioResults(resultsDir, scenario.name, { meta, rows, trials }, md)
   return md
 }
 

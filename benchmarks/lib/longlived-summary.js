@@ -8,6 +8,7 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
+const { readScenarioResults } = require('./output')
 const { median } = require('./targets')
 
 const pct = (v, digits = 1) => v === null || v === undefined ? '–' : `${(v * 100).toFixed(digits)} %`
@@ -66,11 +67,7 @@ function longLivedSummary (scenarios, docs) {
 // Reads the long-lived and hung scenarios' results/<name>.json present in `dir`, writes dir/long-lived.md.
 function writeLongLivedSummary (scenarios, dir) {
   const ours = scenarios.filter((s) => s.groups?.includes('longlived') || s.groups?.includes('hung'))
-  const docs = {}
-  for (const s of ours) {
-    const file = path.join(dir, `${s.name}.json`)
-    if (fs.existsSync(file)) docs[s.name] = JSON.parse(fs.readFileSync(file, 'utf8'))
-  }
+  const docs = readScenarioResults(ours, dir)
   const out = path.join(dir, 'long-lived.md')
   fs.writeFileSync(out, longLivedSummary(ours, docs))
   return out

@@ -18,7 +18,7 @@
 // <results dir>/sessions-recovery.{md,json}.
 
 const { message } = require('../lib/child-message')
-const fs = require('node:fs')
+const { writeScenarioResults } = require('../lib/output')
 const path = require('node:path')
 const { fork } = require('node:child_process')
 const { setTimeout: sleep } = require('node:timers/promises')
@@ -210,11 +210,7 @@ async function run ({ protections, runs, meta, log, resultsDir }) {
   }
   const rows = summarize(trials)
   const md = markdown(rows, meta)
-  fs.mkdirSync(path.join(resultsDir, 'raw'), { recursive: true })
-  const committed = trials.map(({ samples, ...rest }) => rest)
-  fs.writeFileSync(path.join(resultsDir, `${scenario.name}.json`), JSON.stringify({ meta, rows, trials: committed }, null, 2) + '\n')
-  fs.writeFileSync(path.join(resultsDir, 'raw', `${scenario.name}.json`), JSON.stringify({ meta, rows, trials }) + '\n')
-  fs.writeFileSync(path.join(resultsDir, `${scenario.name}.md`), md)
+  writeScenarioResults(resultsDir, scenario.name, { meta, rows, trials }, md)
   return md
 }
 
