@@ -47,7 +47,7 @@
 // good, so a downstream that hangs on a route that used to be fast stays an overload. Its hung
 // requests could not teach it anyway: past `signal.timeout` and far slower than the class's
 // baseline they are drops, and drops are never observed. Long-lived is for good too: the class
-// gets no more samples.
+// gets no more samples: those of its requests admitted before it was learned are not fed either.
 //
 // Until its first window closes a class has no baseline and its samples are not fed to the
 // algorithm (nothing to compare with yet), except drops, which always are: a drop is an overload
@@ -227,6 +227,10 @@ export class SampleClasses {
       this.unsampled++
       return raw.dropped ? raw : undefined
     }
+    // A long-lived class's requests admitted before it was learned still end with a sample: a 3 s
+    // poll read against a baseline taken from its peers' ages so far (1 s, lib/longlived/aging.ts)
+    // would be a huge queue, and its baseline would pull the reference.
+    if (cls.longLived && !raw.dropped) return undefined
     const baseline = cls.baseline
     if (baseline !== Infinity) {
       this.reference = this.reference === Infinity ? baseline : this.reference + (baseline - this.reference) * REFERENCE_DECAY
