@@ -67,6 +67,8 @@ const LOW_WINDOW = 5
 /** Windows the baseline is the minimum of. */
 const RING = 8
 
+/** A class whose baseline is at least this share of `longLivedAfter` may have long-lived requests. */
+const LONG_BASELINE = 0.25
 /** At most this fraction of the recent peak limit in flight is "low concurrency": a probe's half limit, with room for rounding and decay. */
 const LOW_LOAD = 0.6
 /** Per sample: the reference follows the mix over a few hundred samples. */
@@ -122,12 +124,14 @@ export class SampleClass {
   }
 
   /**
-   * Long-lived already, or no window of its samples under `longLivedAfter` yet: a request of
-   * such a class that has grown old may be a long-poll rather than a hung downstream
-   * (lib/longlived/aging.ts).
+   * A request of this class that has grown old may be a long-poll rather than a hung downstream
+   * (lib/longlived/aging.ts): the class is long-lived already, or it is not latched ordinary and
+   * its own no-load latency is long (LONG_BASELINE of `longLivedAfter` or more) or not known yet.
+   * A route whose polls' first answers came early (clients connecting over the first seconds)
+   * has a fast first window but a baseline of hundreds of ms; a 25 ms route that hangs has not.
    */
-  get neverFast (): boolean {
-    return this.longLived || this.fastWindows === 0
+  get mayBeLongLived (): boolean {
+    return this.longLived || (this.fastWindows < RING && this.baseline >= LONG_BASELINE * this.longLivedAfter)
   }
 
   private judgeLongLived (low: number): void {
