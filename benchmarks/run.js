@@ -10,7 +10,7 @@ const { parseArgs } = require('node:util')
 const { positiveNumber } = require('./lib/flags')
 const { SCENARIOS: LISTED, BASELINES, ALGORITHMS, protectionConfig, parseTuned } = require('./lib/scenarios')
 // Scenarios with their own runner (`run`) instead of runTrial's open-loop trial.
-const SCENARIOS = [...LISTED, require('./connections/scenario').scenario, require('./sessions-recovery/scenario').scenario]
+const SCENARIOS = [...LISTED, require('./connections/scenario').scenario, require('./sessions-recovery/scenario').scenario, ...require('./lib/multiprocess-scenarios').multiprocessScenarios()]
 const { runTrial } = require('./lib/trial')
 const path = require('node:path')
 const { writeScenarioResults } = require('./lib/report')

@@ -38,9 +38,10 @@ function waitForExit (child, timeoutMs) {
 /**
  * One scenario x protection x run: a fresh server process, the open-loop load, and the
  * server's own samples of limit / in-flight / RSS. Returns plain numbers (JSON-ready).
+ * `server`: another server script speaking the same IPC protocol (the multi-process scenarios').
  */
-async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, timeoutMs, connections, seed }) {
-  const child = fork(SERVER, [JSON.stringify({ scenario: scenario.server, protection, sampleMs: SAMPLE_MS })], {
+async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, timeoutMs, connections, seed, server = SERVER }) {
+  const child = fork(server, [JSON.stringify({ scenario: scenario.server, protection, sampleMs: SAMPLE_MS })], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   const samples = []

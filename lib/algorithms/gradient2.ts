@@ -23,6 +23,8 @@ export interface Gradient2LimitOptions extends BaseLimitOptions, ProbeOptions {
   smoothing?: number
   /** Headroom added per round trip while RTT is within tolerance, >= 0. Default 4. */
   queueSize?: number
+  /** Headroom added per round trip while RTT is within tolerance, as a fraction of the limit, >= 0. Default 0. */
+  headroom?: number
   /** Samples in the long-term RTT average (exponential), >= 1. Default 600. */
   longWindow?: number
   /** Multiplier applied on a drop, in [0.5, 1). Default 0.9. */
@@ -40,6 +42,7 @@ export class Gradient2Limit extends AdaptiveLimit {
   private readonly noLoadTolerance: number
   private readonly smoothing: number
   private readonly queueSize: number
+  private readonly headroom: number
   private readonly decay: number
   private readonly probe: BaselineProbe
   private longRtt = 0
@@ -49,14 +52,15 @@ export class Gradient2Limit extends AdaptiveLimit {
 
   constructor (options: Gradient2LimitOptions = {}, prefix = '') {
     const r = new OptionReader(prefix, options, [...ADAPTIVE_KEYS, ...PROBE_KEYS,
-      'rttTolerance', 'noLoadTolerance', 'smoothing', 'queueSize', 'longWindow'])
-    super(readAdaptive(r, { initialLimit: 20, minLimit: 8, maxLimit: 200 }))
+      'rttTolerance', 'noLoadTolerance', 'smoothing', 'queueSize', 'headroom', 'longWindow'])
+    super(readAdaptive(r, { initialLimit: 20, minLimit: 1, maxLimit: 200 }))
     this.rttTolerance = r.number('rttTolerance', 1.5, 1, Infinity)
     this.noLoadTolerance = r.number('noLoadTolerance', 1.35, 1, Infinity)
     this.smoothing = r.fraction('smoothing', 0.2)
-    this.queueSize = r.number('queueSize', 4, 0, Infinity)
+    this.queueSize = r.number('queueSize', 2, 0, Infinity)
+    this.headroom = r.number('headroom', 0.1, 0, Infinity)
     this.decay = 2 / (r.integer('longWindow', 600, 1, Number.MAX_SAFE_INTEGER) + 1)
-    this.probe = new BaselineProbe(readProbe(r))
+    this.probe = new BaselineProbe(readProbe(r), true)
   }
 
   protected update (sample: Sample): void {
@@ -66,15 +70,25 @@ export class Gradient2Limit extends AdaptiveLimit {
     const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit, sample.at)
     this.cap = this.probe.cap
     // Until the first window of samples closed there is no no-load RTT to compare with.
+    if (this.probe.excess > 0) {
+      // A probe just showed latency scaling with concurrency: the limit is above what the backend
+      // serves without a queue by about that factor. Cut it now (by at most half) instead of
+      // 10 % per round trip, whose round trips are themselves stretched by that queue.
+      this.setEstimate(this.estimate * clamp(this.noLoadTolerance / this.probe.excess, 0.5, 1))
+      this.probe.excess = 0
+    }
     if (probing || !this.probe.known) return
 
     this.gradient = Math.min(ratio(this.rttTolerance * this.longRtt, rtt), ratio(this.noLoadTolerance * this.probe.rtt, rtt))
-    if (this.slowStartStep(sample, this.gradient < 1)) return
+    // With a shared clock (other processes may share the backend), no doubling until a probe has
+    // confirmed the baseline: a first window taken in others' queue would read it as no load.
+    const unconfirmed = sample.at !== undefined && !this.probe.confirmed && this.gradient === 1
+    if (!unconfirmed && this.slowStartStep(sample, this.gradient < 1)) return
     if (this.appLimited(sample)) return
 
     const limit = this.estimate
     if (this.gradient === 1) {
-      this.setEstimate(limit + this.smoothing * this.queueSize / limit)
+      this.setEstimate(limit + this.smoothing * (this.queueSize / limit + this.headroom))
     } else {
       // One smoothing step per round trip (L samples), not per sample: a loop stall or a GC
       // pause delays every request in flight at once, and L slow samples each taking 20 % off
