@@ -87,7 +87,9 @@ async function run ({ scenario, protections, runs, durationMs, warmupMs, sloMs, 
         timeoutMs,
         connections,
         seed: r,
-        server: SERVER
+        server: SERVER,
+        // Up to 8 Fastify processes and the backend start on 2 shared cores.
+        readyTimeoutMs: 60000
       })
       trial.run = r
       trial.processes = processesOf(trial)

@@ -127,6 +127,9 @@ function worker () {
   const { loadPlugin, optionsForBuild } = require('../lib/plugin-loader')
 
   const { id, backendPort, protection, sampleMs, warmingUp: initiallyWarming } = JSON.parse(process.env.MP_WORKER)
+  // The primary went away (the trial ended, possibly while this worker was still starting).
+  cluster.worker.on('error', () => process.exit(0))
+  process.on('disconnect', () => process.exit(0))
   let warmingUp = initiallyWarming
   const app = Fastify({
     logger: false,
