@@ -16,6 +16,7 @@ const path = require('node:path')
 const { runTrial } = require('./trial')
 const { writeScenarioResults } = require('./report')
 const { median } = require('./targets')
+const { protectionConfig, isCommonProtection } = require('./scenarios')
 
 const SERVER = path.join(__dirname, '..', 'multiprocess', 'cluster-server.js')
 const SLOTS = 16
@@ -23,6 +24,8 @@ const SERVICE_MS = 25
 const CAPACITY = SLOTS * 1000 / SERVICE_MS // 640 req/s
 const COUNTS = [1, 2, 4, 8]
 const REPLACE_EVERY_MS = 5000
+// The plugin's `coordination` settings of the `+redis` variants (the client is made per worker).
+const COORDINATION = { interval: 500 }
 
 function variants (counts, options = { algorithm: 'gradient2' }) {
   return Object.fromEntries(counts.map((n) => [`gradient2@${n}`, { options, processes: n }]))
@@ -46,6 +49,15 @@ function scenario (name, load, extra = {}) {
     procsTargets: overloaded ? 'overload' : 'under',
     protections: ['oracle', ...COUNTS.map((n) => `gradient2@${n}`)],
     variants: variants(COUNTS),
+    // 'gradient2:headroom=0.05@4': any protection every scenario knows, on N processes;
+    // 'gradient2+redis@4': with `coordination` through a Redis the cluster starts for the run.
+    variantOf (name) {
+      const m = /^(.+?)(\+redis)?@(\d+)$/.exec(name)
+      if (!m || !isCommonProtection(m[1])) return null
+      const base = protectionConfig(m[1], this)
+      if (m[2] && base.kind !== 'plugin') return null
+      return { ...base, name, processes: Number(m[3]), ...(m[2] ? { coordination: COORDINATION } : {}) }
+    },
     run,
     ...extra
   }

@@ -33,7 +33,7 @@ function primary () {
 
   function startWorker (backendPort) {
     const id = nextId++
-    const worker = cluster.fork({ MP_WORKER: JSON.stringify({ id, backendPort, protection, sampleMs, warmingUp: started === null }) })
+    const worker = cluster.fork({ MP_WORKER: JSON.stringify({ id, backendPort, protection, sampleMs, warmingUp: started === null, redisUrl }) })
     const entry = { id, worker, status: null, startedAt: started === null ? 0 : performance.now() - started, stoppedAt: null }
     incarnations.push(entry)
     worker.on('message', (msg) => {
@@ -57,6 +57,7 @@ function primary () {
     stopping = true
     for (const e of incarnations) if (!e.worker.isDead()) e.worker.process.kill('SIGKILL')
     backend.kill('SIGKILL')
+    if (redis) redis.child.kill('SIGKILL')
     process.exit(code)
   }
 
@@ -85,13 +86,27 @@ function primary () {
       handlerInflight: sum((s) => s.handlerInflight),
       eventLoopDelayP99: Math.max(0, ...live.map((e) => e.status.eventLoopDelayP99)),
       backendQueued: backendStats.queued,
-      workers: live.map((e) => ({ id: e.id, limit: e.status.limit, inflight: e.status.inflight, admitted: e.status.admitted, rejected: e.status.rejected })),
+      workers: live.map((e) => ({
+        id: e.id,
+        limit: e.status.limit,
+        estimate: e.status.estimate,
+        minRtt: e.status.minRtt,
+        probing: e.status.probing,
+        inflight: e.status.inflight,
+        admitted: e.status.admitted,
+        rejected: e.status.rejected
+      })),
       rss: process.memoryUsage.rss()
     })
   }
 
+  // The `+redis` variants: one Redis for this run, gone with the cluster.
+  const redis = protection.coordination ? startRedis() : null
+  const redisUrl = redis ? redis.url : null
+
   backend.once('message', async (msg) => {
     const backendPort = msg.port
+    if (redis) await redis.ready
     await Promise.all(Array.from({ length: processes }, () => startWorker(backendPort)))
     let sampler = null
     let roller = null
@@ -118,6 +133,21 @@ function primary () {
   process.on('disconnect', () => shutdown(0))
 }
 
+function startRedis () {
+  const { spawn } = require('node:child_process')
+  const port = 20000 + Math.floor(Math.random() * 20000)
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const ready = new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+      if (out.includes('Ready to accept connections')) resolve()
+    })
+    child.on('exit', () => reject(new Error(`redis-server on port ${port} exited: ${out.slice(-500)}`)))
+  })
+  return { child, ready, url: `redis://127.0.0.1:${port}` }
+}
+
 function worker () {
   const http = require('node:http')
   const Fastify = require('fastify')
@@ -126,7 +156,7 @@ function worker () {
   const { installStaticLimit } = require('../lib/static-limit')
   const { loadPlugin, optionsForBuild } = require('../lib/plugin-loader')
 
-  const { id, backendPort, protection, sampleMs, warmingUp: initiallyWarming } = JSON.parse(process.env.MP_WORKER)
+  const { id, backendPort, protection, sampleMs, warmingUp: initiallyWarming, redisUrl } = JSON.parse(process.env.MP_WORKER)
   // The primary went away (the trial ended, possibly while this worker was still starting).
   cluster.worker.on('error', () => process.exit(0))
   process.on('disconnect', () => process.exit(0))
@@ -155,7 +185,14 @@ function worker () {
     } else if (protection.kind === 'plugin') {
       const { plugin, reason } = loadPlugin()
       if (!plugin) throw new Error(reason)
-      await app.register(plugin, await optionsForBuild(plugin, protection.options))
+      const options = await optionsForBuild(plugin, protection.options)
+      if (protection.coordination) {
+        const Redis = require('ioredis')
+        const client = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
+        app.addHook('onClose', async () => { client.disconnect() })
+        options.coordination = { ...protection.coordination, client }
+      }
+      await app.register(plugin, options)
     }
     app.get('/work', async () => {
       handlerInflight++
@@ -189,6 +226,9 @@ function worker () {
       rejected: v.rejected,
       handlerInflight,
       estimate: state && typeof state.estimate === 'number' ? state.estimate : v.limit,
+      minRtt: state && typeof state.minRtt === 'number' ? state.minRtt : null,
+      probing: state ? state.probing === 'on' : null,
+      peers: state && typeof state.peers === 'number' ? state.peers : null,
       eventLoopDelayP99: delay.percentile(99) / 1e6
     })
     delay.reset()

@@ -95,6 +95,9 @@ const SHORT_GRID_MS = 1000
 /** A probe needs this many probeSamples of loaded samples since the last one (a fresh loaded RTT). */
 const FRESH = 3
 
+/** Fewest samples of a probe split among processes (its low quantile is then the 2nd lowest). */
+const MIN_GROUP_SAMPLES = 5
+
 /** How close to proportional (exponent 1) RTT must scale with concurrency to count as a queue. */
 const QUEUE_EVIDENCE = 0.75
 
@@ -122,7 +125,7 @@ export class BaselineProbe {
   private firstAt = NaN
   private seen = 0
   /** The running probe's qualifying samples. */
-  private readonly probeWindow: WindowQuantile
+  private probeWindow: WindowQuantile
   /** Healthy samples admitted below the probe cap outside probes: a probe for free. */
   private readonly natural: WindowQuantile
   /** Healthy samples outside probes, whose windows may lower the baseline. */
@@ -225,7 +228,7 @@ export class BaselineProbe {
     if (queued && this.cap > this.floor) {
       this.depth *= this.settings.ratio
       // Retry soon: a fresh loaded RTT needs a few samples, the probe a few more.
-      this.sinceProbe = this.settings.interval - Math.max(3 * this.settings.samples, Math.ceil(this.settings.interval / 10))
+      this.sinceProbe = this.settings.interval - Math.max(3 * this.probeWindow.size, Math.ceil(this.settings.interval / 10))
     } else {
       this.depth = this.settings.ratio
       this.sinceProbe = 0
@@ -237,6 +240,17 @@ export class BaselineProbe {
     // their share.
     if (probeRtt > this.rtt * RAISE_MARGIN || probeRtt * RAISE_MARGIN < this.rtt) return probeRtt
     return this.rtt + (probeRtt - this.rtt) * PROBE_WEIGHT
+  }
+
+  /**
+   * `peers` processes that share the backend probe together (coordination): each needs only its
+   * part of the probe's samples, so that a probe, during which the whole group runs at a fraction
+   * of its limit, lasts as long as one process's alone would. Not while a probe runs.
+   */
+  group (peers: number): void {
+    const size = Math.max(MIN_GROUP_SAMPLES, Math.ceil(this.settings.samples / peers))
+    if (this.probing || size === this.probeWindow.size) return
+    this.probeWindow = new WindowQuantile(Math.min(size, this.settings.samples))
   }
 
   /**
@@ -254,7 +268,7 @@ export class BaselineProbe {
     if (!this.shared || at === undefined || every === 0) {
       return since >= this.settings.interval && (this.depth < this.settings.ratio || estimate <= minLimit || !this.tooSoon(at))
     }
-    if (since < Math.min(this.settings.interval, FRESH * this.settings.samples)) return false
+    if (since < Math.min(this.settings.interval, FRESH * this.probeWindow.size)) return false
     if (estimate <= minLimit) return since >= this.settings.interval || !this.tooSoon(at)
     const grid = this.depth < this.settings.ratio || at - this.firstAt < WARMUP_MS ? Math.min(every, SHORT_GRID_MS) : every
     // The first probe too waits for a grid line, so that processes started together probe together.

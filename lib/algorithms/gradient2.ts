@@ -12,7 +12,7 @@
 //   average that drifted up with a sustained queue cannot hide that queue.
 import { ADAPTIVE_KEYS, AdaptiveLimit, OptionReader, clamp, readAdaptive, round3 } from './common'
 import { BaselineProbe, PROBE_KEYS, readProbe, type ProbeOptions } from './baseline'
-import type { BaseLimitOptions, Sample } from './types'
+import type { BaseLimitOptions, CoordinatedLimit, PeerReport, PeerView, Sample } from './types'
 
 export interface Gradient2LimitOptions extends BaseLimitOptions, ProbeOptions {
   /** RTT may reach rttTolerance x the long-term RTT before the limit shrinks, >= 1. Default 1.5. */
@@ -21,9 +21,12 @@ export interface Gradient2LimitOptions extends BaseLimitOptions, ProbeOptions {
   noLoadTolerance?: number
   /** Weight of the new limit, in (0, 1]. Default 0.2. */
   smoothing?: number
-  /** Headroom added per round trip while RTT is within tolerance, >= 0. Default 4. */
+  /**
+   * Headroom added per round trip while RTT is within tolerance, >= 0. Default 2. With
+   * `coordination`, divided among the processes that share the backend.
+   */
   queueSize?: number
-  /** Headroom added per round trip while RTT is within tolerance, as a fraction of the limit, >= 0. Default 0. */
+  /** Headroom added per round trip while RTT is within tolerance, as a fraction of the limit, >= 0. Default 0.1. */
   headroom?: number
   /** Samples in the long-term RTT average (exponential), >= 1. Default 600. */
   longWindow?: number
@@ -36,7 +39,10 @@ export interface Gradient2LimitOptions extends BaseLimitOptions, ProbeOptions {
 /** The long average is a plain mean over this many first samples, then exponential. */
 const WARMUP_SAMPLES = 10
 
-export class Gradient2Limit extends AdaptiveLimit {
+/** How far each coordination interval moves the limit toward its share of the group's total. */
+const SHARE_PULL = 1
+
+export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
   readonly name = 'gradient2'
   private readonly rttTolerance: number
   private readonly noLoadTolerance: number
@@ -49,11 +55,17 @@ export class Gradient2Limit extends AdaptiveLimit {
   private longCount = 0
   private lastRtt = 0
   private gradient = 1
+  private readonly initialLimit: number
+  /** Processes sharing the backend, per the last coordination view (1: local control). */
+  private peers = 1
+  private coordinated = false
+  private rounds = 0
 
   constructor (options: Gradient2LimitOptions = {}, prefix = '') {
     const r = new OptionReader(prefix, options, [...ADAPTIVE_KEYS, ...PROBE_KEYS,
       'rttTolerance', 'noLoadTolerance', 'smoothing', 'queueSize', 'headroom', 'longWindow'])
     super(readAdaptive(r, { initialLimit: 20, minLimit: 1, maxLimit: 200 }))
+    this.initialLimit = this.estimate
     this.rttTolerance = r.number('rttTolerance', 1.5, 1, Infinity)
     this.noLoadTolerance = r.number('noLoadTolerance', 1.35, 1, Infinity)
     this.smoothing = r.fraction('smoothing', 0.2)
@@ -88,13 +100,52 @@ export class Gradient2Limit extends AdaptiveLimit {
 
     const limit = this.estimate
     if (this.gradient === 1) {
-      this.setEstimate(limit + this.smoothing * (this.queueSize / limit + this.headroom))
+      this.setEstimate(limit + this.smoothing * (this.queueSize / (limit * this.peers) + this.headroom))
     } else {
       // One smoothing step per round trip (L samples), not per sample: a loop stall or a GC
       // pause delays every request in flight at once, and L slow samples each taking 20 % off
       // would cut the limit by (0.8 + 0.2 g)^L (to a third for L = 16, g = 2/3) for one blip.
       // Per sample the limit moves smoothing * (g L - L) / L; over a round trip, smoothing * (g L - L).
       this.setEstimate(limit - this.smoothing * (1 - this.gradient))
+    }
+  }
+
+  report (): PeerReport {
+    return { limit: this.estimate, settled: this.probe.known }
+  }
+
+  /**
+   * Coordination (the plugin's `coordination` option) treats the limits of the processes that
+   * share a backend as one budget: the constant headroom is split among them (the proportional
+   * one already adds up to a share of their total), each interval pulls this process's limit
+   * toward its traffic's share of the total, and a process starts from a share, not from
+   * initialLimit on top of the others' (see docs/algorithms.md).
+   */
+  coordinate (view: PeerView | undefined): void {
+    if (view === undefined) {
+      this.peers = 1
+      this.dither = 0
+      this.probe.group(1)
+      return
+    }
+    this.peers = Math.max(1, view.processes)
+    this.probe.group(this.peers)
+    // N limits of about 2.5 each, all rounded down, would admit 2 x N: a sum of floors loses up
+    // to one request per process. Offsets spread over [0, 1) make the sum of the N limits the
+    // sum of their estimates (within one), and rotating them each interval gives every process
+    // the same limit on average.
+    this.dither = this.peers > 1 ? ((view.rank + this.rounds++) % this.peers + 0.5) / this.peers : 0
+    if (!this.coordinated) {
+      this.coordinated = true
+      if (view.processes > 1) {
+        // Joining a running group: a settled peer's limit. Starting together: initialLimit split.
+        const start = Number.isNaN(view.settledLimit) ? this.initialLimit / view.processes : view.settledLimit
+        if (start < this.estimate) this.setEstimate(start)
+        return
+      }
+    }
+    if (view.share >= 0 && view.totalLimit > 0 && !this.probe.probing) {
+      this.setEstimate(this.estimate + SHARE_PULL * (view.totalLimit * view.share - this.estimate))
     }
   }
 
@@ -118,7 +169,8 @@ export class Gradient2Limit extends AdaptiveLimit {
       minRtt: this.probe.rtt === Infinity ? 0 : round3(this.probe.rtt),
       gradient: round3(this.gradient),
       probing: this.probe.probing ? 'on' : 'off',
-      probes: this.probe.probes
+      probes: this.probe.probes,
+      peers: this.peers
     }
   }
 }

@@ -28,6 +28,8 @@ export interface MultiSenderOptions {
   rand: () => number
   /** Shared clock origin of the samples' `at` (default: an epoch-like 1.7e12). */
   epochMs?: number
+  /** Called every `ms` of model time with the requests each process was offered since the last call. */
+  every?: { ms: number, run: (t: number, offered: number[]) => void }
 }
 
 export interface MultiSenderResult {
@@ -115,6 +117,8 @@ export function runMultiSender (o: MultiSenderOptions): MultiSenderResult {
     running.push(job)
   }
 
+  const offeredBy = new Array<number>(n).fill(0)
+  let nextEvery = o.every?.ms ?? Infinity
   const step = 1 / o.rate
   let nextArrival = 0
   while (nextArrival < o.durationMs || running.size > 0) {
@@ -140,10 +144,16 @@ export function runMultiSender (o: MultiSenderOptions): MultiSenderResult {
     const t = nextArrival
     nextArrival += step
     advance(t)
+    while (o.every !== undefined && t >= nextEvery) {
+      o.every.run(nextEvery, offeredBy)
+      offeredBy.fill(0)
+      nextEvery += o.every.ms
+    }
     const live: number[] = []
     for (let i = 0; i < n; i++) if (alive(o.senders[i], t)) live.push(i)
     if (live.length === 0) continue
     const s = live[turn++ % live.length]
+    offeredBy[s]++
     const alg = o.senders[s].algorithm
     const counted = t >= o.warmupMs
     if (counted) {

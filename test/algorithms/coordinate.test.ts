@@ -1,0 +1,92 @@
+// Gradient2 with a view of the other processes on its backend (the `coordination` option): the
+// budget they share, a start from a share of it, and local control when the view is gone.
+import t from 'tap'
+import { Gradient2Limit, isCoordinated, type PeerView } from '../../lib/algorithms'
+import { runMultiSender, seeded } from '../limiter/multi-sender-model'
+
+const view = (v: Partial<PeerView>): PeerView => ({ processes: 1, totalLimit: 20, settledLimit: NaN, share: NaN, rank: 0, ...v })
+
+t.test('Gradient2 can share a budget; the others cannot', async t => {
+  t.ok(isCoordinated(new Gradient2Limit()))
+})
+
+t.test('processes that start together split initialLimit', async t => {
+  const g = new Gradient2Limit({ initialLimit: 20 })
+  t.same(g.report(), { limit: 20, settled: false })
+  g.coordinate(view({ processes: 8, totalLimit: 160 }))
+  t.equal(g.report().limit, 2.5)
+  t.equal(g.limit, 2)
+  t.equal(g.state().peers, 8)
+})
+
+t.test('a process joining a settled group starts at a settled peer\'s limit', async t => {
+  const g = new Gradient2Limit({ initialLimit: 20 })
+  g.coordinate(view({ processes: 4, totalLimit: 35, settledLimit: 5 }))
+  t.equal(g.limit, 5)
+  // Only the first view sets the start; later ones pull toward the share.
+  g.coordinate(view({ processes: 4, totalLimit: 20, settledLimit: 5, share: 0.25 }))
+  t.equal(g.report().limit, 5, 'at its share: unchanged')
+  g.coordinate(view({ processes: 4, totalLimit: 20, settledLimit: 5, share: 0.5 }))
+  t.equal(g.report().limit, 10, 'to its share of 10')
+})
+
+t.test('alone, or without a view, nothing changes but the headroom split', async t => {
+  const g = new Gradient2Limit({ initialLimit: 20 })
+  g.coordinate(view({ processes: 1, totalLimit: 20, share: 1 }))
+  t.equal(g.limit, 20)
+  g.coordinate(view({ processes: 2, totalLimit: 40, share: 0.5 }))
+  t.equal(g.state().peers, 2)
+  g.coordinate(undefined)
+  t.equal(g.state().peers, 1, 'local control')
+  t.equal(g.limit, 20)
+})
+
+// The model of test/limiter/multi-sender.test.ts with a perfect coordination channel: the view
+// each process would get from Redis, every 500 ms.
+function coordinated (n: number, load: number, joinAt: number[] = []): ReturnType<typeof runMultiSender> {
+  const senders = Array.from({ length: n }, (_, i) => ({ joinAt: joinAt[i] ?? 0, algorithm: new Gradient2Limit() }))
+  return runMultiSender({
+    senders,
+    slots: 16,
+    serviceMs: 25,
+    jitter: 0.2,
+    rate: 0.64 * load,
+    durationMs: 12_000,
+    warmupMs: 5000,
+    rand: seeded(1),
+    every: {
+      ms: 500,
+      run (t, offered) {
+        const live = senders.map((s, i) => i).filter((i) => (senders[i].joinAt ?? 0) <= t)
+        const total = live.reduce((sum, i) => sum + senders[i].algorithm.report().limit, 0)
+        const all = live.reduce((sum, i) => sum + offered[i], 0)
+        for (const i of live) {
+          const others = live.filter((j) => j !== i && senders[j].algorithm.report().settled)
+          senders[i].algorithm.coordinate({
+            processes: live.length,
+            totalLimit: total,
+            settledLimit: others.length === 0 ? NaN : others.reduce((sum, j) => sum + senders[j].algorithm.report().limit, 0) / others.length,
+            share: all > 0 ? offered[i] / all : NaN,
+            rank: live.indexOf(i)
+          })
+        }
+      }
+    }
+  })
+}
+
+t.test('with a shared budget the queue and the limits do not depend on N', async t => {
+  for (const load of [2, 5]) {
+    const one = coordinated(1, load)
+    for (const n of [2, 4, 8]) {
+      const r = coordinated(n, load)
+      const max = Math.max(...r.limits)
+      const min = Math.min(...r.limits)
+      const summary = `${load}x, ${n} processes: queue ${r.queue.toFixed(1)} (1: ${one.queue.toFixed(1)}), p50 ${r.p50.toFixed(1)} ms, ` +
+        `throughput ${(r.throughput / 0.64 * 100).toFixed(1)} %, limits ${r.limits.map((l) => l.toFixed(1)).join(', ')}`
+      t.ok(r.queue <= one.queue + 2.5, summary)
+      t.ok(max / min <= 1.25, `limits within 25 %: ${summary}`)
+      t.ok(r.throughput >= 0.92 * 0.64, `at least 92 % of capacity: ${summary}`)
+    }
+  }
+})
