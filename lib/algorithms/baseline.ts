@@ -123,6 +123,12 @@ export class BaselineProbe {
   private lastProbeAt = NaN
   /** Time of the first sample (NaN: none yet, or samples without a time). */
   private firstAt = NaN
+  private lastAt = NaN
+  /**
+   * Another process on the backend is warming up (coordination): probe on its short grid too, so
+   * that its probes, which would otherwise run alone in the queue the others keep, drain it.
+   */
+  groupWarming = false
   private seen = 0
   /** The running probe's qualifying samples. */
   private probeWindow: WindowQuantile
@@ -167,7 +173,10 @@ export class BaselineProbe {
    * its estimate, because samples taken under the cap say nothing about the uncapped limit.
    */
   observe (rtt: number, inflight: number, estimate: number, minLimit: number, at?: number): boolean {
-    if (at !== undefined && Number.isNaN(this.firstAt)) this.firstAt = at
+    if (at !== undefined) {
+      if (Number.isNaN(this.firstAt)) this.firstAt = at
+      this.lastAt = at
+    }
     if (this.probing) {
       this.seen++
       if (inflight <= this.qualifying) {
@@ -242,6 +251,11 @@ export class BaselineProbe {
     return this.rtt + (probeRtt - this.rtt) * PROBE_WEIGHT
   }
 
+  /** In the first seconds (WARMUP_MS) of samples that carry a time, or before any. */
+  get warming (): boolean {
+    return Number.isNaN(this.firstAt) || this.lastAt - this.firstAt < WARMUP_MS
+  }
+
   /**
    * `peers` processes that share the backend probe together (coordination): each needs only its
    * part of the probe's samples, so that a probe, during which the whole group runs at a fraction
@@ -270,7 +284,7 @@ export class BaselineProbe {
     }
     if (since < Math.min(this.settings.interval, FRESH * this.probeWindow.size)) return false
     if (estimate <= minLimit) return since >= this.settings.interval || !this.tooSoon(at)
-    const grid = this.depth < this.settings.ratio || at - this.firstAt < WARMUP_MS ? Math.min(every, SHORT_GRID_MS) : every
+    const grid = this.depth < this.settings.ratio || at - this.firstAt < WARMUP_MS || this.groupWarming ? Math.min(every, SHORT_GRID_MS) : every
     // The first probe too waits for a grid line, so that processes started together probe together.
     const last = Number.isNaN(this.lastProbeAt) ? this.firstAt : this.lastProbeAt
     return Math.floor(at / grid) !== Math.floor(last / grid)

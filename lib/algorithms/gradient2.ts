@@ -111,7 +111,7 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
   }
 
   report (): PeerReport {
-    return { limit: this.estimate, settled: this.probe.known }
+    return { limit: this.estimate, settled: this.probe.known, warming: this.probe.warming }
   }
 
   /**
@@ -126,10 +126,12 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
       this.peers = 1
       this.dither = 0
       this.probe.group(1)
+      this.probe.groupWarming = false
       return
     }
     this.peers = Math.max(1, view.processes)
     this.probe.group(this.peers)
+    this.probe.groupWarming = view.warming
     // N limits of about 2.5 each, all rounded down, would admit 2 x N: a sum of floors loses up
     // to one request per process. Offsets spread over [0, 1) make the sum of the N limits the
     // sum of their estimates (within one), and rotating them each interval gives every process
@@ -138,9 +140,15 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
     if (!this.coordinated) {
       this.coordinated = true
       if (view.processes > 1) {
-        // Joining a running group: a settled peer's limit. Starting together: initialLimit split.
-        const start = Number.isNaN(view.settledLimit) ? this.initialLimit / view.processes : view.settledLimit
-        if (start < this.estimate) this.setEstimate(start)
+        // Joining a running group: a settled peer's limit, and no slow start (doubling from
+        // there, on the baseline of a route taken in the group's queue, is what pushes a
+        // rolling deploy's queue up at each new process). Starting together: initialLimit split.
+        if (Number.isNaN(view.settledLimit)) {
+          this.setEstimate(Math.min(this.estimate, this.initialLimit / view.processes))
+        } else {
+          this.setEstimate(Math.min(this.estimate, view.settledLimit))
+          this.inSlowStart = false
+        }
         return
       }
     }

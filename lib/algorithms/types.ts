@@ -36,13 +36,18 @@ export interface PeerReport {
   limit: number
   /** Whether the algorithm has learned its no-load latency (it runs on its own measurements). */
   settled: boolean
+  /** Whether it is in its first seconds, when it probes often. */
+  warming: boolean
 }
 
 /** What the processes on one backend reported, as one of them sees it. */
 export interface PeerView {
   /** Processes that reported recently, this one included (>= 1). */
   processes: number
-  /** Sum of their limits, this one's included. */
+  /**
+   * The group's budget: the median over them of limit / traffic share (each one's limit scaled to
+   * the whole group's traffic); the sum of their limits when none was offered any request.
+   */
   totalLimit: number
   /** Mean limit of the other processes that have settled; NaN when none has. */
   settledLimit: number
@@ -50,6 +55,8 @@ export interface PeerView {
   share: number
   /** This process's place among them, in [0, processes): the same order in every process. */
   rank: number
+  /** Whether another of them is warming up: all then probe as often as it does, together. */
+  warming: boolean
 }
 
 /** An algorithm whose processes can share one budget (the `coordination` option). */

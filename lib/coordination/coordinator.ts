@@ -129,7 +129,7 @@ export class Coordinator {
     const report = this.o.algorithm.report()
     this.outstanding = true
     const call = this.client.fastifyConcurrencyCoordinate(this.o.key, this.id,
-      `${report.limit} ${report.settled ? 1 : 0} ${delta}`, STALE_INTERVALS * this.o.interval)
+      `${report.limit} ${report.settled ? 1 : 0} ${delta} ${report.warming ? 1 : 0}`, STALE_INTERVALS * this.o.interval)
     // Whatever happens to it, the call is no longer outstanding once it settles.
     call.then(() => { this.outstanding = false }, () => { this.outstanding = false })
     try {
@@ -184,20 +184,26 @@ export function viewOf (reply: unknown, self: string): PeerView {
   let offered = 0
   let own = NaN
   let rank = 0
+  const reports: Array<{ limit: number, count: number }> = []
+  let warming = false
   const pairs = Array.isArray(reply) ? reply : []
   for (let i = 0; i + 1 < pairs.length; i += 2) {
     const parts = String(pairs[i + 1]).split(' ')
     const limit = Number(parts[0])
     const isSettled = parts[1] === '1'
     const count = Number(parts[2])
-    if (parts.length !== 3 || !Number.isFinite(limit) || limit < 0 || !Number.isFinite(count) || count < 0) continue
+    if (parts.length !== 4 || !Number.isFinite(limit) || limit < 0 || !Number.isFinite(count) || count < 0) continue
     processes++
     if (String(pairs[i]) < self) rank++
     totalLimit += limit
     offered += count
+    reports.push({ limit, count })
     if (pairs[i] === self) {
       own = count
-    } else if (isSettled) {
+      continue
+    }
+    if (parts[3] === '1') warming = true
+    if (isSettled) {
       settledSum += limit
       settled++
     }
@@ -205,9 +211,22 @@ export function viewOf (reply: unknown, self: string): PeerView {
   if (Number.isNaN(own)) processes++ // our own write is in the reply; without it, count us anyway
   return {
     processes,
-    totalLimit,
+    totalLimit: offered > 0 ? medianImpliedTotal(reports, offered) : totalLimit,
     settledLimit: settled === 0 ? NaN : settledSum / settled,
     share: offered > 0 && !Number.isNaN(own) ? own / offered : NaN,
-    rank
+    rank,
+    warming
   }
+}
+
+/**
+ * Each process's limit, divided by its share of the traffic, implies a total for the group; the
+ * median of those is the group's budget. A sum would let one process that reads the queue wrongly
+ * (a route's baseline learned in the others' queue, as a newcomer's is) grow everyone's limit
+ * through the share: the median leaves it out, from three processes on.
+ */
+function medianImpliedTotal (reports: Array<{ limit: number, count: number }>, offered: number): number {
+  const totals = reports.filter((r) => r.count > 0).map((r) => r.limit * offered / r.count).sort((a, b) => a - b)
+  const mid = totals.length >> 1
+  return totals.length % 2 === 1 ? totals[mid] : (totals[mid - 1] + totals[mid]) / 2
 }
