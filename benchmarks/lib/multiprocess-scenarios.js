@@ -7,7 +7,9 @@
 //
 // Scenarios (group `procs`): procs-50, procs-80 (Poisson arrivals), procs-2x, procs-5x (fixed
 // arrivals), each against the reference and the plugin's default algorithm at N = 1, 2, 4, 8
-// (`gradient2@N`); procs-rolling: 2x with one of 4 processes replaced every 5 s.
+// (`gradient2@N`, local control) and at N = 2, 4, 8 with `coordination` through a Redis the
+// cluster starts for the run (`gradient2+redis@N`); procs-rolling: 2x with one of 4 processes
+// replaced every 5 s, both ways.
 // Besides the usual table, each writes per-process limits (time-averaged after warm-up, from
 // `fastify.concurrency`), the backend's mean queue, and the targets of the multi-process case.
 
@@ -47,7 +49,7 @@ function scenario (name, load, extra = {}) {
     durationMs: 10000,
     targets: null,
     procsTargets: overloaded ? 'overload' : 'under',
-    protections: ['oracle', ...COUNTS.map((n) => `gradient2@${n}`)],
+    protections: ['oracle', ...COUNTS.map((n) => `gradient2@${n}`), ...COUNTS.filter((n) => n > 1).map((n) => `gradient2+redis@${n}`)],
     variants: variants(COUNTS),
     // 'gradient2:headroom=0.05@4': any protection every scenario knows, on N processes;
     // 'gradient2+redis@4': with `coordination` through a Redis the cluster starts for the run.
@@ -74,7 +76,7 @@ function multiprocessScenarios () {
       server: { kind: 'multiprocess', slots: SLOTS, serviceMs: SERVICE_MS, jitter: 0.2, replaceEveryMs: REPLACE_EVERY_MS },
       durationMs: 20000,
       procsTargets: 'rolling',
-      protections: ['oracle', 'gradient2@4']
+      protections: ['oracle', 'gradient2@4', 'gradient2+redis@4']
     })
   ]
 }
