@@ -58,7 +58,6 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
   private readonly initialLimit: number
   /** Processes sharing the backend, per the last coordination view (1: local control). */
   private peers = 1
-  private coordinated = false
   private rounds = 0
 
   constructor (options: Gradient2LimitOptions = {}, prefix = '') {
@@ -137,20 +136,18 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
     // sum of their estimates (within one), and rotating them each interval gives every process
     // the same limit on average.
     this.dither = this.peers > 1 ? ((view.rank + this.rounds++) % this.peers + 0.5) / this.peers : 0
-    if (!this.coordinated) {
-      this.coordinated = true
-      if (view.processes > 1) {
-        // Joining a running group: a settled peer's limit, and no slow start (doubling from
-        // there, on the baseline of a route taken in the group's queue, is what pushes a
-        // rolling deploy's queue up at each new process). Starting together: initialLimit split.
-        if (Number.isNaN(view.settledLimit)) {
-          this.setEstimate(Math.min(this.estimate, this.initialLimit / view.processes))
-        } else {
-          this.setEstimate(Math.min(this.estimate, view.settledLimit))
-          this.inSlowStart = false
-        }
-        return
+    if (!this.probe.known && view.processes > 1) {
+      // Nothing measured yet. Joining a running group: a settled peer's limit, and no slow start
+      // (doubling from there, on the baseline of a route taken in the group's queue, is what
+      // pushes a rolling deploy's queue up at each new process). Starting together, each as it
+      // learns how many they are: initialLimit split.
+      if (Number.isNaN(view.settledLimit)) {
+        this.setEstimate(Math.min(this.estimate, this.initialLimit / view.processes))
+      } else {
+        this.setEstimate(Math.min(this.estimate, view.settledLimit))
+        this.inSlowStart = false
       }
+      return
     }
     if (view.share >= 0 && view.totalLimit > 0 && !this.probe.probing) {
       this.setEstimate(this.estimate + SHARE_PULL * (view.totalLimit * view.share - this.estimate))

@@ -20,11 +20,18 @@ t.test('processes that start together split initialLimit', async t => {
   t.equal(g.state().peers, 8)
 })
 
-t.test('a process joining a settled group starts at a settled peer\'s limit', async t => {
+/** Light traffic (1 in flight: the limit holds) until the algorithm has learned its baseline. */
+function settle (g: Gradient2Limit): void {
+  for (let i = 0; !g.report().settled; i++) g.onSample({ rtt: 10, inflight: 1, dropped: false, at: 1_700_000_000_000 + i })
+}
+
+t.test('a process joining a settled group starts at a settled peer\'s limit, then follows its share', async t => {
   const g = new Gradient2Limit({ initialLimit: 20 })
   g.coordinate(view({ processes: 4, totalLimit: 35, settledLimit: 5 }))
   t.equal(g.limit, 5)
-  // Only the first view sets the start; later ones pull toward the share.
+  t.equal(g.state().slowStart, 'off', 'no doubling from a share')
+  settle(g)
+  t.equal(g.report().limit, 5)
   g.coordinate(view({ processes: 4, totalLimit: 20, settledLimit: 5, share: 0.25 }))
   t.equal(g.report().limit, 5, 'at its share: unchanged')
   g.coordinate(view({ processes: 4, totalLimit: 20, settledLimit: 5, share: 0.5 }))
@@ -35,8 +42,10 @@ t.test('alone, or without a view, nothing changes but the headroom split', async
   const g = new Gradient2Limit({ initialLimit: 20 })
   g.coordinate(view({ processes: 1, totalLimit: 20, share: 1 }))
   t.equal(g.limit, 20)
+  settle(g)
   g.coordinate(view({ processes: 2, totalLimit: 40, share: 0.5 }))
   t.equal(g.state().peers, 2)
+  t.equal(g.limit, 20)
   g.coordinate(undefined)
   t.equal(g.state().peers, 1, 'local control')
   t.equal(g.limit, 20)
