@@ -169,9 +169,9 @@ t.test('the plugin: two apps on one key share a budget; bad options fail ready()
   ] as const) {
     const app = Fastify()
     app.register(fastifyAdaptiveConcurrency, { coordination: coordination as never })
-    await t.rejects(app.ready(), { code: 'FST_CONCURRENCY_INVALID_OPTION', message }, JSON.stringify(Object.keys(coordination)))
+    await t.rejects(async () => { await app.ready() }, { code: 'FST_CONCURRENCY_INVALID_OPTION', message }, JSON.stringify(Object.keys(coordination)))
   }
   const aimd = Fastify()
   aimd.register(fastifyAdaptiveConcurrency, { algorithm: 'aimd', coordination: { client: clients[0] } })
-  await t.rejects(aimd.ready(), { code: 'FST_CONCURRENCY_INVALID_OPTION', message: /coordination.*gradient2/ })
+  await t.rejects(async () => { await aimd.ready() }, { code: 'FST_CONCURRENCY_INVALID_OPTION', message: /coordination.*gradient2/ })
 })
