@@ -92,6 +92,7 @@ function primary () {
         estimate: e.status.estimate,
         minRtt: e.status.minRtt,
         probing: e.status.probing,
+        peers: e.status.peers,
         inflight: e.status.inflight,
         admitted: e.status.admitted,
         rejected: e.status.rejected

@@ -43,7 +43,7 @@ test('<protection>@N and <protection>+redis@N: any common protection on N proces
   const { protectionConfig } = require('../lib/scenarios')
   const procs = multiprocessScenarios().find((s) => s.name === 'procs-2x')
   assert.deepEqual(protectionConfig('gradient2+redis@8', procs),
-    { name: 'gradient2+redis@8', kind: 'plugin', options: { algorithm: 'gradient2' }, processes: 8, coordination: { interval: 500 } })
+    { name: 'gradient2+redis@8', kind: 'plugin', options: { algorithm: 'gradient2' }, processes: 8, coordination: { interval: 500, timeout: 250 } })
   assert.deepEqual(protectionConfig('gradient2:queueSize=1@2', procs),
     { name: 'gradient2:queueSize=1@2', kind: 'plugin', options: { algorithm: { name: 'gradient2', options: { queueSize: 1 } } }, processes: 2 })
   assert.equal(protectionConfig('oracle@4', procs).kind, 'static')
