@@ -136,7 +136,9 @@ function primary () {
 
 function startRedis () {
   const { spawn } = require('node:child_process')
-  const port = 20000 + Math.floor(Math.random() * 20000)
+  // A port the OS just handed out (and took back): a random one may be taken.
+  const port = require('node:child_process').execFileSync(process.execPath,
+    ['-e', "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"]).toString().trim()
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
   const ready = new Promise((resolve, reject) => {
     let out = ''

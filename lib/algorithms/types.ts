@@ -44,11 +44,10 @@ export interface PeerReport {
 export interface PeerView {
   /** Processes that reported recently, this one included (>= 1). */
   processes: number
-  /**
-   * The group's budget: the median over them of limit / traffic share (each one's limit scaled to
-   * the whole group's traffic); the sum of their limits when none was offered any request.
-   */
+  /** Sum of their limits. */
   totalLimit: number
+  /** Median of their limits, this one's included. */
+  medianLimit: number
   /** Mean limit of the other processes that have settled; NaN when none has. */
   settledLimit: number
   /** This process's share of the requests all of them were offered, in [0, 1]; NaN when none were. */

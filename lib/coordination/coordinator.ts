@@ -1,6 +1,6 @@
 // Processes that share a backend share one limit budget through Redis (the `coordination`
 // option). Once per interval each process sends one Lua script: it stores this process's report
-// (limit, settled, requests offered since the last report) under its own field of one hash,
+// (limit, settled, requests offered since the last report, warming up) under its own field of one hash,
 // stamped with Redis's clock, drops the fields not refreshed within three intervals, and returns
 // the rest. From them the algorithm gets a view of the group (lib/algorithms/types.ts PeerView).
 // One round trip per interval, none per request; one timer.
@@ -211,7 +211,8 @@ export function viewOf (reply: unknown, self: string): PeerView {
   if (Number.isNaN(own)) processes++ // our own write is in the reply; without it, count us anyway
   return {
     processes,
-    totalLimit: offered > 0 ? medianImpliedTotal(reports, offered) : totalLimit,
+    totalLimit,
+    medianLimit: median(reports.map((r) => r.limit)),
     settledLimit: settled === 0 ? NaN : settledSum / settled,
     share: offered > 0 && !Number.isNaN(own) ? own / offered : NaN,
     rank,
@@ -219,14 +220,9 @@ export function viewOf (reply: unknown, self: string): PeerView {
   }
 }
 
-/**
- * Each process's limit, divided by its share of the traffic, implies a total for the group; the
- * median of those is the group's budget. A sum would let one process that reads the queue wrongly
- * (a route's baseline learned in the others' queue, as a newcomer's is) grow everyone's limit
- * through the share: the median leaves it out, from three processes on.
- */
-function medianImpliedTotal (reports: Array<{ limit: number, count: number }>, offered: number): number {
-  const totals = reports.filter((r) => r.count > 0).map((r) => r.limit * offered / r.count).sort((a, b) => a - b)
-  const mid = totals.length >> 1
-  return totals.length % 2 === 1 ? totals[mid] : (totals[mid - 1] + totals[mid]) / 2
+function median (values: number[]): number {
+  if (values.length === 0) return NaN
+  values.sort((a, b) => a - b)
+  const mid = values.length >> 1
+  return values.length % 2 === 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2
 }

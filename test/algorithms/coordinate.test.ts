@@ -5,7 +5,7 @@ import { Gradient2Limit, isCoordinated, type PeerView } from '../../lib/algorith
 import { runMultiSender, seeded } from '../limiter/multi-sender-model'
 import { coordinatedEvery } from '../coordination/model'
 
-const view = (v: Partial<PeerView>): PeerView => ({ processes: 1, totalLimit: 20, settledLimit: NaN, share: NaN, rank: 0, warming: false, ...v })
+const view = (v: Partial<PeerView>): PeerView => ({ processes: 1, totalLimit: 20, medianLimit: 20, settledLimit: NaN, share: NaN, rank: 0, warming: false, ...v })
 
 t.test('Gradient2 can share a budget; the others cannot', async t => {
   t.ok(isCoordinated(new Gradient2Limit()))
@@ -25,25 +25,27 @@ function settle (g: Gradient2Limit): void {
   for (let i = 0; !g.report().settled; i++) g.onSample({ rtt: 10, inflight: 1, dropped: false, at: 1_700_000_000_000 + i })
 }
 
-t.test('a process joining a settled group starts at a settled peer\'s limit, then follows its share', async t => {
+t.test('a process joining a settled group starts at a settled peer\'s limit, then stays near the group\'s median', async t => {
   const g = new Gradient2Limit({ initialLimit: 20 })
-  g.coordinate(view({ processes: 4, totalLimit: 35, settledLimit: 5 }))
+  g.coordinate(view({ processes: 4, totalLimit: 35, medianLimit: 5, settledLimit: 5 }))
   t.equal(g.limit, 5)
   t.equal(g.state().slowStart, 'off', 'no doubling from a share')
   settle(g)
   t.equal(g.report().limit, 5)
-  g.coordinate(view({ processes: 4, totalLimit: 20, settledLimit: 5, share: 0.25 }))
-  t.equal(g.report().limit, 5, 'at its share: unchanged')
-  g.coordinate(view({ processes: 4, totalLimit: 20, settledLimit: 5, share: 0.5 }))
-  t.equal(g.report().limit, 10, 'to its share of 10')
+  g.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 5.5 }))
+  t.equal(g.report().limit, 5.5, 'below the median: raised to it')
+  g.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 5 }))
+  t.equal(g.report().limit, 5.5, 'within 20 % above it: kept')
+  g.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 4 }))
+  t.equal(g.report().limit, 4.8, 'further above: down to 1.2 x the median')
 })
 
 t.test('alone, or without a view, nothing changes but the headroom split', async t => {
   const g = new Gradient2Limit({ initialLimit: 20 })
-  g.coordinate(view({ processes: 1, totalLimit: 20, share: 1 }))
+  g.coordinate(view({ processes: 1, totalLimit: 20, medianLimit: 20 }))
   t.equal(g.limit, 20)
   settle(g)
-  g.coordinate(view({ processes: 2, totalLimit: 40, share: 0.5 }))
+  g.coordinate(view({ processes: 2, totalLimit: 40, medianLimit: 20 }))
   t.equal(g.state().peers, 2)
   t.equal(g.limit, 20)
   g.coordinate(undefined)
@@ -98,7 +100,7 @@ t.test('a rolling deploy (one of 4 replaced every 5 s) keeps the queue of a stea
   const summary = `coordinated: queue ${shared.queue.toFixed(1)}, p99 ${shared.p99.toFixed(1)} ms, throughput ${(shared.throughput / 0.64 * 100).toFixed(1)} %, ` +
     `limits ${shared.limits.map((l) => l.toFixed(1)).join(', ')}; local: queue ${local.queue.toFixed(1)}, p99 ${local.p99.toFixed(1)} ms`
   // A newcomer's route baselines are learned in the group's queue: on its own it grows as if
-  // there were none. The median budget leaves it out, and it starts at a settled peer's limit.
+  // there were none. Held near the group's median, and started at a settled peer's limit, it cannot.
   t.ok(shared.queue <= 6, summary)
   t.ok(Math.max(...shared.limits) / Math.min(...shared.limits) <= 1.25, `every incarnation within 25 %: ${summary}`)
   t.ok(shared.throughput >= 0.93 * 0.64, summary)

@@ -36,12 +36,9 @@ const timers: TimerApi = {
 t.test('viewOf: the group from the script\'s reply', async t => {
   // limit, settled, requests offered since the last report, warming
   const reply = ['b', '10 1 30 0', 'a', '6 0 10 1', 'c', '4 1 60 0', 'd', 'garbage']
-  // Implied totals (limit / share of the 100 requests): b 33.3, a 60, c 6.7; the median is b's.
-  const b = viewOf(reply, 'b')
-  t.same({ ...b, totalLimit: Math.round(b.totalLimit * 10) / 10 }, { processes: 3, totalLimit: 33.3, settledLimit: 4, share: 0.3, rank: 1, warming: true })
-  const a = viewOf(reply, 'a')
-  t.same({ ...a, totalLimit: Math.round(a.totalLimit * 10) / 10 }, { processes: 3, totalLimit: 33.3, settledLimit: 7, share: 0.1, rank: 0, warming: false })
-  t.same(viewOf(['a', '6 0 0 1'], 'a'), { processes: 1, totalLimit: 6, settledLimit: NaN, share: NaN, rank: 0, warming: false }, 'no traffic: the sum of the limits')
+  t.same(viewOf(reply, 'b'), { processes: 3, totalLimit: 20, medianLimit: 6, settledLimit: 4, share: 0.3, rank: 1, warming: true })
+  t.same(viewOf(reply, 'a'), { processes: 3, totalLimit: 20, medianLimit: 6, settledLimit: 7, share: 0.1, rank: 0, warming: false })
+  t.same(viewOf(['a', '6 0 0 1', 'b', '8 0 0 0'], 'a'), { processes: 2, totalLimit: 14, medianLimit: 7, settledLimit: NaN, share: NaN, rank: 0, warming: false }, 'no traffic: no share')
   t.equal(viewOf(null, 'a').processes, 1, 'a reply that is not a list: this process alone')
 })
 
@@ -75,13 +72,12 @@ t.test('against a real Redis', async t => {
 
   t.test('each process sees the group: count, total, shares, one order', async t => {
     await ca.exchange()
-    t.same(a.last, { processes: 1, totalLimit: 12, settledLimit: NaN, share: 1, rank: 0, warming: false }, 'alone so far')
+    t.same(a.last, { processes: 1, totalLimit: 12, medianLimit: 12, settledLimit: NaN, share: 1, rank: 0, warming: false }, 'alone so far')
     await cb.exchange()
-    t.match(b.last, { processes: 2, totalLimit: 16, settledLimit: 12, share: 0.25 })
+    t.match(b.last, { processes: 2, totalLimit: 16, medianLimit: 8, settledLimit: 12, share: 0.25 })
     await ca.exchange()
-    // a reported no new requests this time: its share of the last reports is 0 of 100, and
-    // only b's limit implies a total.
-    t.match(a.last, { processes: 2, totalLimit: 4, settledLimit: 4, share: 0 })
+    // a reported no new requests this time: its share of the last reports is 0 of 100.
+    t.match(a.last, { processes: 2, totalLimit: 16, medianLimit: 8, settledLimit: 4, share: 0 })
     t.not(a.last?.rank, b.last?.rank, 'different places in the same order')
     t.equal(errors.length, 0)
   })
