@@ -39,8 +39,8 @@ export interface Gradient2LimitOptions extends BaseLimitOptions, ProbeOptions {
 /** The long average is a plain mean over this many first samples, then exponential. */
 const WARMUP_SAMPLES = 10
 
-/** How far above the group's median limit one process's limit may stay. */
-const SPREAD = 0.2
+/** How far below the group's median limit one process's limit may stay. */
+const SPREAD = 0.15
 
 export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
   readonly name = 'gradient2'
@@ -117,7 +117,7 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
    * Coordination (the plugin's `coordination` option) treats the limits of the processes that
    * share a backend as one budget: the constant headroom is split among them (the proportional
    * one already adds up to a share of their total), each interval holds this process's limit
-   * within [1, 1.2] x the group's median, and a process starts from a share, not from
+   * within [0.85, 1] x the group's median, and a process starts from a share, not from
    * initialLimit on top of the others' (see docs/algorithms.md).
    */
   coordinate (view: PeerView | undefined): void {
@@ -150,10 +150,11 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
       return
     }
     if (view.medianLimit > 0 && !this.probe.probing) {
-      // Within [median, (1 + SPREAD) x median] of the group's limits: a process that reads the
-      // queue wrongly (a newcomer whose route baselines were learned in the group's queue) cannot
-      // grow away from the others, and none falls behind; a busier one may keep a little more.
-      this.setEstimate(clamp(this.estimate, view.medianLimit, (1 + SPREAD) * view.medianLimit))
+      // Within [(1 - SPREAD) x median, median] of the group's limits: a process that reads the
+      // queue as smaller than the others do (a newcomer whose route baselines were learned in the
+      // group's queue) cannot grow away from them, and the group follows the ones that see the
+      // queue, which all share; none falls more than SPREAD behind.
+      this.setEstimate(clamp(this.estimate, (1 - SPREAD) * view.medianLimit, view.medianLimit))
     }
   }
 
