@@ -13,6 +13,7 @@ import type * as algorithms from './lib/algorithms'
 import type * as limiter from './limiter'
 import type * as sessions from './lib/sessions'
 import type * as sessionOptions from './lib/sessions/options'
+import type * as coordination from './lib/coordination/options'
 import type { EventLoopOptions as EventLoopOptionsType } from './lib/eventloop/gate'
 import type * as observability from './lib/observability/options'
 import type { HistoryPoint as HistoryPointType } from './lib/observability/history'
@@ -63,6 +64,7 @@ declare namespace fastifyAdaptiveConcurrency {
   export type SessionKeyFunction = sessionOptions.SessionKeyFunction
   export type OnSessionRefusedFunction = sessionOptions.OnSessionRefusedFunction
   export type DrainOnCloseOptions = sessionOptions.DrainOnCloseOptions
+  export type CoordinationOptions = coordination.CoordinationOptions
   // fastify.concurrency and the status route
   export type ConcurrencyStatus = options.ConcurrencyStatus
   export type ConcurrencySnapshot = options.ConcurrencySnapshot

@@ -8,9 +8,9 @@
 const os = require('node:os')
 const { parseArgs } = require('node:util')
 const { positiveNumber } = require('./lib/flags')
-const { SCENARIOS: LISTED, BASELINES, ALGORITHMS, protectionConfig, parseTuned } = require('./lib/scenarios')
+const { SCENARIOS: LISTED, BASELINES, ALGORITHMS, protectionConfig, isCommonProtection } = require('./lib/scenarios')
 // Scenarios with their own runner (`run`) instead of runTrial's open-loop trial.
-const SCENARIOS = [...LISTED, require('./connections/scenario').scenario, require('./sessions-recovery/scenario').scenario]
+const SCENARIOS = [...LISTED, require('./connections/scenario').scenario, require('./sessions-recovery/scenario').scenario, ...require('./lib/multiprocess-scenarios').multiprocessScenarios()]
 const { runTrial } = require('./lib/trial')
 const path = require('node:path')
 const { writeScenarioResults } = require('./lib/report')
@@ -102,20 +102,16 @@ function withDuration (scenario, durationMs) {
 
 // A requested name that is only a variant of other scenarios is skipped for this one, so
 // `--protection oracle,gradient2+queue` works across scenarios; a name no scenario knows fails.
-// A protection every scenario can run: a baseline, an algorithm, or an algorithm with options.
-function isCommonProtection (name) {
-  return BASELINES.includes(name) || ALGORITHMS.includes(name) || Boolean(parseTuned(name))
-}
 
 function protectionsFor (scenario, requested, pluginReason) {
-  const known = (n) => isCommonProtection(n) || Boolean(scenario.variants?.[n])
+  const known = (n) => isCommonProtection(n) || Boolean(scenario.variants?.[n]) || Boolean(scenario.variantOf?.(n))
   const names = requested ? requested.filter(known) : (scenario.protections || [...BASELINES, ...ALGORITHMS])
   return names.map((name) => protectionConfig(name, scenario)).filter((p) => !(p.kind === 'plugin' && pluginReason))
 }
 
 function checkRequested (requested, scenarios) {
   for (const name of requested || []) {
-    const anywhere = isCommonProtection(name) || scenarios.some((s) => s.variants?.[name])
+    const anywhere = isCommonProtection(name) || scenarios.some((s) => s.variants?.[name] || s.variantOf?.(name))
     if (!anywhere) throw new Error(`unknown protection "${name}"\n${usage()}`)
   }
 }

@@ -12,6 +12,7 @@ import { readInternal, type InternalHooks } from './internal'
 import { resolveObservability, type ResolvedObservability } from './observability/options'
 import { resolveRejection, type ResolvedRejection } from './refusal'
 import { resolveDrainOnClose, resolveSessions, type ResolvedSessions } from './sessions/options'
+import { resolveCoordination, type ResolvedCoordination } from './coordination/options'
 import { resolveLongLivedAfter } from './longlived/options'
 import { resolveSampleClass, type SampleClassFunction } from './signal/request-class'
 import { resolveStatusRoute, type ResolvedStatusRoute } from './status-route'
@@ -20,7 +21,7 @@ import type { BypassFunction, ClassifyFunction, FastifyAdaptiveConcurrencyOption
 
 export const OPTION_NAMES = [
   'algorithm', 'signal', 'eventLoop', 'bypass', 'rejection', 'queue', 'partitions',
-  'sessions', 'drainOnClose', 'observability', 'statusRoute'
+  'sessions', 'drainOnClose', 'observability', 'statusRoute', 'coordination'
 ] as const satisfies ReadonlyArray<keyof FastifyAdaptiveConcurrencyOptions>
 
 export const DEFAULT_ALGORITHM: AlgorithmName = 'gradient2'
@@ -52,6 +53,8 @@ export interface ResolvedOptions {
   drainOnClose: number | undefined
   observability: ResolvedObservability
   statusRoute: ResolvedStatusRoute | undefined
+  /** One limit budget with the other processes on the same backend, through Redis; undefined when off. */
+  coordination: ResolvedCoordination | undefined
   /** Clocks and timers from tests (see lib/internal.ts). */
   internal: InternalHooks
 }
@@ -73,6 +76,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     drainOnClose: resolveDrainOnClose(opts.drainOnClose),
     observability: resolveObservability(opts.observability),
     statusRoute: resolveStatusRoute(opts.statusRoute),
+    coordination: resolveCoordination(opts.coordination, algorithm),
     internal
   }
 }

@@ -5,12 +5,15 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { attachCapacityStage, backlogLimiterOptions } from './backlog/stage'
+import { Coordinator } from './coordination/coordinator'
 import { attachEventLoopStage } from './eventloop/stage'
 import type { Limiter } from './limiter/limiter'
+import { systemTimers } from './limiter/wait-queue'
 import { LogThrottle } from './log-throttle'
+import { isCoordinated } from './algorithms/types'
 import { LongLivedTracker } from './longlived/tracker'
 import { attachObservability } from './observability/attach'
-import { resolveOptions } from './options'
+import { resolveOptions, type ResolvedOptions } from './options'
 import { Pipeline } from './pipeline/pipeline'
 import { attachRouteStage } from './pipeline/route'
 import { attachSessionsStage } from './sessions/stage'
@@ -69,6 +72,7 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
     longLived
   })
   fastify.decorate('concurrency', status)
+  const coordinator = startCoordination(fastify, options, limiter)
 
   const stages = pipeline.lifecycle
   fastify.addHook('onRoute', function checkRoute (route) {
@@ -87,10 +91,36 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
     for (const stage of stages) await stage.preClose?.()
   })
   fastify.addHook('onClose', async function closeAll () {
+    await coordinator?.stop()
     observability.close()
     for (const stage of stages) await stage.onClose?.()
   })
   if (options.statusRoute !== undefined) registerStatusRoute(fastify, options.statusRoute, status)
+}
+
+/** A coordination failure is logged at most this often: Redis gone fails every interval. */
+const COORDINATION_ERROR_LOG_INTERVAL_MS = 60_000
+
+// The first round trip runs before the server listens, so a process joining a running group
+// takes its share of the budget before its first request (bounded by `coordination.timeout`).
+function startCoordination (fastify: FastifyInstance, options: ResolvedOptions, limiter: Limiter): Coordinator | undefined {
+  const settings = options.coordination
+  if (settings === undefined || !isCoordinated(options.algorithm)) return undefined
+  const errors = new LogThrottle(COORDINATION_ERROR_LOG_INTERVAL_MS)
+  const coordinator = new Coordinator({
+    ...settings,
+    algorithm: options.algorithm,
+    offered: () => limiter.admitted + limiter.rejected,
+    timers: options.internal.timers ?? systemTimers,
+    onError (err) {
+      const suppressed = errors.pass()
+      if (suppressed >= 0) fastify.log.warn({ err, suppressed }, 'adaptive-concurrency: coordination through Redis failed; the limit runs on local control until it answers (logged at most once per minute)')
+    }
+  })
+  fastify.addHook('onReady', async function startCoordinator () {
+    await coordinator.start()
+  })
+  return coordinator
 }
 
 function findUnderPressure (fastify: FastifyInstance, probe: PressureProbe): void {

@@ -11,6 +11,7 @@ import type { LimiterStats, Outcome } from './limiter/events'
 import type { RejectReason } from './refusal'
 import type { DrainOptions, DrainResult, SessionStats } from './sessions/tracker'
 import type { DrainOnCloseOptions, SessionsOptions } from './sessions/options'
+import type { CoordinationOptions } from './coordination/options'
 import type { EventLoopOptions } from './eventloop/gate'
 import type { SampleClassFunction } from './signal/request-class'
 import type { SampleClassStats } from './limiter/sample-classes'
@@ -147,6 +148,12 @@ export interface FastifyAdaptiveConcurrencyOptions {
   observability?: ObservabilityOptions
   /** Serve `fastify.concurrency.snapshot()` as JSON (and a live page). false (default), true ('/status'), a URL, or options. */
   statusRoute?: boolean | string | StatusRouteOptions
+  /**
+   * Processes in front of the same backend (`node:cluster`, PM2, replicas) share one limit budget
+   * through Redis: one round trip per process per `interval`, never per request; local control
+   * while Redis is slow or gone. Needs `gradient2` without a window. Default: off.
+   */
+  coordination?: CoordinationOptions | false
 }
 
 /** The per-route settings; `RouteConcurrencyConfig` needs at least one of them. */

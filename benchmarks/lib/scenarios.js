@@ -108,8 +108,13 @@ const UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS = 200
 // tuning runs (`--protection oracle,gradient2,gradient2:minLimit=20`). Values are numbers or
 // true/false. Returns plugin options ({ algorithm: { name, options } }), or null when the name
 // is not of that form.
+// A protection every scenario can run: a baseline, an algorithm, or an algorithm with options.
+function isCommonProtection (name) {
+  return BASELINES.includes(name) || ALGORITHMS.includes(name) || Boolean(parseTuned(name))
+}
+
 function parseTuned (name) {
-  const m = /^([a-z0-9]+):(.+)$/.exec(name)
+  const m = /^([a-z0-9]+):([^@]+)$/.exec(name)
   if (!m || !ALGORITHMS.includes(m[1])) return null
   const options = {}
   for (const pair of m[2].split(';')) {
@@ -125,6 +130,8 @@ function parseTuned (name) {
 function protectionConfig (name, scenario) {
   const variant = scenario.variants?.[name]
   if (variant) return { name, kind: 'plugin', ...variant }
+  const derived = scenario.variantOf?.(name)
+  if (derived) return derived
   if (name === 'none') return { name, kind: 'none' }
   if (name === 'under-pressure') {
     return { name, kind: 'under-pressure', options: { maxEventLoopDelay: UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS } }
@@ -138,4 +145,4 @@ function protectionConfig (name, scenario) {
   throw new Error(`unknown protection "${name}" for scenario ${scenario.name}; known: ${known.join(', ')}`)
 }
 
-module.exports = { SCENARIOS, BASELINES, ALGORITHMS, protectionConfig, parseTuned, UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS }
+module.exports = { SCENARIOS, BASELINES, ALGORITHMS, protectionConfig, parseTuned, isCommonProtection, UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS }

@@ -38,9 +38,11 @@ function waitForExit (child, timeoutMs) {
 /**
  * One scenario x protection x run: a fresh server process, the open-loop load, and the
  * server's own samples of limit / in-flight / RSS. Returns plain numbers (JSON-ready).
+ * `server`: another server script speaking the same IPC protocol (the multi-process scenarios',
+ * which start several processes and so may take longer than the default `readyTimeoutMs`).
  */
-async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, timeoutMs, connections, seed }) {
-  const child = fork(SERVER, [JSON.stringify({ scenario: scenario.server, protection, sampleMs: SAMPLE_MS })], {
+async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, timeoutMs, connections, seed, server = SERVER, readyTimeoutMs = 15000 }) {
+  const child = fork(server, [JSON.stringify({ scenario: scenario.server, protection, sampleMs: SAMPLE_MS })], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   const samples = []
@@ -49,7 +51,7 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
   let sidecar = null
   child.on('message', (msg) => { if (msg.type === 'sample') samples.push(msg) })
   try {
-    const { port } = await waitForMessage(child, 'ready', 15000)
+    const { port } = await waitForMessage(child, 'ready', readyTimeoutMs)
     // A mix that changes mid-run (scenario.phases): each phase offers the same multiple of
     // its own capacity as the scenario does of its first (so --load applies to every phase).
     const phases = (scenario.phases || []).map((p) => ({ ...p, rate: p.capacity * scenario.rate / scenario.capacity }))

@@ -83,6 +83,21 @@ export function readProbe (r: OptionReader): ProbeSettings {
 /** For this long after the first sample (ms), routine probes do not wait probeMinInterval. */
 const WARMUP_MS = 10_000
 
+/** A probe raises the baseline only past this multiple of it. */
+const RAISE_MARGIN = 1.2
+
+/** Weight of a probe's result within RAISE_MARGIN of the baseline (an average over probes). */
+const PROBE_WEIGHT = 0.5
+
+/** Grid (ms) of warm-up probes and deeper retries on a shared clock. */
+const SHORT_GRID_MS = 1000
+
+/** A probe needs this many probeSamples of loaded samples since the last one (a fresh loaded RTT). */
+const FRESH = 3
+
+/** Fewest samples of a probe split among processes (its low quantile is then the 2nd lowest). */
+const MIN_GROUP_SAMPLES = 5
+
 /** How close to proportional (exponent 1) RTT must scale with concurrency to count as a queue. */
 const QUEUE_EVIDENCE = 0.75
 
@@ -94,15 +109,29 @@ export class BaselineProbe {
   /** Highest in-flight (at admission) of a sample that counts toward the running probe. */
   private qualifying = Infinity
   probes = 0
+  /** A capped probe has measured the baseline without a queue (light traffic alone does not confirm it). */
+  confirmed = false
+  /**
+   * Loaded RTT / probe RTT of the last capped probe that still saw latency scale with
+   * concurrency (0: none since the algorithm read it). Only in shared mode.
+   */
+  excess = 0
+  private readonly shared: boolean
   private readonly settings: ProbeSettings
   private sinceProbe = 0
   /** Completion time of the sample that ended the last probe (NaN: none yet, or samples without `at`). */
   private lastProbeAt = NaN
   /** Time of the first sample (NaN: none yet, or samples without a time). */
   private firstAt = NaN
+  private lastAt = NaN
+  /**
+   * Another process on the backend is warming up (coordination): probe on its short grid too, so
+   * that its probes, which would otherwise run alone in the queue the others keep, drain it.
+   */
+  groupWarming = false
   private seen = 0
   /** The running probe's qualifying samples. */
-  private readonly probeWindow: WindowQuantile
+  private probeWindow: WindowQuantile
   /** Healthy samples admitted below the probe cap outside probes: a probe for free. */
   private readonly natural: WindowQuantile
   /** Healthy samples outside probes, whose windows may lower the baseline. */
@@ -116,8 +145,13 @@ export class BaselineProbe {
   /** Fraction of the limit the next probe caps at; shrinks while probes still see a queue. */
   private depth: number
 
-  constructor (settings: ProbeSettings) {
+  /**
+   * `shared`: the backend may be shared with other processes that run the same algorithm (see
+   * `due`, `adoptable`); the algorithms that leave it off keep the single-process rules.
+   */
+  constructor (settings: ProbeSettings, shared = false) {
     this.settings = settings
+    this.shared = shared
     this.loadedDecay = 2 / (settings.samples + 1)
     this.depth = settings.ratio
     this.probeWindow = new WindowQuantile(settings.samples)
@@ -139,12 +173,20 @@ export class BaselineProbe {
    * its estimate, because samples taken under the cap say nothing about the uncapped limit.
    */
   observe (rtt: number, inflight: number, estimate: number, minLimit: number, at?: number): boolean {
-    if (at !== undefined && Number.isNaN(this.firstAt)) this.firstAt = at
+    if (at !== undefined) {
+      if (Number.isNaN(this.firstAt)) this.firstAt = at
+      this.lastAt = at
+    }
     if (this.probing) {
       this.seen++
       if (inflight <= this.qualifying) {
         const probeRtt = this.probeWindow.add(rtt)
-        if (!Number.isNaN(probeRtt)) this.finish(this.adoptable(probeRtt), at)
+        if (!Number.isNaN(probeRtt)) {
+          const loaded = this.loadedRtt
+          this.finish(this.adoptable(probeRtt), at)
+          if (this.depth === this.settings.ratio) this.confirmed = true
+          else if (this.shared) this.excess = loaded / probeRtt
+        }
       } else if (this.seen >= this.settings.interval) {
         // Nothing got admitted near the cap for a whole interval (the caller ignored it):
         // give up rather than hold the limit down forever; the old baseline stays.
@@ -165,15 +207,17 @@ export class BaselineProbe {
         this.fraction = this.settings.ratio
         this.floor = minLimit
         this.cap = Math.max(minLimit, Math.floor(estimate * this.settings.ratio))
-        this.finish(this.adoptable(quiet), at)
+        // Lower only: light traffic of this process says nothing about a queue that other
+        // processes keep at a shared backend, so it must not raise the baseline.
+        const adopted = this.adoptable(quiet)
+        this.finish(this.shared ? Math.min(adopted, this.rtt) : adopted, at)
         return false
       }
     }
     // A deeper retry (depth below the ratio: the last probe still saw a queue) does not wait, nor
     // does a probe at minLimit: its cap is the limit, so it costs no admission at all, and a limit
     // held at the floor is the very sign of a baseline that may be too low.
-    if (++this.sinceProbe >= this.settings.interval &&
-      (this.depth < this.settings.ratio || estimate <= minLimit || !this.tooSoon(at))) {
+    if (this.due(++this.sinceProbe, estimate, minLimit, at)) {
       this.cap = Math.max(minLimit, Math.floor(estimate * this.depth))
       this.qualifying = this.cap + Math.max(1, Math.floor((estimate - this.cap) / 2))
       this.fraction = this.cap / estimate
@@ -193,12 +237,57 @@ export class BaselineProbe {
     if (queued && this.cap > this.floor) {
       this.depth *= this.settings.ratio
       // Retry soon: a fresh loaded RTT needs a few samples, the probe a few more.
-      this.sinceProbe = this.settings.interval - Math.max(3 * this.settings.samples, Math.ceil(this.settings.interval / 10))
+      this.sinceProbe = this.settings.interval - Math.max(3 * this.probeWindow.size, Math.ceil(this.settings.interval / 10))
     } else {
       this.depth = this.settings.ratio
       this.sinceProbe = 0
     }
-    return !queued || probeRtt < this.rtt ? probeRtt : this.rtt
+    if (queued || !this.shared) return !queued || probeRtt < this.rtt ? probeRtt : this.rtt
+    // Shared: a result within RAISE_MARGIN of the baseline is noise, not a changed service, and
+    // only moves it part of the way. Processes that share a backend must keep about the same
+    // baseline: the one that drew a higher value tolerates a queue the others do not, and takes
+    // their share.
+    if (probeRtt > this.rtt * RAISE_MARGIN || probeRtt * RAISE_MARGIN < this.rtt) return probeRtt
+    return this.rtt + (probeRtt - this.rtt) * PROBE_WEIGHT
+  }
+
+  /** In the first seconds (WARMUP_MS) of samples that carry a time, or before any. */
+  get warming (): boolean {
+    return Number.isNaN(this.firstAt) || this.lastAt - this.firstAt < WARMUP_MS
+  }
+
+  /**
+   * `peers` processes that share the backend probe together (coordination): each needs only its
+   * part of the probe's samples, so that a probe, during which the whole group runs at a fraction
+   * of its limit, lasts as long as one process's alone would. Not while a probe runs.
+   */
+  group (peers: number): void {
+    const size = Math.max(MIN_GROUP_SAMPLES, Math.ceil(this.settings.samples / peers))
+    if (this.probing || size === this.probeWindow.size) return
+    this.probeWindow = new WindowQuantile(Math.min(size, this.settings.samples))
+  }
+
+  /**
+   * Whether a capped probe starts now: after `interval` samples, and then a routine probe only
+   * `minInterval` after the last one. In shared mode, samples that carry a time on a clock the
+   * processes share (the plugin's: epoch milliseconds) probe on a grid of that clock instead:
+   * routine probes at each multiple of minInterval, warm-up probes and deeper retries at each
+   * whole second, once 3 x probeSamples samples have given a fresh loaded RTT. So processes that
+   * share a backend cap their limits at the same moment and its queue drains for everyone's
+   * probe; a probe taken by one process alone measures the queue the others keep and reads it as
+   * "no load" (its own concurrency does not change it).
+   */
+  private due (since: number, estimate: number, minLimit: number, at: number | undefined): boolean {
+    const every = this.settings.minInterval
+    if (!this.shared || at === undefined || every === 0) {
+      return since >= this.settings.interval && (this.depth < this.settings.ratio || estimate <= minLimit || !this.tooSoon(at))
+    }
+    if (since < Math.min(this.settings.interval, FRESH * this.probeWindow.size)) return false
+    if (estimate <= minLimit) return since >= this.settings.interval || !this.tooSoon(at)
+    const grid = this.depth < this.settings.ratio || at - this.firstAt < WARMUP_MS || this.groupWarming ? Math.min(every, SHORT_GRID_MS) : every
+    // The first probe too waits for a grid line, so that processes started together probe together.
+    const last = Number.isNaN(this.lastProbeAt) ? this.firstAt : this.lastProbeAt
+    return Math.floor(at / grid) !== Math.floor(last / grid)
   }
 
   /**

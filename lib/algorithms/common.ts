@@ -133,8 +133,12 @@ export abstract class AdaptiveLimit implements LimitAlgorithm {
     this.inSlowStart = settings.slowStart && this.estimate < this.maxLimit
   }
 
+  /** Added to the estimate before it is rounded down to the limit, in [0, 1) (see Gradient2's coordination). */
+  protected dither = 0
+
   get limit (): number {
-    const capped = Math.floor(this.estimate < this.cap ? this.estimate : this.cap)
+    const dithered = this.estimate + this.dither
+    const capped = Math.floor(dithered < this.cap ? dithered : this.cap)
     return capped < this.minLimit ? this.minLimit : capped
   }
 

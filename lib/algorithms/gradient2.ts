@@ -12,7 +12,7 @@
 //   average that drifted up with a sustained queue cannot hide that queue.
 import { ADAPTIVE_KEYS, AdaptiveLimit, OptionReader, clamp, readAdaptive, round3 } from './common'
 import { BaselineProbe, PROBE_KEYS, readProbe, type ProbeOptions } from './baseline'
-import type { BaseLimitOptions, Sample } from './types'
+import type { BaseLimitOptions, CoordinatedLimit, PeerReport, PeerView, Sample } from './types'
 
 export interface Gradient2LimitOptions extends BaseLimitOptions, ProbeOptions {
   /** RTT may reach rttTolerance x the long-term RTT before the limit shrinks, >= 1. Default 1.5. */
@@ -21,8 +21,13 @@ export interface Gradient2LimitOptions extends BaseLimitOptions, ProbeOptions {
   noLoadTolerance?: number
   /** Weight of the new limit, in (0, 1]. Default 0.2. */
   smoothing?: number
-  /** Headroom added per round trip while RTT is within tolerance, >= 0. Default 4. */
+  /**
+   * Headroom added per round trip while RTT is within tolerance, >= 0. Default 2. With
+   * `coordination`, divided among the processes that share the backend.
+   */
   queueSize?: number
+  /** Headroom added per round trip while RTT is within tolerance, as a fraction of the limit, >= 0. Default 0.1. */
+  headroom?: number
   /** Samples in the long-term RTT average (exponential), >= 1. Default 600. */
   longWindow?: number
   /** Multiplier applied on a drop, in [0.5, 1). Default 0.9. */
@@ -34,29 +39,39 @@ export interface Gradient2LimitOptions extends BaseLimitOptions, ProbeOptions {
 /** The long average is a plain mean over this many first samples, then exponential. */
 const WARMUP_SAMPLES = 10
 
-export class Gradient2Limit extends AdaptiveLimit {
+/** How far below the group's median limit one process's limit may stay. */
+const SPREAD = 0.15
+
+export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
   readonly name = 'gradient2'
   private readonly rttTolerance: number
   private readonly noLoadTolerance: number
   private readonly smoothing: number
   private readonly queueSize: number
+  private readonly headroom: number
   private readonly decay: number
   private readonly probe: BaselineProbe
   private longRtt = 0
   private longCount = 0
   private lastRtt = 0
   private gradient = 1
+  private readonly initialLimit: number
+  /** Processes sharing the backend, per the last coordination view (1: local control). */
+  private peers = 1
+  private rounds = 0
 
   constructor (options: Gradient2LimitOptions = {}, prefix = '') {
     const r = new OptionReader(prefix, options, [...ADAPTIVE_KEYS, ...PROBE_KEYS,
-      'rttTolerance', 'noLoadTolerance', 'smoothing', 'queueSize', 'longWindow'])
-    super(readAdaptive(r, { initialLimit: 20, minLimit: 8, maxLimit: 200 }))
+      'rttTolerance', 'noLoadTolerance', 'smoothing', 'queueSize', 'headroom', 'longWindow'])
+    super(readAdaptive(r, { initialLimit: 20, minLimit: 1, maxLimit: 200 }))
+    this.initialLimit = this.estimate
     this.rttTolerance = r.number('rttTolerance', 1.5, 1, Infinity)
     this.noLoadTolerance = r.number('noLoadTolerance', 1.35, 1, Infinity)
     this.smoothing = r.fraction('smoothing', 0.2)
-    this.queueSize = r.number('queueSize', 4, 0, Infinity)
+    this.queueSize = r.number('queueSize', 2, 0, Infinity)
+    this.headroom = r.number('headroom', 0.1, 0, Infinity)
     this.decay = 2 / (r.integer('longWindow', 600, 1, Number.MAX_SAFE_INTEGER) + 1)
-    this.probe = new BaselineProbe(readProbe(r))
+    this.probe = new BaselineProbe(readProbe(r), true)
   }
 
   protected update (sample: Sample): void {
@@ -66,21 +81,80 @@ export class Gradient2Limit extends AdaptiveLimit {
     const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit, sample.at)
     this.cap = this.probe.cap
     // Until the first window of samples closed there is no no-load RTT to compare with.
+    if (this.probe.excess > 0) {
+      // A probe just showed latency scaling with concurrency: the limit is above what the backend
+      // serves without a queue by about that factor. Cut it now (by at most half) instead of
+      // 10 % per round trip, whose round trips are themselves stretched by that queue.
+      this.setEstimate(this.estimate * clamp(this.noLoadTolerance / this.probe.excess, 0.5, 1))
+      this.probe.excess = 0
+    }
     if (probing || !this.probe.known) return
 
     this.gradient = Math.min(ratio(this.rttTolerance * this.longRtt, rtt), ratio(this.noLoadTolerance * this.probe.rtt, rtt))
-    if (this.slowStartStep(sample, this.gradient < 1)) return
+    // With a shared clock (other processes may share the backend), no doubling until a probe has
+    // confirmed the baseline: a first window taken in others' queue would read it as no load.
+    const unconfirmed = sample.at !== undefined && !this.probe.confirmed && this.gradient === 1
+    if (!unconfirmed && this.slowStartStep(sample, this.gradient < 1)) return
     if (this.appLimited(sample)) return
 
     const limit = this.estimate
     if (this.gradient === 1) {
-      this.setEstimate(limit + this.smoothing * this.queueSize / limit)
+      this.setEstimate(limit + this.smoothing * (this.queueSize / (limit * this.peers) + this.headroom))
     } else {
       // One smoothing step per round trip (L samples), not per sample: a loop stall or a GC
       // pause delays every request in flight at once, and L slow samples each taking 20 % off
       // would cut the limit by (0.8 + 0.2 g)^L (to a third for L = 16, g = 2/3) for one blip.
       // Per sample the limit moves smoothing * (g L - L) / L; over a round trip, smoothing * (g L - L).
       this.setEstimate(limit - this.smoothing * (1 - this.gradient))
+    }
+  }
+
+  report (): PeerReport {
+    return { limit: this.estimate, settled: this.probe.known, warming: this.probe.warming }
+  }
+
+  /**
+   * Coordination (the plugin's `coordination` option) treats the limits of the processes that
+   * share a backend as one budget: the constant headroom is split among them (the proportional
+   * one already adds up to a share of their total), each interval holds this process's limit
+   * within [0.85, 1] x the group's median, and a process starts from a share, not from
+   * initialLimit on top of the others' (see docs/algorithms.md).
+   */
+  coordinate (view: PeerView | undefined): void {
+    if (view === undefined) {
+      this.peers = 1
+      this.dither = 0
+      this.probe.group(1)
+      this.probe.groupWarming = false
+      return
+    }
+    this.peers = Math.max(1, view.processes)
+    this.probe.group(this.peers)
+    this.probe.groupWarming = view.warming
+    // N limits of about 2.5 each, all rounded down, would admit 2 x N: a sum of floors loses up
+    // to one request per process. Offsets spread over [0, 1) make the sum of the N limits the
+    // sum of their estimates (within one), and rotating them each interval gives every process
+    // the same limit on average.
+    this.dither = this.peers > 1 ? ((view.rank + this.rounds++) % this.peers + 0.5) / this.peers : 0
+    if (!this.probe.known && view.processes > 1) {
+      // Nothing measured yet. Joining a running group: a settled peer's limit, and no slow start
+      // (doubling from there, on the baseline of a route taken in the group's queue, is what
+      // pushes a rolling deploy's queue up at each new process). Starting together, each as it
+      // learns how many they are: initialLimit split.
+      if (Number.isNaN(view.settledLimit)) {
+        this.setEstimate(Math.min(this.estimate, this.initialLimit / view.processes))
+      } else {
+        this.setEstimate(Math.min(this.estimate, view.settledLimit))
+        this.inSlowStart = false
+      }
+      return
+    }
+    if (view.medianLimit > 0 && !this.probe.probing) {
+      // Within [(1 - SPREAD) x median, median] of the group's limits: a process that reads the
+      // queue as smaller than the others do (a newcomer whose route baselines were learned in the
+      // group's queue) cannot grow away from them, and the group follows the ones that see the
+      // queue, which all share; none falls more than SPREAD behind.
+      this.setEstimate(clamp(this.estimate, (1 - SPREAD) * view.medianLimit, view.medianLimit))
     }
   }
 
@@ -104,7 +178,8 @@ export class Gradient2Limit extends AdaptiveLimit {
       minRtt: this.probe.rtt === Infinity ? 0 : round3(this.probe.rtt),
       gradient: round3(this.gradient),
       probing: this.probe.probing ? 'on' : 'off',
-      probes: this.probe.probes
+      probes: this.probe.probes,
+      peers: this.peers
     }
   }
 }

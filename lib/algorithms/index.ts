@@ -8,7 +8,8 @@ import { VegasLimit, type VegasLimitOptions } from './vegas'
 import { WindowedLimit, type WindowedLimitOptions } from './windowed'
 import type { LimitAlgorithm } from './types'
 
-export type { Sample, LimitAlgorithm, BaseLimitOptions } from './types'
+export type { Sample, LimitAlgorithm, BaseLimitOptions, CoordinatedLimit, PeerReport, PeerView } from './types'
+export { isCoordinated } from './types'
 export type { ProbeOptions } from './baseline'
 export {
   AIMDLimit, FixedLimit, Gradient2Limit, VegasLimit, WindowedLimit,

@@ -29,3 +29,43 @@ export interface BaseLimitOptions {
   minLimit?: number
   maxLimit?: number
 }
+
+/** What one process tells the others that share its backend, once per coordination interval. */
+export interface PeerReport {
+  /** The limit estimate (real-valued). */
+  limit: number
+  /** Whether the algorithm has learned its no-load latency (it runs on its own measurements). */
+  settled: boolean
+  /** Whether it is in its first seconds, when it probes often. */
+  warming: boolean
+}
+
+/** What the processes on one backend reported, as one of them sees it. */
+export interface PeerView {
+  /** Processes that reported recently, this one included (>= 1). */
+  processes: number
+  /** Sum of their limits. */
+  totalLimit: number
+  /** Median of their limits, this one's included. */
+  medianLimit: number
+  /** Mean limit of the other processes that have settled; NaN when none has. */
+  settledLimit: number
+  /** This process's share of the requests all of them were offered, in [0, 1]; NaN when none were. */
+  share: number
+  /** This process's place among them, in [0, processes): the same order in every process. */
+  rank: number
+  /** Whether another of them is warming up: all then probe as often as it does, together. */
+  warming: boolean
+}
+
+/** An algorithm whose processes can share one budget (the `coordination` option). */
+export interface CoordinatedLimit extends LimitAlgorithm {
+  report (): PeerReport
+  /** A fresh view of the peers; undefined when coordination is unavailable (run on local control). */
+  coordinate (view: PeerView | undefined): void
+}
+
+export function isCoordinated (algorithm: LimitAlgorithm): algorithm is CoordinatedLimit {
+  const a = algorithm as Partial<CoordinatedLimit>
+  return typeof a.report === 'function' && typeof a.coordinate === 'function'
+}

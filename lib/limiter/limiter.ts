@@ -22,7 +22,7 @@ import type { ExpiryReason, QueueOrder, TimerApi } from './wait-queue'
 
 export interface LimiterOptions<C = unknown> {
   algorithm: LimitAlgorithm
-  /** Monotonic clock in ms. Injected by tests; defaults to performance.now(). */
+  /** Monotonic clock in ms. Injected by tests; defaults to systemTimers.now (epoch ms, shared by processes). */
   now?: () => number
   observers?: LimiterObserver[]
   /** A bounded wait queue for requests that find no free permit (acquire() only). */
@@ -60,10 +60,6 @@ export interface LimiterOptions<C = unknown> {
 /** The counters as plain, writable JSON. */
 export type LimiterSnapshot = { -readonly [K in keyof LimiterStats]: LimiterStats[K] }
 
-function defaultNow (): number {
-  return performance.now()
-}
-
 function noGrant (): void {}
 
 export class Limiter<C = unknown> implements LimiterStats {
@@ -90,7 +86,7 @@ export class Limiter<C = unknown> implements LimiterStats {
   constructor (options: LimiterOptions<C>) {
     this.algorithm = options.algorithm
     const timers = options.timers
-    this.now = options.now ?? (timers !== undefined ? () => timers.now() : defaultNow)
+    this.now = options.now ?? (timers !== undefined ? () => timers.now() : systemTimers.now)
     this.observers = options.observers !== undefined ? options.observers.slice() : []
     this.partitions = options.partitions
     this.sampleClasses = options.sampleClasses

@@ -80,9 +80,10 @@ t.test('a probe counts samples admitted a little past its cap (a partition\'s gu
 })
 
 t.test('routine probes wait probeMinInterval when samples carry their time; deeper retries do not', async t => {
+  // The single-process rules (Vegas, Gradient): Gradient2 probes on a grid of the clock instead (next test).
   let at = 0
   const timed = (rtt: number) => (limit: number): Sample => ({ rtt, inflight: limit, dropped: false, at: at++ })
-  const g = new Gradient2Limit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false })
+  const g = new VegasLimit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false })
   feed(g, 13, timed(10))
   t.match(g.state(), { probing: 'off', probes: 1 }, 'the first probe runs after probeInterval samples')
   // In the first 10 s (a process warming up) probes do not wait; later ones do.
@@ -107,13 +108,52 @@ t.test('routine probes wait probeMinInterval when samples carry their time; deep
 
   // A probe that still sees latency scale with concurrency (40 ms loaded, 10 ms at half the
   // concurrency) retries deeper soon after, whatever the time floor.
-  const deep = new Gradient2Limit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false })
+  const deep = new VegasLimit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false })
   const loaded = (limit: number): Sample => ({ rtt: deep.state().probing === 'on' ? 10 : 40, inflight: limit, dropped: false, at: at++ })
   feed(deep, 13, loaded)
   t.equal(deep.state().probes, 1)
   const seen = feed(deep, 20, loaded)
   t.equal(deep.state().probes, 2, 'the deeper retry ran within 20 samples (20 ms), not after 5000 ms')
   t.ok(Math.min(...seen) <= 10, `and went deeper: a quarter of the limit (min ${Math.min(...seen)})`)
+})
+
+t.test('Gradient2 probes on a grid of the shared clock, so processes sharing a backend probe together', async t => {
+  const EPOCH = 1_700_000_000_000 // a whole multiple of 5000 ms
+  const opts = { initialLimit: 40, probeInterval: 1000, probeSamples: 3, slowStart: false }
+  // Two processes with different request rates and start times, on one clock.
+  const fast = new Gradient2Limit(opts)
+  const slow = new Gradient2Limit(opts)
+  const starts = (alg: Gradient2Limit, stepMs: number, from: number, to: number): number[] => {
+    const out: number[] = []
+    for (let at = from; at < to; at += stepMs) {
+      const before = alg.state().probing
+      alg.onSample({ rtt: 10, inflight: alg.limit, dropped: false, at: EPOCH + at })
+      if (before === 'off' && alg.state().probing === 'on') out.push(at)
+    }
+    return out
+  }
+  // Warm-up (first 10 s): at each whole second, once 3 x probeSamples samples came since the last.
+  t.same(starts(fast, 1, 0, 3000), [1000, 2000], 'one sample per ms: at 1000 and 2000 ms')
+  t.same(starts(slow, 7, 350, 3000), [1001, 2002], 'one per 7 ms, started later: the same seconds')
+  // After the warm-up: at each multiple of probeMinInterval (5000 ms), however many samples came.
+  // (the first sample after the pause is past a grid line since the last probe: it starts one.)
+  t.same(starts(fast, 1, 10_500, 21_000), [10_500, 15_000, 20_000], 'then every 5000 ms, on the grid')
+  t.same(starts(slow, 7, 10_504, 21_000), [10_504, 15_005, 20_003], 'for both')
+  // A probe that still sees latency scale with concurrency (40 ms loaded, 10 ms at the cap)
+  // cuts the limit at once (by half at most), and retries within the next second.
+  const deep = new Gradient2Limit({ ...opts, minLimit: 4 })
+  const starts2: number[] = []
+  let cut: [number, number] | undefined
+  for (let at = 0; at < 2000; at++) {
+    const probing = deep.state().probing === 'on'
+    const before = Number(deep.state().estimate)
+    deep.onSample({ rtt: probing ? 10 : 40, inflight: deep.limit, dropped: false, at: EPOCH + at })
+    if (!probing && deep.state().probing === 'on') starts2.push(at)
+    if (probing && deep.state().probing === 'off' && cut === undefined) cut = [before, Number(deep.state().estimate)]
+  }
+  t.equal(starts2[0], 1000, 'the first probe at the first whole second')
+  t.ok(starts2.length >= 2 && starts2[1] < 2000, `the retry within the next second (${starts2.slice(0, 3).join(', ')} ms)`)
+  t.ok(cut !== undefined && cut[1] === cut[0] / 2, `the probe that saw a queue halved the limit (${cut?.join(' -> ')})`)
 })
 
 t.test('at minLimit a probe cannot lower concurrency: it adopts what it saw, so a too-low baseline is raised', async t => {
@@ -166,4 +206,39 @@ t.test('light traffic (in flight under the probe cap) is the probe: no capped pr
     return { rtt: 10, inflight: limit, dropped: false }
   })
   t.ok(cappedFull > 0, `at full use the limit is capped during probes (${cappedFull} samples)`)
+})
+
+t.test('Gradient2 with timed samples: slow start waits for a probe to confirm the baseline', async t => {
+  const EPOCH = 1_700_000_000_000
+  const g = new Gradient2Limit({ initialLimit: 10, maxLimit: 1000, probeSamples: 3, baselineWindow: 1 })
+  let at = 0
+  // 10 ms at full use: a first window taken while other processes keep a queue looks like this too.
+  let before = g.limit
+  let jump = 1
+  for (const limit of feed(g, 900, (limit) => ({ rtt: 10, inflight: limit, dropped: false, at: EPOCH + at++ }))) {
+    jump = Math.max(jump, limit / before)
+    before = limit
+  }
+  t.ok(jump < 1.5, `no doubling before the first probe at 1000 ms, only the additive growth (largest step x${jump.toFixed(2)})`)
+  const seen = feed(g, 300, (limit) => ({ rtt: 10, inflight: limit, dropped: false, at: EPOCH + at++ }))
+  t.ok(Math.max(...seen) >= 4 * before, `after the probe at 1000 ms found no queue, it doubles (max ${Math.max(...seen)})`)
+  // Samples without a time (no shared clock) double at once, as before.
+  const untimed = new Gradient2Limit({ initialLimit: 10, maxLimit: 1000, baselineWindow: 1 })
+  t.same(feed(untimed, 2, fullUse(10)), [20, 40])
+})
+
+t.test('Gradient2: light traffic only lowers the baseline; a probe within 20 % moves it halfway', async t => {
+  const EPOCH = 1_700_000_000_000
+  const g = new Gradient2Limit({ initialLimit: 40, probeSamples: 3, slowStart: false, baselineWindow: 5 })
+  let at = 0
+  // Light traffic (in flight 5 of 40) at 10 ms: the baseline is 10.
+  feed(g, 50, () => ({ rtt: 10, inflight: 5, dropped: false, at: EPOCH + at++ }))
+  t.equal(g.state().minRtt, 10)
+  // Light traffic at 14 ms (another process's queue at a shared backend looks like this): no rise.
+  feed(g, 50, () => ({ rtt: 14, inflight: 5, dropped: false, at: EPOCH + at++ }))
+  t.equal(g.state().minRtt, 10, 'light traffic does not raise it')
+  // Full use at 11 ms until the probe at 1000 ms, which measures 11 ms at half the limit: within
+  // 20 %, so it averages (10.5); at 11 ms latency did not scale with concurrency.
+  while (at < 1100) g.onSample({ rtt: 11, inflight: g.limit, dropped: false, at: EPOCH + at++ })
+  t.equal(g.state().minRtt, 10.5, 'a probe within 20 % moves it halfway')
 })

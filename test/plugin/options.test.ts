@@ -20,7 +20,7 @@ async function registrationError (opts: unknown): Promise<Error & { code?: strin
 }
 
 const cases: Array<[string, unknown, RegExp]> = [
-  ['unknown key', { maxLimt: 5 }, /"maxLimt": unknown option; accepted: algorithm, signal, eventLoop, bypass, rejection, queue, partitions, sessions, drainOnClose, observability, statusRoute$/],
+  ['unknown key', { maxLimt: 5 }, /"maxLimt": unknown option; accepted: algorithm, signal, eventLoop, bypass, rejection, queue, partitions, sessions, drainOnClose, observability, statusRoute, coordination$/],
   ['algorithm name', { algorithm: 'nope' }, /"algorithm": expected one of 'gradient2', .*'fixed', got "nope"/],
   ['algorithm object', { algorithm: { limit: 1 } }, /"algorithm": expected a name \(.*\), a LimitAlgorithm .* or \{ name, options, window \}, got object/],
   ['algorithm number', { algorithm: 3 }, /"algorithm": expected a name/],

@@ -4,7 +4,7 @@ import Fastify from 'fastify'
 import type Redis from 'ioredis'
 import { expect, test } from 'tstyche'
 import plugin, { errors, fastifyAdaptiveConcurrency } from '../../index'
-import type { DrainResult, FastifyAdaptiveConcurrencyOptions, HistoryPoint, MetricsRegistry, QueueOptions, SessionStats } from '../../index'
+import type { CoordinationOptions, DrainResult, FastifyAdaptiveConcurrencyOptions, HistoryPoint, MetricsRegistry, QueueOptions, SessionStats } from '../../index'
 import { Registry as PromRegistry } from 'prom-client'
 import {
   DEFAULT_PARTITION, Limiter, PartitionSet, Permit, SampleClasses, ServiceTimeEwma, WaitQueue, Waiter, estimateWait, parseDeadlineHeader
@@ -94,6 +94,10 @@ test('optional peers: a prom-client Registry and ioredis clients satisfy the str
   expect<import('ioredis').Redis>().type.toBeAssignableTo<RedisClient>()
   expect<import('ioredis').Cluster>().type.toBeAssignableTo<RedisClient>()
   expect(new RedisStore({ client: redis })).type.not.toRaiseError()
+  expect<import('ioredis').Redis>().type.toBeAssignableTo<CoordinationOptions['client']>()
+  expect<import('ioredis').Cluster>().type.toBeAssignableTo<CoordinationOptions['client']>()
+  expect(Fastify().register(plugin, { coordination: { client: redis, key: 'db', interval: 500 } })).type.not.toRaiseError()
+  expect(Fastify().register(plugin, { coordination: { client: {} } })).type.toRaiseError()
   // The shapes still refuse what is neither.
   expect<{ getSingleMetric: (name: string) => unknown }>().type.not.toBeAssignableTo<MetricsRegistry>()
   expect<{ zrem: (key: string) => Promise<number> }>().type.not.toBeAssignableTo<RedisClient>()

@@ -1,0 +1,109 @@
+// Gradient2 with a view of the other processes on its backend (the `coordination` option): the
+// budget they share, a start from a share of it, and local control when the view is gone.
+import t from 'tap'
+import { Gradient2Limit, isCoordinated, type PeerView } from '../../lib/algorithms'
+import { runMultiSender, seeded } from '../limiter/multi-sender-model'
+import { coordinatedEvery } from '../coordination/model'
+
+const view = (v: Partial<PeerView>): PeerView => ({ processes: 1, totalLimit: 20, medianLimit: 20, settledLimit: NaN, share: NaN, rank: 0, warming: false, ...v })
+
+t.test('Gradient2 can share a budget; the others cannot', async t => {
+  t.ok(isCoordinated(new Gradient2Limit()))
+})
+
+t.test('processes that start together split initialLimit', async t => {
+  const g = new Gradient2Limit({ initialLimit: 20 })
+  t.same(g.report(), { limit: 20, settled: false, warming: true })
+  g.coordinate(view({ processes: 8, totalLimit: 160 }))
+  t.equal(g.report().limit, 2.5)
+  t.equal(g.limit, 2)
+  t.equal(g.state().peers, 8)
+})
+
+/** Light traffic (1 in flight: the limit holds) until the algorithm has learned its baseline. */
+function settle (g: Gradient2Limit): void {
+  for (let i = 0; !g.report().settled; i++) g.onSample({ rtt: 10, inflight: 1, dropped: false, at: 1_700_000_000_000 + i })
+}
+
+t.test('a process joining a settled group starts at a settled peer\'s limit, then stays within 15 % under the group\'s median', async t => {
+  const g = new Gradient2Limit({ initialLimit: 20 })
+  g.coordinate(view({ processes: 4, totalLimit: 35, medianLimit: 5, settledLimit: 5 }))
+  t.equal(g.limit, 5)
+  t.equal(g.state().slowStart, 'off', 'no doubling from a share')
+  settle(g)
+  t.equal(g.report().limit, 5)
+  g.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 4.5 }))
+  t.equal(g.report().limit, 4.5, 'above the median: down to it')
+  g.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 5 }))
+  t.equal(g.report().limit, 4.5, 'within 15 % below it: kept')
+  g.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 6 }))
+  t.equal(g.report().limit, 5.1, 'further below: up to 0.85 x the median')
+})
+
+t.test('alone, or without a view, nothing changes but the headroom split', async t => {
+  const g = new Gradient2Limit({ initialLimit: 20 })
+  g.coordinate(view({ processes: 1, totalLimit: 20, medianLimit: 20 }))
+  t.equal(g.limit, 20)
+  settle(g)
+  g.coordinate(view({ processes: 2, totalLimit: 40, medianLimit: 20 }))
+  t.equal(g.state().peers, 2)
+  t.equal(g.limit, 20)
+  g.coordinate(undefined)
+  t.equal(g.state().peers, 1, 'local control')
+  t.equal(g.limit, 20)
+})
+
+// The model of test/limiter/multi-sender.test.ts with a perfect coordination channel.
+function coordinated (n: number, load: number): ReturnType<typeof runMultiSender> {
+  const senders = Array.from({ length: n }, () => ({ algorithm: new Gradient2Limit() }))
+  return runMultiSender({
+    senders,
+    slots: 16,
+    serviceMs: 25,
+    jitter: 0.2,
+    rate: 0.64 * load,
+    durationMs: 12_000,
+    warmupMs: 5000,
+    rand: seeded(1),
+    every: coordinatedEvery(senders)
+  })
+}
+
+t.test('with a shared budget the queue and the limits do not depend on N', async t => {
+  for (const load of [2, 5]) {
+    const one = coordinated(1, load)
+    for (const n of [2, 4, 8]) {
+      const r = coordinated(n, load)
+      const max = Math.max(...r.limits)
+      const min = Math.min(...r.limits)
+      const summary = `${load}x, ${n} processes: queue ${r.queue.toFixed(1)} (1: ${one.queue.toFixed(1)}), p50 ${r.p50.toFixed(1)} ms, ` +
+        `throughput ${(r.throughput / 0.64 * 100).toFixed(1)} %, limits ${r.limits.map((l) => l.toFixed(1)).join(', ')}`
+      t.ok(r.queue <= one.queue + 2.5, summary)
+      // Limits of about 3 are integers (dithered): at N = 8 their averages differ by up to 30 %.
+      const spread = n === 8 ? 1.3 : 1.25
+      t.ok(max / min <= spread, `limits within ${Math.round((spread - 1) * 100)} %: ${summary}`)
+      t.ok(r.throughput >= 0.92 * 0.64, `at least 92 % of capacity: ${summary}`)
+    }
+  }
+})
+
+t.test('a rolling deploy (one of 4 replaced every 5 s) keeps the queue of a steady group', async t => {
+  const run = (coordinate: boolean): ReturnType<typeof runMultiSender> => {
+    const senders: Array<{ joinAt: number, leaveAt?: number, algorithm: Gradient2Limit }> = []
+    for (let i = 0; i < 4; i++) senders.push({ joinAt: 0, algorithm: new Gradient2Limit() })
+    for (let k = 1; k <= 4; k++) {
+      senders[k - 1].leaveAt = k * 5000
+      senders.push({ joinAt: k * 5000, algorithm: new Gradient2Limit() })
+    }
+    return runMultiSender({ senders, slots: 16, serviceMs: 25, jitter: 0.2, rate: 0.64 * 2, durationMs: 24_000, warmupMs: 3000, rand: seeded(1), every: coordinate ? coordinatedEvery(senders) : undefined })
+  }
+  const local = run(false)
+  const shared = run(true)
+  const summary = `coordinated: queue ${shared.queue.toFixed(1)}, p99 ${shared.p99.toFixed(1)} ms, throughput ${(shared.throughput / 0.64 * 100).toFixed(1)} %, ` +
+    `limits ${shared.limits.map((l) => l.toFixed(1)).join(', ')}; local: queue ${local.queue.toFixed(1)}, p99 ${local.p99.toFixed(1)} ms`
+  // A newcomer's route baselines are learned in the group's queue: on its own it grows as if
+  // there were none. Held near the group's median, and started at a settled peer's limit, it cannot.
+  t.ok(shared.queue <= 6, summary)
+  t.ok(Math.max(...shared.limits) / Math.min(...shared.limits) <= 1.25, `every incarnation within 25 %: ${summary}`)
+  t.ok(shared.throughput >= 0.93 * 0.64, summary)
+})
