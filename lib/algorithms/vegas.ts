@@ -49,13 +49,19 @@ export class VegasLimit extends AdaptiveLimit {
   private readonly smoothing: number
   private readonly probe: BaselineProbe
   private queue = 0
-  private readonly rttFactor: number
-  /** Average latency the queue is estimated from; NaN before the first sample. */
+  private readonly window: number
+  private readonly tolerance: number
+  /** Mean latency of the last block, which the queue was estimated from; NaN before the first. */
   private rtt = Number.NaN
+  private sum = 0
+  private count = 0
+  private above = 0
+  private maxInflight = 0
+  private skipAbove = Infinity
 
   constructor (options: VegasLimitOptions = {}, prefix = '') {
     const r = new OptionReader(prefix, options,
-      [...ADAPTIVE_KEYS, ...PROBE_KEYS, 'alpha', 'beta', 'threshold', 'smoothing', 'rttWindow'])
+      [...ADAPTIVE_KEYS, ...PROBE_KEYS, 'alpha', 'beta', 'threshold', 'smoothing', 'rttWindow', 'noLoadTolerance'])
     super(readAdaptive(r, { initialLimit: 20, minLimit: 1, maxLimit: 1000 }))
     const optional = (key: string): number | undefined =>
       r.raw(key) === undefined ? undefined : r.number(key, 0, 0, Infinity)
@@ -66,42 +72,63 @@ export class VegasLimit extends AdaptiveLimit {
       invalidOption(r.name('beta'), `expected a number in [alpha=${this.alpha}, Infinity], got ${this.beta}`)
     }
     this.smoothing = r.fraction('smoothing', 1)
-    this.rttFactor = 1 / r.integer('rttWindow', 50, 1, 100_000)
+    this.window = r.integer('rttWindow', 30, 1, 100_000)
+    this.tolerance = r.number('noLoadTolerance', 1.1, 1, Infinity)
     this.probe = new BaselineProbe(readProbe(r))
   }
 
   protected update (sample: Sample): void {
     const rtt = sample.rtt
-    this.rtt = Number.isNaN(this.rtt) ? rtt : this.rtt + (rtt - this.rtt) * this.rttFactor
+    // Until the first block closes, its running mean stands in for the last block's.
+    const average = Number.isNaN(this.rtt) ? (this.sum + rtt) / (this.count + 1) : this.rtt
     const before = this.probe.rtt
-    const average = this.rtt
     const probing = this.probe.observe(rtt < average ? rtt : average, sample.inflight, this.estimate, this.minLimit, sample.at)
     this.cap = this.probe.cap
     // A lower baseline only moves the baseline (reference behaviour): it is not evidence about
     // the limit, and until the first window closed there is nothing to compare against.
-    if (probing || this.probe.rtt < before || !this.probe.known) return
+    if (probing || this.probe.rtt < before || !this.probe.known) {
+      this.resetBlock()
+      return
+    }
+    // Samples admitted above a limit just lowered were admitted before the decision: they
+    // still carry the queue it removed.
+    if (sample.inflight > this.skipAbove) return
+    this.sum += rtt
+    this.count++
+    if (rtt > this.probe.rtt * this.tolerance) this.above++
+    if (sample.inflight > this.maxInflight) this.maxInflight = sample.inflight
+    if (this.above < this.window && this.count < 20 * this.window) return
+    const mean = this.sum / this.count
+    const used = this.maxInflight
+    this.rtt = mean
+    this.resetBlock()
 
     const limit = this.estimate
-    const noLoad = this.probe.rtt
-    this.queue = average <= noLoad ? 0 : Math.ceil(limit * (1 - noLoad / average))
+    const noLoad = this.probe.rtt * this.tolerance
+    this.queue = mean <= noLoad ? 0 : Math.ceil(limit * (1 - noLoad / mean))
     const step = log10Step(limit)
     const threshold = this.threshold ?? step
-    if (this.slowStartStep(sample, this.queue > threshold)) return
-    if (this.appLimited(sample)) return
+    if (this.slowStartStep({ rtt: mean, inflight: used, dropped: false }, this.queue > threshold)) return
+    if (used * 2 < limit) return
 
     const alpha = this.alpha ?? 3 * step
     const beta = this.beta ?? 6 * step
     let next: number
-    // Consecutive samples read the same average, so a step repeated on each would count one
-    // reading rttWindow times: growth is divided among them. Decreases are not, so a real queue
-    // still sheds at the reference's pace.
-    const growth = this.rttFactor
-    if (this.queue <= threshold) next = limit + beta * growth
-    else if (this.queue < alpha) next = limit + step * growth
-    else if (this.queue > beta) next = limit - step
+    if (this.queue <= threshold) next = limit + beta
+    else if (this.queue < alpha) next = limit + step
+    else if (this.queue > beta) next = limit - (this.window > 1 && this.queue - beta > step ? Math.min(this.queue - beta, limit / 2) : step)
     else return
     next = next < this.minLimit ? this.minLimit : next > this.maxLimit ? this.maxLimit : next
     this.setEstimate((1 - this.smoothing) * limit + this.smoothing * next)
+    if (this.estimate < limit) this.skipAbove = Math.floor(this.estimate)
+  }
+
+  private resetBlock (): void {
+    this.sum = 0
+    this.count = 0
+    this.above = 0
+    this.maxInflight = 0
+    this.skipAbove = Infinity
   }
 
   override state (): Record<string, number | string> {
