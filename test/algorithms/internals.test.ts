@@ -1,7 +1,7 @@
 // Smaller behaviours: state before any sample, explicit knobs, probe give-up, app-limited holds.
 import t from 'tap'
 import { Gradient2Limit, VegasLimit } from '../../lib/algorithms'
-import { feed, fullUse } from './helpers'
+import { feed, fullUse, last } from './helpers'
 import type { Sample } from '../../lib/algorithms/types'
 
 t.test('state before any sample reports no baseline', async t => {
@@ -29,7 +29,7 @@ t.test('gradient2: app-limited hold, no headroom below gradient 1, fast fall of 
 })
 
 t.test('vegas: explicit threshold and the alpha..beta band', async t => {
-  const v = new VegasLimit({ initialLimit: 100, threshold: 0, alpha: 2, beta: 50, slowStart: false, baselineWindow: 1, rttWindow: 1 })
+  const v = new VegasLimit({ initialLimit: 100, threshold: 0, alpha: 2, beta: 50, slowStart: false, baselineWindow: 1, rttWindow: 1, noLoadTolerance: 1 })
   v.onSample({ rtt: 10, inflight: 100, dropped: false })
   v.onSample({ rtt: 10.05, inflight: 100, dropped: false })
   t.equal(v.limit, 102, 'queue 1: above threshold 0, below alpha 2 -> + log10(L)')
@@ -37,20 +37,51 @@ t.test('vegas: explicit threshold and the alpha..beta band', async t => {
   t.equal(v.limit, 102, 'queue 10, between alpha and beta: hold')
 })
 
-t.test('vegas: the queue comes from the average latency of rttWindow samples, and growth is divided among them', async t => {
+t.test('vegas: one decision per block of rttWindow samples that could show a queue, on their mean', async t => {
   const v = new VegasLimit({ initialLimit: 100, slowStart: false, baselineWindow: 1, rttWindow: 4 })
+  // The first sample sets the baseline (10 ms); the no-load level is 1.1 x 10 = 11 ms.
   v.onSample({ rtt: 10, inflight: 100, dropped: false })
-  v.onSample({ rtt: 10, inflight: 100, dropped: false })
-  // No queue: + beta (12 at L = 100) divided by 4.
-  t.equal(v.state().estimate, 103)
-  // One sample 20 % slower moves the average by a quarter of that: 10.5, queue ceil(103 * 0.0476) = 5,
-  // above threshold 2 and below alpha 6: + 2 / 4.
-  v.onSample({ rtt: 12, inflight: 103, dropped: false })
-  t.match(v.state(), { rtt: 10.5, queue: 5, estimate: 103.5 })
-  // A sustained queue: the average climbs and each sample past beta takes a full step down.
-  const seen = feed(v, 10, () => ({ rtt: 20, inflight: 103, dropped: false }))
-  t.ok(seen[seen.length - 1] <= 96, `the limit shrinks by log10(L) per sample once the average shows it (${seen.join(', ')})`)
+  // Samples under the no-load level (cached answers, say) cannot show a queue: they join the
+  // block's mean but do not close it.
+  feed(v, 10, () => ({ rtt: 10, inflight: 100, dropped: false }))
+  t.equal(v.limit, 100, 'ten samples at the baseline: no decision yet')
+  feed(v, 3, () => ({ rtt: 11, inflight: 100, dropped: false }))
+  t.equal(v.limit, 100, 'three samples at the no-load level: still no decision')
+  v.onSample({ rtt: 11, inflight: 100, dropped: false })
+  // The 4th such sample closes the block: mean (10 x 10 + 4 x 11) / 14 = 10.29 ms, under 11:
+  // queue 0 -> + beta (12 at L = 100), once for the whole block.
+  t.match(v.state(), { limit: 112, queue: 0, rtt: 10.286 })
+  // The spread alone (a mean 5 % over the baseline) is no queue: the reference would read
+  // ceil(112 x (1 - 10 / 10.5)) = 6 (= alpha) and stop growing.
+  feed(v, 4, () => ({ rtt: 10.5, inflight: 112, dropped: false }))
+  t.match(v.state(), { limit: 112, queue: 0 }, 'under the no-load level: no queue, but these samples cannot close a block')
+  feed(v, 4, () => ({ rtt: 11.5, inflight: 112, dropped: false }))
+  // Mean (4 x 10.5 + 4 x 11.5) / 8 = 11: queue 0 -> + beta.
+  t.match(v.state(), { limit: 124, queue: 0 })
   t.throws(() => new VegasLimit({ rttWindow: 0 }), /"rttWindow".*an integer in \[1, 100000\]/)
+  t.throws(() => new VegasLimit({ noLoadTolerance: 0.9 }), /"noLoadTolerance".*\[1, Infinity\]/)
+})
+
+t.test('vegas: a block past beta sheds its excess at once, at most half the limit, then ignores samples from before', async t => {
+  const v = new VegasLimit({ initialLimit: 40, slowStart: false, baselineWindow: 1, rttWindow: 4 })
+  v.onSample({ rtt: 10, inflight: 40, dropped: false })
+  // 16 slots, 40 in flight: 25 ms. Queue ceil(40 x (1 - 11 / 25)) = 23, excess over beta (6) 17.
+  feed(v, 4, () => ({ rtt: 25, inflight: 40, dropped: false }))
+  t.match(v.state(), { limit: 23, queue: 23 }, '40 - (23 - 6)')
+  // Requests admitted before the decision (40 in flight) come back slow: up to 40 of them are
+  // left out, so they cannot cut the limit a second time.
+  feed(v, 8, () => ({ rtt: 25, inflight: 40, dropped: false }))
+  t.equal(v.limit, 23, 'samples admitted above the new limit are not judged again')
+  // Admitted under the new limit: 23 in flight on 16 slots, 14.4 ms: queue ceil(23 x 0.236) = 6: hold.
+  feed(v, 4, () => ({ rtt: 14.4, inflight: 23, dropped: false }))
+  t.match(v.state(), { limit: 23, queue: 6 })
+  // A loop stall that makes one block 10x slow halves the limit, no more.
+  feed(v, 4, () => ({ rtt: 144, inflight: 23, dropped: false }))
+  t.equal(v.limit, 11, 'at most half the limit per block (23 -> 11.5)')
+  // At most the limit's worth of samples from before the decision are left out: a partition
+  // that admits past the limit by design cannot freeze the algorithm.
+  const seen = feed(v, 40, () => ({ rtt: 144, inflight: 23, dropped: false }))
+  t.ok(last(seen) < 11, `decisions resume after 23 samples left out (${last(seen)})`)
 })
 
 t.test('a probe that never sees a sample under its cap gives up after an interval', async t => {
