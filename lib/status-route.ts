@@ -67,6 +67,8 @@ export const snapshotSchema = {
         size: counter,
         timeout: { type: 'number' },
         order: { type: 'string' },
+        standingTimeout: { type: ['number', 'boolean'] },
+        standing: { type: 'boolean' },
         waitP99: { type: 'number' },
         waitCount: counter,
         waitWindow: { type: 'number' },
@@ -77,7 +79,8 @@ export const snapshotSchema = {
         deadlineExpired: counter,
         cancelled: counter,
         rejectedFull: counter,
-        evicted: counter
+        evicted: counter,
+        standingEpisodes: counter
       }
     },
     partitions: {

@@ -7,6 +7,7 @@
 
 const { backlogScenarios } = require('./backlog-scenarios')
 const { trafficScenarios } = require('./traffic-scenarios')
+const { burstScenarios } = require('./burst-scenarios')
 
 const SLOTS = 16
 const SERVICE_MS = 10
@@ -89,7 +90,9 @@ const SCENARIOS = [
   },
   ...backlogScenarios(downstream),
   // health-*, errors-*, routes-*, shift-*, cold-*: group 'traffic' (lib/traffic-scenarios.js).
-  ...trafficScenarios()
+  ...trafficScenarios(),
+  // bursty-30, -50, -80: group 'bursty' (lib/burst-scenarios.js).
+  ...burstScenarios(downstream)
 ]
 
 const BASELINES = ['none', 'under-pressure', 'oracle', 'static-4x']
@@ -100,7 +103,11 @@ const UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS = 200
 // tuning runs (`--protection oracle,gradient2,gradient2:minLimit=20`). Values are numbers or
 // true/false. Returns plugin options ({ algorithm: { name, options } }), or null when the name
 // is not of that form.
+// '<algorithm>+noqueue': the algorithm without the default wait queue (queue: false, immediate
+// refusal at the limit), for any scenario.
 function parseTuned (name) {
+  const noQueue = /^([a-z0-9]+)\+noqueue$/.exec(name)
+  if (noQueue && ALGORITHMS.includes(noQueue[1])) return { algorithm: noQueue[1], queue: false }
   const m = /^([a-z0-9]+):(.+)$/.exec(name)
   if (!m || !ALGORITHMS.includes(m[1])) return null
   const options = {}

@@ -18,6 +18,16 @@
 //   earliest deadline passes (cost proportional to the waiters that carry deadlines).
 // - Expiry is also checked lazily when a permit is granted, so a timer that fires late (busy event
 //   loop) can never let an expired waiter receive a permit.
+// - Controlled delay (optional `standingTimeout`), after Facebook's server queues and CoDel: a
+//   queue that has been empty at least once within the last `timeout` ms is absorbing a burst,
+//   and its waiters may wait up to `timeout`. One that has stayed non-empty for a whole `timeout`
+//   is STANDING: arrivals outpace service, so waiting only adds delay. Then every waiter's timeout
+//   becomes `standingTimeout` (waiters that already waited longer expire at once) and service
+//   turns LIFO, so the permits go to the freshest requests, whose clients are still there. The
+//   queue stays standing until it empties. Detection costs O(1) per request: the time the queue
+//   last became non-empty, checked on enqueue and grant, plus the shared timer armed for the
+//   moment the queue would turn standing. Cutting the timeouts walks the waiters once per standing
+//   episode, and a waiter is present for at most one such cut: O(1) amortized per request.
 // - Callbacks (onExpire) run only after every list is consistent again, so they may re-enter the
 //   queue (enqueue, cancel, grantNext) safely.
 import { build } from 'hdr-histogram-js'
@@ -53,9 +63,15 @@ export const systemTimers: TimerApi = {
 export interface WaitQueueOptions<T> {
   /** Most waiters held at once; a full queue rejects new waiters at once. */
   size: number
-  /** Longest time (ms) a waiter may wait for a permit. */
+  /**
+   * Longest time (ms) a waiter may wait for a permit; with `standingTimeout`, also how long the
+   * queue may stay non-empty before it counts as standing.
+   */
   timeout: number
+  /** Service order while not standing (a standing queue is always LIFO). Default 'lifo'. */
   order?: QueueOrder
+  /** Controlled delay: the timeout (ms) of every waiter while the queue is standing. Absent: a plain queue. */
+  standingTimeout?: number
   /** Number of priority levels (level 0 is served first). Default 1. */
   levels?: number
   timers?: TimerApi
@@ -75,7 +91,14 @@ export class WaitQueue<T> {
   readonly size: number
   readonly timeout: number
   readonly order: QueueOrder
-  private readonly lifo: boolean
+  readonly standingTimeout: number | undefined
+  /** LIFO now: the configured order, or LIFO while standing. */
+  private lifo: boolean
+  /** The waiters' timeout now: `timeout`, or `standingTimeout` while standing. */
+  private timeoutNow: number
+  private _standing = false
+  /** When the queue last went from empty to non-empty. */
+  private busySince = 0
   private readonly levels: Array<ServiceList<T>> = []
   private readonly byArrival = new ExpiryList<T>()
   private readonly early = new ExpiryList<T>()
@@ -100,12 +123,18 @@ export class WaitQueue<T> {
   timedOut = 0
   deadlineExpired = 0
   cancelled = 0
+  /** Times the queue turned standing. */
+  standingEpisodes = 0
 
   constructor (options: WaitQueueOptions<T>) {
     this.size = numberOption('queue.size', options.size, 0, 1, 1_000_000, { integer: true })
     this.timeout = numberOption('queue.timeout', options.timeout, 0, 0, MAX_TIMER_MS, { minExclusive: true })
     this.order = enumOption('queue.order', options.order, ['lifo', 'fifo'] as const, 'lifo')
     this.lifo = this.order === 'lifo'
+    this.standingTimeout = options.standingTimeout === undefined
+      ? undefined
+      : numberOption('queue.standingTimeout', options.standingTimeout, 0, 0, MAX_TIMER_MS, { minExclusive: true })
+    this.timeoutNow = this.timeout
     const levels = numberOption('queue levels', options.levels, 1, 1, 64, { integer: true })
     for (let i = 0; i < levels; i++) this.levels.push(new ServiceList<T>())
     this.timers = options.timers ?? systemTimers
@@ -120,6 +149,9 @@ export class WaitQueue<T> {
   get length (): number { return this._length }
 
   get levelCount (): number { return this.levels.length }
+
+  /** True while the queue is standing (controlled delay only): short timeouts, LIFO. */
+  get standing (): boolean { return this._standing }
 
   /** Waiters queued now at one priority level. */
   levelLength (level: number): number { return this.levels[level].length }
@@ -143,6 +175,10 @@ export class WaitQueue<T> {
    */
   enqueue (value: T, level = 0, deadline = Infinity): Waiter<T> | 'full' {
     let now = this.timers.now()
+    if (this.turnsStanding(now)) {
+      this.sweep(now)
+      now = this.timers.now()
+    }
     // A late timer may leave expired waiters behind: they must not cost a live request its place.
     if (this._length >= this.size) this.sweep(now)
     if (this._length >= this.size) {
@@ -159,7 +195,10 @@ export class WaitQueue<T> {
         return 'full'
       }
     }
-    const timeoutAt = now + this.timeout
+    // A new busy period. Its first waiter expires no later than busySince + timeout, so the timer
+    // armed for it below fires no later than the moment the queue could turn standing.
+    if (this._length === 0) this.busySince = now
+    const timeoutAt = now + this.timeoutNow
     const early = deadline < timeoutAt
     const expiresAt = early ? deadline : timeoutAt
     const w = new Waiter(value, level, now, expiresAt, early ? 'deadline' : 'queue-timeout', early)
@@ -207,6 +246,8 @@ export class WaitQueue<T> {
   grantNextWaiter (eligible?: (level: number) => boolean): Waiter<T> | undefined {
     if (this._length === 0) return undefined
     const now = this.timers.now()
+    // Turning standing cuts expiresAt: the loop below then settles the waiters it meets that are past it.
+    this.turnsStanding(now)
     let expiredHead: Waiter<T> | null = null
     let expiredTail: Waiter<T> | null = null
     let winner: Waiter<T> | null = null
@@ -318,7 +359,45 @@ export class WaitQueue<T> {
   // 0 to 1 waiter would otherwise pay a setTimeout + clearTimeout per request (measured ~1 µs).
   // Left armed, it fires at most once more, finds nothing, and is not re-armed.
   private resetIfEmpty (): void {
-    if (this._length === 0) this.earlyMin = Infinity
+    if (this._length !== 0) return
+    this.earlyMin = Infinity
+    if (this._standing) {
+      this._standing = false
+      this.lifo = this.order === 'lifo'
+      this.timeoutNow = this.timeout
+    }
+  }
+
+  /**
+   * Turn standing if the queue has stayed non-empty for a whole `timeout`: cut every waiter's
+   * expiry to enqueuedAt + standingTimeout and re-arm the timer. Returns true if it just turned;
+   * the caller then settles the waiters now past their expiry (sweep, or the grant loop).
+   */
+  private turnsStanding (now: number): boolean {
+    const cut = this.standingTimeout
+    if (cut === undefined || this._standing || this._length === 0 || now - this.busySince < this.timeout) return false
+    this._standing = true
+    this.standingEpisodes++
+    this.lifo = true
+    this.timeoutNow = cut
+    // Arrival order stays expiry order: every waiter on byArrival now expires at enqueuedAt + cut.
+    for (let w = this.byArrival.head; w !== null; w = w.expNext) {
+      w.expiresAt = w.enqueuedAt + cut
+      w.reason = 'queue-timeout'
+    }
+    let min = Infinity
+    for (let w = this.early.head; w !== null; w = w.expNext) {
+      const at = w.enqueuedAt + cut
+      if (at < w.expiresAt) {
+        w.expiresAt = at
+        w.reason = 'queue-timeout'
+      }
+      if (w.expiresAt < min) min = w.expiresAt
+    }
+    this.earlyMin = min
+    const head = this.byArrival.head
+    this.arm(Math.min(head === null ? Infinity : head.expiresAt, min), now)
+    return true
   }
 
   private clearTimer (): void {
@@ -332,11 +411,13 @@ export class WaitQueue<T> {
     this.timer = undefined
     this.armedFor = Infinity
     const now = this.timers.now()
+    this.turnsStanding(now)
     this.sweep(now)
     // sweep may have re-entered enqueue (from onExpire) and armed already; arm() keeps the earlier.
     if (this._length === 0) return
     const head = this.byArrival.head
-    const next = Math.min(head === null ? Infinity : head.expiresAt, this.earlyMin)
+    let next = Math.min(head === null ? Infinity : head.expiresAt, this.earlyMin)
+    if (this.standingTimeout !== undefined && !this._standing) next = Math.min(next, this.busySince + this.timeout)
     this.arm(next, now)
   }
 
