@@ -30,13 +30,13 @@
 //   episode, and a waiter is present for at most one such cut: O(1) amortized per request.
 // - Callbacks (onExpire) run only after every list is consistent again, so they may re-enter the
 //   queue (enqueue, cancel, grantNext) safely.
-import { build } from 'hdr-histogram-js'
-import type { Histogram } from 'hdr-histogram-js'
 import { enumOption, numberOption } from '../validate'
 import { CANCELLED, EVICTED, EXPIRED, ExpiryList, GRANTED, QUEUED, ServiceList, Waiter } from './waiter'
 import type { TimeoutReason } from './waiter'
+import { systemTimers, type TimerApi } from './timers'
+import { WaitStats } from './wait-stats'
 
-export { Waiter }
+export { Waiter, systemTimers, type TimerApi }
 
 export type QueueOrder = 'lifo' | 'fifo'
 
@@ -45,20 +45,6 @@ export type QueueOrder = 'lifo' | 'fifo'
  * a more important arrival took its place in the full queue.
  */
 export type ExpiryReason = TimeoutReason | 'queue-full'
-
-/** Clock and one-shot timer, injected so tests drive time by hand. Times in ms. */
-export interface TimerApi {
-  now (): number
-  /** Run `fn` once after `delayMs`. The timer should not keep the process alive (unref). */
-  setTimer (fn: () => void, delayMs: number): unknown
-  clearTimer (handle: unknown): void
-}
-
-export const systemTimers: TimerApi = {
-  now: () => performance.now(),
-  setTimer: (fn, delayMs) => setTimeout(fn, delayMs).unref(),
-  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout)
-}
 
 export interface WaitQueueOptions<T> {
   /** Most waiters held at once; a full queue rejects new waiters at once. */
@@ -83,8 +69,6 @@ export interface WaitQueueOptions<T> {
   onExpire: (value: T, reason: ExpiryReason, level: number) => void
 }
 
-// Waits are recorded in µs so sub-millisecond waits still count; an hour is far past any timeout.
-const MAX_RECORDED_WAIT_US = 3_600_000_000
 const MAX_TIMER_MS = 2_147_483_647
 
 export class WaitQueue<T> {
@@ -109,7 +93,7 @@ export class WaitQueue<T> {
   private timer: unknown = undefined
   private armedFor = Infinity
   private readonly fire = (): void => { this.onTimer() }
-  private readonly waits: Histogram
+  private readonly waits = new WaitStats()
   // Waiters expired by the current sweep, linked through `next`, settled once the sweep is done.
   private chainHead: Waiter<T> | null = null
   private chainTail: Waiter<T> | null = null
@@ -139,10 +123,6 @@ export class WaitQueue<T> {
     for (let i = 0; i < levels; i++) this.levels.push(new ServiceList<T>())
     this.timers = options.timers ?? systemTimers
     this.onExpire = options.onExpire
-    // Values are clamped to the highest trackable one, so the histogram never needs to resize.
-    this.waits = build({
-      lowestDiscernibleValue: 1, highestTrackableValue: MAX_RECORDED_WAIT_US, numberOfSignificantValueDigits: 2, autoResize: false
-    })
   }
 
   /** Waiters queued now. */
@@ -327,10 +307,10 @@ export class WaitQueue<T> {
 
   /** Queue-wait percentile in ms over every waiter that left the queue since the last reset. */
   waitPercentile (percentile: number): number {
-    return this.waits.getValueAtPercentile(percentile) / 1000
+    return this.waits.percentile(percentile)
   }
 
-  get waitCount (): number { return this.waits.totalCount }
+  get waitCount (): number { return this.waits.count }
 
   resetWaitStats (): void { this.waits.reset() }
 
@@ -342,8 +322,7 @@ export class WaitQueue<T> {
   }
 
   private recordWait (w: Waiter<T>, now: number): void {
-    const us = Math.round((now - w.enqueuedAt) * 1000)
-    this.waits.recordValue(Math.min(Math.max(us, 0), MAX_RECORDED_WAIT_US))
+    this.waits.record(now - w.enqueuedAt)
   }
 
   /** Arm the shared timer for `at` unless it already fires no later than that. */
