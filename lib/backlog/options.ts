@@ -40,7 +40,8 @@ export interface QueueOptions {
   /**
    * Once the queue has not been empty for a whole `timeout`, it is standing (a backlog, not a
    * burst): every waiter's timeout becomes this many ms and the order LIFO, until the queue
-   * empties. Default 5. false: a plain queue, with `timeout` and `order` at all times.
+   * empties; for a `timeout` after that, a queue that forms again is standing at once.
+   * Default 5. false: a plain queue, with `timeout` and `order` at all times.
    */
   standingTimeout?: number | false
   /** Reject at once ('estimated-wait') when the estimated wait exceeds this many ms. Needs `size` >= 1. */

@@ -24,7 +24,8 @@
 //   is STANDING: arrivals outpace service, so waiting only adds delay. Then every waiter's timeout
 //   becomes `standingTimeout` (waiters that already waited longer expire at once) and service
 //   turns LIFO, so the permits go to the freshest requests, whose clients are still there. The
-//   queue stays standing until it empties. Detection costs O(1) per request: the time the queue
+//   queue stays standing until it empties, and for `timeout` after that a queue that forms again
+//   is standing at once (a backlog that paused is not over). Detection costs O(1) per request: the time the queue
 //   last became non-empty, checked on enqueue and grant, plus the shared timer armed for the
 //   moment the queue would turn standing. Cutting the timeouts walks the waiters once per standing
 //   episode, and a waiter is present for at most one such cut: O(1) amortized per request.
@@ -83,6 +84,8 @@ export class WaitQueue<T> {
   private _standing = false
   /** When the queue last went from empty to non-empty. */
   private busySince = 0
+  /** Until then, a queue that becomes non-empty is standing at once (see resetIfEmpty). */
+  private waryUntil = -Infinity
   private readonly levels: Array<ServiceList<T>> = []
   private readonly byArrival = new ExpiryList<T>()
   private readonly early = new ExpiryList<T>()
@@ -177,7 +180,10 @@ export class WaitQueue<T> {
     }
     // A new busy period. Its first waiter expires no later than busySince + timeout, so the timer
     // armed for it below fires no later than the moment the queue could turn standing.
-    if (this._length === 0) this.busySince = now
+    if (this._length === 0) {
+      this.busySince = now
+      if (now < this.waryUntil) this.turnStanding(now)
+    }
     const timeoutAt = now + this.timeoutNow
     const early = deadline < timeoutAt
     const expiresAt = early ? deadline : timeoutAt
@@ -205,8 +211,9 @@ export class WaitQueue<T> {
     this.detach(w)
     w.state = CANCELLED
     this.cancelled++
-    this.recordWait(w, this.timers.now())
-    this.resetIfEmpty()
+    const now = this.timers.now()
+    this.recordWait(w, now)
+    this.resetIfEmpty(now)
     return true
   }
 
@@ -254,7 +261,7 @@ export class WaitQueue<T> {
       this.granted++
       this.recordWait(winner, now)
     }
-    this.resetIfEmpty()
+    this.resetIfEmpty(now)
     this.settleExpired(expiredHead, now)
     return winner === null ? undefined : winner
   }
@@ -277,7 +284,7 @@ export class WaitQueue<T> {
     w.state = EVICTED
     this.evicted++
     this.recordWait(w, now)
-    this.resetIfEmpty()
+    this.resetIfEmpty(now)
     this.onExpire(w.value, 'queue-full', w.level)
   }
 
@@ -300,7 +307,7 @@ export class WaitQueue<T> {
         out.push(w)
       }
     }
-    this.resetIfEmpty()
+    this.resetIfEmpty(now)
     this.clearTimer() // closing: no wake-up left behind
     return out
   }
@@ -337,14 +344,20 @@ export class WaitQueue<T> {
   // The timer is deliberately NOT cleared when the queue empties: a queue that keeps going from
   // 0 to 1 waiter would otherwise pay a setTimeout + clearTimeout per request (measured ~1 µs).
   // Left armed, it fires at most once more, finds nothing, and is not re-armed.
-  private resetIfEmpty (): void {
+  private resetIfEmpty (now: number): void {
     if (this._length !== 0) return
     this.earlyMin = Infinity
-    if (this._standing) {
-      this._standing = false
-      this.lifo = this.order === 'lifo'
-      this.timeoutNow = this.timeout
-    }
+    if (!this._standing) return
+    this._standing = false
+    this.lifo = this.order === 'lifo'
+    this.timeoutNow = this.timeout
+    // A backlog that pauses (a lull in arrivals, a generator or upstream hiccup) is not over: for
+    // the next `timeout`, a queue that forms again is standing at once, rather than holding
+    // requests for up to `timeout` before it is called standing again. Only a standing queue that
+    // lasted a quarter of `timeout` counts: one that a burst re-entered while it was wary lasts
+    // about the burst (its waiters expire within standingTimeout) and lets the wariness lapse, so
+    // periodic bursts after an overload are absorbed again within `timeout`.
+    if (now - this.busySince >= this.timeout / 4) this.waryUntil = now + this.timeout
   }
 
   /**
@@ -353,8 +366,13 @@ export class WaitQueue<T> {
    * the caller then settles the waiters now past their expiry (sweep, or the grant loop).
    */
   private turnsStanding (now: number): boolean {
-    const cut = this.standingTimeout
-    if (cut === undefined || this._standing || this._length === 0 || now - this.busySince < this.timeout) return false
+    if (this.standingTimeout === undefined || this._standing || this._length === 0 || now - this.busySince < this.timeout) return false
+    this.turnStanding(now)
+    return true
+  }
+
+  private turnStanding (now: number): void {
+    const cut = this.standingTimeout as number
     this._standing = true
     this.standingEpisodes++
     this.lifo = true
@@ -376,7 +394,6 @@ export class WaitQueue<T> {
     this.earlyMin = min
     const head = this.byArrival.head
     this.arm(Math.min(head === null ? Infinity : head.expiresAt, min), now)
-    return true
   }
 
   private clearTimer (): void {
@@ -418,7 +435,7 @@ export class WaitQueue<T> {
     // Detach the chain before any callback runs: a callback may re-enter sweep (enqueue when full).
     const head = this.chainHead
     this.chainHead = this.chainTail = null
-    this.resetIfEmpty()
+    this.resetIfEmpty(now)
     this.settleExpired(head, now)
   }
 

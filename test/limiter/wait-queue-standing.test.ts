@@ -112,22 +112,49 @@ t.test('while standing: waiters time out after standingTimeout and are served ne
   t.equal(q.standingEpisodes, 1)
 })
 
-t.test('recovery: once the queue has emptied, a new burst waits up to the full timeout again, FIFO', async t => {
+t.test('a backlog that paused: for a whole timeout after it, a queue that forms again is standing at once', async t => {
   const { q, clock, expired } = setup()
   add(q, 'x')
-  clock.advance(100)
+  clock.advance(100) // standing; x expires and the queue empties at 100
   t.equal(q.standingEpisodes, 1)
-  t.equal(q.length, 0)
   t.equal(q.standing, false)
   clock.advance(10)
+  add(q, 'a') // t = 110: wary until 200
+  t.equal(q.standing, true, 'standing from its first waiter')
+  t.equal(q.standingEpisodes, 2)
+  clock.advance(5)
+  t.same(expired.at(-1), ['a', 'queue-timeout', 115], 'a waited 5 ms, not 100')
+})
+
+t.test('recovery: a timeout after the backlog, a new burst waits up to the full timeout again, FIFO', async t => {
+  const { q, clock, expired } = setup()
+  add(q, 'x')
+  clock.advance(100) // standing; the queue empties at 100: wary until 200
+  clock.advance(100) // t = 200
   for (const id of ['a', 'b']) add(q, id)
   clock.advance(50)
-  t.equal(q.standing, false, 'the new busy period began 50 ms ago')
+  t.equal(q.standing, false, 'absorbing: the new busy period began 50 ms ago')
   t.same(grant(q, 1), ['a'], 'FIFO again')
   t.same(expired.map(e => e[0]), ['x'], 'a and b did not expire after 5 ms')
-  clock.advance(50) // t = 210: b has waited 100 ms, its full timeout
-  t.same(expired.at(-1), ['b', 'queue-timeout', 210])
+  clock.advance(50) // t = 300: b has waited 100 ms, its full timeout
+  t.same(expired.at(-1), ['b', 'queue-timeout', 300])
   t.equal(q.standingEpisodes, 2, 'a waiter that waited a whole timeout kept the queue non-empty that long: a second episode')
+})
+
+t.test('a burst that re-forms the queue while wary is cut, but lets the wariness lapse: later bursts are absorbed', async t => {
+  const { q, clock, expired } = setup()
+  add(q, 'x')
+  clock.advance(100) // a real backlog ends at 100: wary until 200
+  clock.advance(50)
+  add(q, 'burst') // t = 150: standing at once
+  t.equal(q.standing, true)
+  clock.advance(5) // t = 155: the burst's queue empties after 5 ms, shorter than timeout / 4
+  t.same(expired.at(-1), ['burst', 'queue-timeout', 155])
+  clock.advance(50) // t = 205: past the wariness the real backlog left
+  add(q, 'next')
+  t.equal(q.standing, false, 'the short standing period did not extend the wariness')
+  clock.advance(30)
+  t.same(grant(q, 1), ['next'], 'waited 30 ms: absorbed')
 })
 
 t.test('a late timer: the standing state is found on the next arrival or grant', async t => {
@@ -135,9 +162,9 @@ t.test('a late timer: the standing state is found on the next arrival or grant',
   add(q, 'a')
   clock.jump(150) // the timer should have fired at 100
   add(q, 'b')
-  t.equal(q.standingEpisodes, 1, 'found on enqueue')
-  t.same(expired, [['a', 'queue-timeout', 150]], 'a, past its cut timeout, expired before b was queued')
-  t.equal(q.standing, false, 'b begins a new busy period')
+  t.same(expired, [['a', 'queue-timeout', 150]], 'found on enqueue: a, past its cut timeout, expired before b was queued')
+  t.equal(q.standing, true, 'b re-forms the queue while it is wary: standing at once')
+  t.equal(q.standingEpisodes, 2)
   const g = setup()
   add(g.q, 'a')
   g.clock.jump(50)
@@ -211,9 +238,11 @@ t.test('standingTimeout is validated with the option name', async t => {
 })
 
 // A model of the state machine: after every step (timers fired at their own times), the queue is
-// standing exactly when it is non-empty and has not been empty since `timeout` ms or more; no
-// waiter ever waits longer than its timeout of the moment; a standing queue serves newest first.
-t.test('property: standing iff non-empty for a whole timeout; waits bounded; LIFO while standing', async t => {
+// standing exactly when it is non-empty and either has not been empty since `timeout` ms or more,
+// or became non-empty while wary (within `timeout` after a standing period of at least a quarter
+// of `timeout` ended); no waiter ever waits longer than its timeout of the moment; a standing
+// queue serves newest first.
+t.test('property: standing iff non-empty for a whole timeout or re-formed while wary; waits bounded; LIFO while standing', async t => {
   const op = fc.oneof(
     fc.record({ kind: fc.constant('arrive' as const), deadline: fc.option(fc.integer({ min: 1, max: 200 }), { nil: undefined }) }),
     fc.record({ kind: fc.constant('grant' as const), n: fc.integer({ min: 1, max: 3 }) }),
@@ -223,7 +252,9 @@ t.test('property: standing iff non-empty for a whole timeout; waits bounded; LIF
   fc.assert(fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
     const clock = new FakeTimers()
     let busySince = 0
+    let waryUntil = -Infinity
     let length = 0
+    const standingNow = (): boolean => length > 0 && (clock.now() - busySince >= TIMEOUT || busySince < waryUntil)
     const live: Array<Waiter<{ n: number, at: number }>> = []
     const q = new WaitQueue<{ n: number, at: number }>({
       size: 20,
@@ -240,13 +271,15 @@ t.test('property: standing iff non-empty for a whole timeout; waits bounded; LIF
     const leave = (n: number): void => {
       const i = live.findIndex(w => w.value.n === n)
       if (i === -1) throw new Error(`request ${n} left twice`)
+      const wasStanding = standingNow()
       live.splice(i, 1)
       length--
+      if (length === 0 && wasStanding && clock.now() - busySince >= TIMEOUT / 4) waryUntil = clock.now() + TIMEOUT
     }
     const check = (): void => {
       if (q.length !== length) throw new Error(`length ${q.length}, model ${length}`)
-      const standing = length > 0 && clock.now() - busySince >= TIMEOUT
-      if (q.standing !== standing) throw new Error(`at ${clock.now()}: standing ${q.standing}, model ${standing} (busy since ${busySince})`)
+      const standing = standingNow()
+      if (q.standing !== standing) throw new Error(`at ${clock.now()}: standing ${q.standing}, model ${standing} (busy since ${busySince}, wary until ${waryUntil})`)
     }
     let next = 0
     for (const o of ops) {
