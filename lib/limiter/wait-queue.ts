@@ -25,10 +25,10 @@
 //   becomes `standingTimeout` (waiters that already waited longer expire at once) and service
 //   turns LIFO, so the permits go to the freshest requests, whose clients are still there. The
 //   queue stays standing until it empties, and for `timeout` after that a queue that forms again
-//   is standing at once (a backlog that paused is not over). Detection costs O(1) per request: the time the queue
-//   last became non-empty, checked on enqueue and grant, plus the shared timer armed for the
-//   moment the queue would turn standing. Cutting the timeouts walks the waiters once per standing
-//   episode, and a waiter is present for at most one such cut: O(1) amortized per request.
+//   is standing at once (a backlog that paused is not over). Detection costs O(1) per request:
+//   the time the queue last became non-empty, checked on enqueue and grant, plus the shared timer
+//   armed for the moment the queue would turn standing. Cutting the timeouts walks the waiters
+//   once per standing episode, and a waiter is present for at most one such cut: O(1) amortized.
 // - Callbacks (onExpire) run only after every list is consistent again, so they may re-enter the
 //   queue (enqueue, cancel, grantNext) safely.
 import { enumOption, numberOption } from '../validate'
