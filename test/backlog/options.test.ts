@@ -5,7 +5,7 @@ const code = 'FST_CONCURRENCY_INVALID_OPTION'
 
 t.test('nothing set: the default queue, no partitions; queue: false, no queue', async t => {
   const defaults = {
-    waiting: { size: 1000, timeout: 1000, order: 'fifo', standingTimeout: 5 }, maxEstimatedWait: undefined, deadlineHeader: undefined
+    waiting: { size: 400, timeout: 1000, order: 'fifo', standingTimeout: 5 }, maxEstimatedWait: undefined, deadlineHeader: undefined
   }
   t.same(resolveQueue(undefined), defaults, 'absent: the controlled-delay queue')
   t.same(resolveQueue({}), defaults, '{}: the same')
@@ -16,8 +16,8 @@ t.test('nothing set: the default queue, no partitions; queue: false, no queue', 
 t.test('queue explicit values', async t => {
   t.same(resolveQueue({ size: 5, timeout: 250, order: 'lifo' })?.waiting, { size: 5, timeout: 250, order: 'lifo', standingTimeout: 5 },
     'timeout and order set the burst mode; the standing mode stays')
-  t.same(resolveQueue({ timeout: 250, standingTimeout: 20 })?.waiting, { size: 1000, timeout: 250, order: 'fifo', standingTimeout: 20 })
-  t.same(resolveQueue({ standingTimeout: false })?.waiting, { size: 1000, timeout: 1000, order: 'fifo', standingTimeout: undefined },
+  t.same(resolveQueue({ timeout: 250, standingTimeout: 20 })?.waiting, { size: 400, timeout: 250, order: 'fifo', standingTimeout: 20 })
+  t.same(resolveQueue({ standingTimeout: false })?.waiting, { size: 400, timeout: 1000, order: 'fifo', standingTimeout: undefined },
     'standingTimeout false: a plain queue')
   t.equal(resolveQueue({ size: 0 })?.waiting, undefined, 'size 0: no waiting room')
 })

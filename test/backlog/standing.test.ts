@@ -42,7 +42,7 @@ t.test('the queue is on by default, with the documented defaults; queue: false r
   on.get('/', async () => 'ok')
   await on.ready()
   t.teardown(() => on.close())
-  t.match(on.concurrency.snapshot().queue, { size: 1000, timeout: 1000, order: 'fifo', standingTimeout: 5, standing: false, length: 0 })
+  t.match(on.concurrency.snapshot().queue, { size: 400, timeout: 1000, order: 'fifo', standingTimeout: 5, standing: false, length: 0 })
   const waiting = on.inject('/')
   await new Promise(resolve => setImmediate(resolve))
   t.equal(on.concurrency.limiter.queue?.length, 1, 'a request at the limit waits rather than being refused')

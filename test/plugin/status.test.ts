@@ -55,7 +55,7 @@ t.test('the status route serves the snapshot with its schema, unlimited and unco
     // The default queue, empty; and the service time it estimates waits from (no sample yet).
     queue: {
       length: 0,
-      size: 1000,
+      size: 400,
       timeout: 1000,
       order: 'fifo',
       standingTimeout: 5,
