@@ -86,6 +86,8 @@ export class WaitQueue<T> {
   private busySince = 0
   /** Until then, a queue that becomes non-empty is standing at once (see resetIfEmpty). */
   private waryUntil = -Infinity
+  /** Time (ms) the queue spent standing again while wary, in the current wary window. */
+  private waryBusy = 0
   private readonly levels: Array<ServiceList<T>> = []
   private readonly byArrival = new ExpiryList<T>()
   private readonly early = new ExpiryList<T>()
@@ -182,6 +184,11 @@ export class WaitQueue<T> {
     // armed for it below fires no later than the moment the queue could turn standing.
     if (this._length === 0) {
       this.busySince = now
+      if (now >= this.waryUntil && this.waryBusy > 0) {
+        // A wary window in which the queue stood again for half the time or more: still a backlog.
+        if (this.waryBusy >= this.timeout / 2) this.waryUntil = now + this.timeout
+        this.waryBusy = 0
+      }
       if (now < this.waryUntil) this.turnStanding(now)
     }
     const timeoutAt = now + this.timeoutNow
@@ -357,7 +364,17 @@ export class WaitQueue<T> {
     // lasted a quarter of `timeout` counts: one that a burst re-entered while it was wary lasts
     // about the burst (its waiters expire within standingTimeout) and lets the wariness lapse, so
     // periodic bursts after an overload are absorbed again within `timeout`.
-    if (now - this.busySince >= this.timeout / 4) this.waryUntil = now + this.timeout
+    // A server that works in batches (a CPU-bound handler: one loop turn at a time, longer than
+    // standingTimeout) empties its queue every turn, so every standing period is short while the
+    // backlog lasts: the wary window is renewed when the queue stood again for half of it or more
+    // (see enqueue), which bursts (a fraction of each second) never reach.
+    const busy = now - this.busySince
+    if (busy >= this.timeout / 4) {
+      this.waryUntil = now + this.timeout
+      this.waryBusy = 0
+    } else if (now < this.waryUntil) {
+      this.waryBusy += busy
+    }
   }
 
   /**

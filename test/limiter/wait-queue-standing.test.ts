@@ -157,6 +157,31 @@ t.test('a burst that re-forms the queue while wary is cut, but lets the wariness
   t.same(grant(q, 1), ['next'], 'waited 30 ms: absorbed')
 })
 
+t.test('a backlog served in batches (short standing periods) keeps the queue wary; one short burst does not', async t => {
+  const { q, clock } = setup()
+  add(q, 'x')
+  clock.advance(100) // a real backlog ends at 100: wary until 200
+  // Batches: the queue stands again for 20 ms of every 25 (its waiters expire after 5 ms).
+  for (let at = 100; at < 200; at += 25) {
+    add(q, `b${at}`)
+    clock.advance(5)
+    add(q, `c${at}`)
+    clock.advance(5)
+    add(q, `d${at}`)
+    clock.advance(5)
+    add(q, `e${at}`)
+    clock.advance(10) // e expires 5 ms after it came: the queue empties 20 ms after it formed
+  }
+  t.equal(q.length, 0)
+  clock.advance(5) // t = 205: the wary window is over
+  add(q, 'next')
+  t.equal(q.standing, true, 'stood again for 80 ms of the 100 ms window: renewed, still a backlog')
+  clock.advance(5)
+  clock.advance(200) // t = 410: nothing for two windows
+  add(q, 'later')
+  t.equal(q.standing, false, 'a lull past the renewed window: absorbing again')
+})
+
 t.test('a late timer: the standing state is found on the next arrival or grant', async t => {
   const { q, clock, expired } = setup()
   add(q, 'a')
@@ -240,7 +265,7 @@ t.test('standingTimeout is validated with the option name', async t => {
 // A model of the state machine: after every step (timers fired at their own times), the queue is
 // standing exactly when it is non-empty and either has not been empty since `timeout` ms or more,
 // or became non-empty while wary (within `timeout` after a standing period of at least a quarter
-// of `timeout` ended); no waiter ever waits longer than its timeout of the moment; a standing
+// of `timeout` ended, renewed while the queue stood again for half of the window); no waiter ever waits longer than its timeout of the moment; a standing
 // queue serves newest first.
 t.test('property: standing iff non-empty for a whole timeout or re-formed while wary; waits bounded; LIFO while standing', async t => {
   const op = fc.oneof(
@@ -253,6 +278,7 @@ t.test('property: standing iff non-empty for a whole timeout or re-formed while 
     const clock = new FakeTimers()
     let busySince = 0
     let waryUntil = -Infinity
+    let waryBusy = 0
     let length = 0
     const standingNow = (): boolean => length > 0 && (clock.now() - busySince >= TIMEOUT || busySince < waryUntil)
     const live: Array<Waiter<{ n: number, at: number }>> = []
@@ -274,7 +300,15 @@ t.test('property: standing iff non-empty for a whole timeout or re-formed while 
       const wasStanding = standingNow()
       live.splice(i, 1)
       length--
-      if (length === 0 && wasStanding && clock.now() - busySince >= TIMEOUT / 4) waryUntil = clock.now() + TIMEOUT
+      if (length === 0 && wasStanding) {
+        const busy = clock.now() - busySince
+        if (busy >= TIMEOUT / 4) {
+          waryUntil = clock.now() + TIMEOUT
+          waryBusy = 0
+        } else if (clock.now() < waryUntil) {
+          waryBusy += busy
+        }
+      }
     }
     const check = (): void => {
       if (q.length !== length) throw new Error(`length ${q.length}, model ${length}`)
@@ -287,7 +321,13 @@ t.test('property: standing iff non-empty for a whole timeout or re-formed while 
         const now = clock.now()
         const w = q.enqueue({ n: next++, at: now }, 0, o.deadline === undefined ? Infinity : now + o.deadline)
         if (w !== 'full') {
-          if (length === 0) busySince = now
+          if (length === 0) {
+            busySince = now
+            if (now >= waryUntil && waryBusy > 0) {
+              if (waryBusy >= TIMEOUT / 2) waryUntil = now + TIMEOUT
+              waryBusy = 0
+            }
+          }
           live.push(w)
           length++
         }
