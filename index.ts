@@ -52,11 +52,13 @@ declare namespace fastifyAdaptiveConcurrency {
   export type EventLoopOptions = EventLoopOptionsType
   export type ObservabilityOptions = observability.ObservabilityOptions
   export type MetricsOptions = observability.MetricsOptions
+  export type MetricsRegistry = observability.MetricsRegistry
   export type LoggingOptions = observability.LoggingOptions
   export type HistoryOptions = observability.HistoryOptions
   export type QueueOptions = options.QueueOptions
   export type PartitionsOptions = options.PartitionsOptions
   export type RouteConcurrencyConfig = options.RouteConcurrencyConfig
+  export type RouteConcurrencySettings = options.RouteConcurrencySettings
   export type SessionsOptions = sessionOptions.SessionsOptions
   export type SessionKeyFunction = sessionOptions.SessionKeyFunction
   export type OnSessionRefusedFunction = sessionOptions.OnSessionRefusedFunction
@@ -68,6 +70,7 @@ declare namespace fastifyAdaptiveConcurrency {
   export type UnderPressureReadings = options.UnderPressureReadings
   export type QueueSnapshot = options.QueueSnapshot
   export type SampleClassStats = options.SampleClassStats
+  export type LongLivedStatus = options.LongLivedStatus
   export type PartitionStatus = options.PartitionStatus
   export type HistoryPoint = HistoryPointType
   export type SessionStats = sessions.SessionStats

@@ -2,6 +2,6 @@
 // stores (in memory, Redis), usable without Fastify. The plugin's `sessions` option wires them.
 export { MemoryStore, RedisStore, SessionOverloadPolicy, SessionTracker, StoreTimeoutError } from './lib/sessions'
 export type {
-  Admission, DrainOptions, DrainResult, DrainTimers, OverloadPolicyOptions, RedisStoreOptions, Seat, SessionClass,
+  ActiveSessionCount, Admission, DrainOptions, DrainResult, DrainTimers, OverloadPolicyOptions, RedisClient, RedisStoreOptions, Seat, SessionClass,
   SessionRefusal, SessionStats, SessionStore, SessionTrackerOptions, StoreErrorPolicy, StoreLogger
 } from './lib/sessions'

@@ -10,13 +10,14 @@ const { parseArgs } = require('node:util')
 const { positiveNumber } = require('./lib/flags')
 const { SCENARIOS: LISTED, BASELINES, ALGORITHMS, protectionConfig, parseTuned } = require('./lib/scenarios')
 // Scenarios with their own runner (`run`) instead of runTrial's open-loop trial.
-const SCENARIOS = [...LISTED, require('./connections/scenario').scenario]
+const SCENARIOS = [...LISTED, require('./connections/scenario').scenario, require('./sessions-recovery/scenario').scenario]
 const { runTrial } = require('./lib/trial')
 const path = require('node:path')
 const { writeScenarioResults } = require('./lib/report')
 const { resultsDir } = require('./lib/output')
 const { loadPlugin } = require('./lib/plugin-loader')
 const { writeTrafficSummary } = require('./lib/traffic-summary')
+const { writeLongLivedSummary } = require('./lib/longlived-summary')
 
 // --quick must finish in under 2 minutes with the build, on 2 shared cores: 16 trials of
 // 3 s (1 s warm-up) plus process start, connection warm-up and up to one client timeout.
@@ -182,6 +183,7 @@ async function main () {
     console.log(md)
   }
   if (plan.some((s) => s.groups?.includes('traffic'))) writeTrafficSummary(SCENARIOS, flags.resultsDir)
+  if (plan.some((s) => s.groups?.includes('longlived') || s.groups?.includes('hung'))) writeLongLivedSummary(SCENARIOS, flags.resultsDir)
   console.error(`finished in ${((Date.now() - started) / 1000).toFixed(0)} s; results in ${path.relative(process.cwd(), flags.resultsDir) || '.'}/`)
 }
 

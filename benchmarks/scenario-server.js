@@ -15,6 +15,7 @@ const { createDownstreamPool } = require('./lib/downstream-pool')
 const { installStaticLimit } = require('./lib/static-limit')
 const { loadPlugin, optionsForBuild } = require('./lib/plugin-loader')
 const { seededRandom } = require('./lib/arrivals')
+const { prepareLongLived, installLongLivedRoute, LONG_LIVED_PATHS } = require('./lib/longlived-server')
 
 const config = JSON.parse(process.argv[2])
 const { scenario, protection, sampleMs } = config
@@ -39,12 +40,16 @@ let downstream = null
 let protectionState = null
 // performance.now() at 'start': the clock of the capacity and cold-start schedules.
 let startedAt = null
+// A capacity schedule's `serviceMs` (a hung downstream): every route's service time from then on.
+let serviceOverrideMs = null
 
 async function installProtection () {
   if (protection.kind === 'under-pressure') {
     await app.register(require('@fastify/under-pressure'), protection.options)
   } else if (protection.kind === 'static') {
-    protectionState = installStaticLimit(app, protection.limit)
+    // The reference leaves a scenario's long-lived route out, as a careful operator would.
+    const longLivedPath = scenario.longLived && LONG_LIVED_PATHS[scenario.longLived.kind]
+    protectionState = installStaticLimit(app, protection.limit, longLivedPath ? { skip: (request) => request.routeOptions.url === longLivedPath } : {})
   } else if (protection.kind === 'plugin') {
     const { plugin, reason } = loadPlugin()
     if (!plugin) throw new Error(reason)
@@ -85,7 +90,7 @@ function serviceFactor () {
 async function callDownstream (serviceMs) {
   await downstream.acquire()
   try {
-    await sleep(jittered(serviceMs * serviceFactor(), scenario.jitter))
+    await sleep(jittered((serviceOverrideMs ?? serviceMs) * serviceFactor(), scenario.jitter))
   } finally {
     downstream.release()
   }
@@ -94,6 +99,11 @@ async function callDownstream (serviceMs) {
 function burnCpu (ms) {
   const until = performance.now() + ms
   while (performance.now() < until) { /* spin: the handler is CPU-bound on purpose */ }
+}
+
+// The long-lived route's per-route declaration, for a protection that asks for it.
+function longLivedOptions () {
+  return protection.declareLongLived ? { config: { adaptiveConcurrency: { longLived: true } } } : {}
 }
 
 function installRoutes () {
@@ -177,6 +187,7 @@ function startSampling (t0) {
       downstreamSlots: downstream ? downstream.slots : null,
       downstreamQueued: downstream ? downstream.queued : null,
       eventLoopDelayP99: delay.percentile(99) / 1e6,
+      longLivedOpen: status.longLivedOpen ?? null,
       rss: process.memoryUsage.rss()
     })
     delay.reset()
@@ -184,8 +195,11 @@ function startSampling (t0) {
 }
 
 function startCapacitySchedule () {
-  return (scenario.capacitySchedule || []).map(({ atMs, slots }) =>
-    setTimeout(() => downstream.setSlots(slots), atMs))
+  return (scenario.capacitySchedule || []).map(({ atMs, slots, serviceMs }) =>
+    setTimeout(() => {
+      if (serviceMs !== undefined) serviceOverrideMs = serviceMs
+      if (slots !== undefined) downstream.setSlots(slots)
+    }, atMs))
 }
 
 function finalReport () {
@@ -198,8 +212,10 @@ function finalReport () {
 }
 
 async function main () {
+  if (scenario.longLived) await prepareLongLived(app, scenario.longLived)
   await installProtection()
   installRoutes()
+  if (scenario.longLived) await installLongLivedRoute(app, scenario.longLived, longLivedOptions(), status)
   await app.listen({ host: '127.0.0.1', port: 0, backlog: 4096 })
   let sampler = null
   let capacityTimers = []

@@ -12,6 +12,7 @@ import { readInternal, type InternalHooks } from './internal'
 import { resolveObservability, type ResolvedObservability } from './observability/options'
 import { resolveRejection, type ResolvedRejection } from './refusal'
 import { resolveDrainOnClose, resolveSessions, type ResolvedSessions } from './sessions/options'
+import { resolveLongLivedAfter } from './longlived/options'
 import { resolveSampleClass, type SampleClassFunction } from './signal/request-class'
 import { resolveStatusRoute, type ResolvedStatusRoute } from './status-route'
 import { describe, functionOption, knownKeys, numberOption, objectOption } from './validate'
@@ -32,6 +33,8 @@ export interface ResolvedSignal {
   sampleClass: { enabled: boolean, custom: SampleClassFunction | undefined }
   classify: ClassifyFunction | undefined
   timeout: number
+  /** A route class is learned long-lived from a window this long (ms); Infinity: never. */
+  longLivedAfter: number
 }
 
 export interface ResolvedOptions {
@@ -103,12 +106,13 @@ function algorithmName (option: string, value: unknown): AlgorithmName {
 
 function resolveSignal (value: unknown, named: AlgorithmName | undefined): ResolvedSignal {
   const opts = objectOption('signal', value) ?? {}
-  knownKeys('signal', opts, ['sampleClass', 'classify', 'timeout'] satisfies Array<keyof SignalOptions>)
+  knownKeys('signal', opts, ['sampleClass', 'classify', 'timeout', 'longLivedAfter'] satisfies Array<keyof SignalOptions>)
   return {
     sampleClass: opts.sampleClass === undefined && LATENCY_BLIND.has(named)
       ? { enabled: false, custom: undefined }
       : resolveSampleClass(opts.sampleClass),
     classify: functionOption<ClassifyFunction>('signal.classify', opts.classify),
-    timeout: numberOption('signal.timeout', opts.timeout, DEFAULT_TIMEOUT_MS, 0, Infinity, { minExclusive: true })
+    timeout: numberOption('signal.timeout', opts.timeout, DEFAULT_TIMEOUT_MS, 0, Infinity, { minExclusive: true }),
+    longLivedAfter: resolveLongLivedAfter(opts.longLivedAfter)
   }
 }

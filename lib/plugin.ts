@@ -8,6 +8,7 @@ import { attachCapacityStage, backlogLimiterOptions } from './backlog/stage'
 import { attachEventLoopStage } from './eventloop/stage'
 import type { Limiter } from './limiter/limiter'
 import { LogThrottle } from './log-throttle'
+import { LongLivedTracker } from './longlived/tracker'
 import { attachObservability } from './observability/attach'
 import { resolveOptions } from './options'
 import { Pipeline } from './pipeline/pipeline'
@@ -32,13 +33,16 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
   }
   // Each route's latency is compared with its own no-load latency (lib/signal/request-class.ts).
   const { sampleClass } = options.signal
-  const classes = sampleClass.enabled ? new RequestClasses(sampleClass.custom) : undefined
+  const classes = sampleClass.enabled ? new RequestClasses(sampleClass.custom, undefined, options.signal.longLivedAfter) : undefined
+  // Routes learn to be long-lived in their own classes: not with a custom `sampleClass`.
+  const longLived = new LongLivedTracker(sampleClass.custom === undefined ? classes : undefined)
   const pressure: PressureProbe = { isUnderPressure: undefined, memoryUsage: undefined }
   const pipeline = new Pipeline({
     fastify,
     options,
     classes,
     pressure,
+    longLived,
     limiter: {
       algorithm: options.algorithm,
       sampleClasses: classes?.classes,
@@ -46,7 +50,7 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
       onObserverError: observerFailed
     },
     stages: (ctx) => ({
-      route: attachRouteStage(ctx),
+      route: attachRouteStage(ctx, longLived),
       sessions: attachSessionsStage(ctx),
       eventLoop: attachEventLoopStage(ctx)
     }),
@@ -55,13 +59,14 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
   // The status and the observers read the limiter without its request context type.
   const limiter = pipeline.limiter as unknown as Limiter
   // History, diagnostics_channel, logs, metrics: limiter observers (lib/observability/attach.ts).
-  const observability = attachObservability(limiter, options.observability, fastify.log)
+  const observability = attachObservability(limiter, options.observability, fastify.log, () => longLived.status())
   const status = new Status({
     limiter,
     pressure,
     sessions: pipeline.stage.sessions,
     history: observability.history,
-    backlog: pipeline.capacity.status
+    backlog: pipeline.capacity.status,
+    longLived
   })
   fastify.decorate('concurrency', status)
 

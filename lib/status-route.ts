@@ -25,7 +25,7 @@ export const snapshotSchema = {
   type: 'object',
   required: [
     'algorithm', 'limit', 'inflight', 'admitted', 'rejected', 'succeeded', 'dropped',
-    'ignored', 'bypassed', 'overloaded', 'state'
+    'ignored', 'bypassed', 'overloaded', 'shedding', 'state', 'longLived'
   ],
   properties: {
     algorithm: { type: 'string' },
@@ -38,6 +38,7 @@ export const snapshotSchema = {
     ignored: counter,
     bypassed: counter,
     overloaded: { type: 'boolean' },
+    shedding: { type: 'boolean' },
     state: { type: 'object', additionalProperties: { type: ['number', 'string'] } },
     sessions: {
       type: 'object',
@@ -96,6 +97,25 @@ export const snapshotSchema = {
       type: 'object',
       properties: { classes: counter, learned: counter, unsampled: counter },
       required: ['classes', 'learned', 'unsampled']
+    },
+    longLived: {
+      type: 'object',
+      required: ['open', 'websockets', 'waiting', 'sending', 'admitted', 'routes'],
+      properties: {
+        open: counter,
+        websockets: counter,
+        waiting: counter,
+        sending: counter,
+        admitted: counter,
+        routes: {
+          type: 'object',
+          additionalProperties: {
+            type: 'object',
+            required: ['open', 'longLived'],
+            properties: { open: counter, longLived: { type: 'string', enum: ['declared', 'learned', 'no'] } }
+          }
+        }
+      }
     },
     history: {
       type: 'array',

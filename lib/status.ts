@@ -6,6 +6,7 @@ import type { DrainOptions, DrainResult, SessionStats } from './sessions/tracker
 import type { SessionsStage } from './sessions/stage'
 import type { History } from './observability/history'
 import type { BacklogSnapshot } from './backlog/status'
+import type { LongLivedStatus, LongLivedTracker } from './longlived/tracker'
 import type { PressureProbe } from './signal/outcome'
 import type { ConcurrencySnapshot, ConcurrencyStatus, SnapshotOptions } from './types'
 
@@ -19,6 +20,8 @@ export interface StatusSources {
   history: History | undefined
   /** Queue, partitions and service time (empty when unconfigured). */
   backlog: { snapshot (): BacklogSnapshot }
+  /** What holds no permit: websockets, long-lived routes' requests, responses still sending. */
+  longLived: Pick<LongLivedTracker, 'status'>
 }
 
 export class Status implements ConcurrencyStatus {
@@ -27,6 +30,7 @@ export class Status implements ConcurrencyStatus {
   private readonly sessionsStage: StatusSources['sessions']
   private readonly history: History | undefined
   private readonly backlog: StatusSources['backlog']
+  private readonly longLivedSource: StatusSources['longLived']
 
   constructor (sources: StatusSources) {
     this.limiter = sources.limiter
@@ -34,6 +38,7 @@ export class Status implements ConcurrencyStatus {
     this.sessionsStage = sources.sessions
     this.history = sources.history
     this.backlog = sources.backlog
+    this.longLivedSource = sources.longLived
   }
 
   get algorithm (): string { return this.limiter.algorithm.name }
@@ -48,6 +53,8 @@ export class Status implements ConcurrencyStatus {
   get state (): Record<string, number | string> { return this.limiter.algorithm.state() }
   get sessions (): SessionStats | undefined { return this.sessionsStage.stats() }
   get sampleClasses (): SampleClassStats | undefined { return this.limiter.sampleClasses?.stats() }
+  get longLived (): LongLivedStatus { return this.longLivedSource.status() }
+  get shedding (): boolean { return this.history === undefined ? this.isOverloaded() : this.history.recentRejections() > 0 }
 
   drain (options: DrainOptions): Promise<DrainResult> {
     return this.sessionsStage.drain(options)
@@ -62,7 +69,9 @@ export class Status implements ConcurrencyStatus {
       algorithm: this.algorithm,
       ...this.limiter.snapshot(),
       overloaded: this.isOverloaded(),
-      state: this.state
+      shedding: this.shedding,
+      state: this.state,
+      longLived: this.longLived
     }
     const sessions = this.sessions
     if (sessions !== undefined) snap.sessions = sessions

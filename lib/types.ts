@@ -2,7 +2,7 @@
 // `fastify.concurrency` and `config: { adaptiveConcurrency: false }` on routes.
 import type { FastifyReply, FastifyRequest, FastifySchema, RouteShorthandOptions } from 'fastify'
 import type {
-  AlgorithmName, AIMDLimitOptions, FixedLimitOptions, GradientLimitOptions, Gradient2LimitOptions,
+  AlgorithmName, AIMDLimitOptions, FixedLimitOptions, Gradient2LimitOptions,
   VegasLimitOptions, WindowedLimitOptions
 } from './algorithms'
 import type { LimitAlgorithm } from './algorithms/types'
@@ -19,13 +19,13 @@ import type { ObservabilityOptions } from './observability/options'
 import type { PartitionsOptions, QueueOptions } from './backlog/options'
 import type { PartitionStatus } from './limiter/partitions'
 import type { QueueSnapshot } from './backlog/status'
+import type { LongLivedStatus } from './longlived/tracker'
 
-export type { PartitionsOptions, QueueOptions, PartitionStatus, QueueSnapshot, RejectReason, SampleClassFunction, SampleClassStats }
+export type { LongLivedStatus, PartitionsOptions, QueueOptions, PartitionStatus, QueueSnapshot, RejectReason, SampleClassFunction, SampleClassStats }
 
 /** `algorithm.options` of each named algorithm. */
 export interface AlgorithmOptions {
   gradient2: Gradient2LimitOptions
-  gradient: GradientLimitOptions
   vegas: VegasLimitOptions
   aimd: AIMDLimitOptions
   fixed: FixedLimitOptions
@@ -87,8 +87,19 @@ export interface SignalOptions {
    * and 304 'ignore', 5xx or slower than `timeout` 'drop', else 'success'.
    */
   classify?: ClassifyFunction
-  /** A request slower than this (ms) counts as a drop under the default `classify`. Default 5000. */
+  /**
+   * A request slower than this (ms) and far slower than its route's no-load latency (4x) counts
+   * as a drop under the default `classify`. Default 5000. Without per-route classes
+   * (`sampleClass: false`), slower than this alone.
+   */
   timeout?: number
+  /**
+   * A route a window of whose samples (20) has its low quantile at least this long (ms), before
+   * 8 windows under it, is learned long-lived: its requests are admitted at the limit but then
+   * hold no permit and feed no sample (see docs/long-lived-requests.md). Default 1000; `false`
+   * turns learning off.
+   */
+  longLivedAfter?: number | false
 }
 
 /** How refusals are answered. */
@@ -142,11 +153,20 @@ export interface FastifyAdaptiveConcurrencyOptions {
   statusRoute?: boolean | string | StatusRouteOptions
 }
 
-/** The per-route setting: `config: { adaptiveConcurrency: { partition: 'name' } }`. */
-export interface RouteConcurrencyConfig {
+/** The per-route settings; `RouteConcurrencyConfig` needs at least one of them. */
+export interface RouteConcurrencySettings {
   /** A declared partition name; an undeclared one fails at route registration. */
-  partition: string
+  partition?: string
+  /**
+   * `true`: the route's requests wait on an event, not on capacity (long-polls, event streams):
+   * admitted at the limit like any request, then they hold no permit and feed no sample.
+   * `false`: never learned long-lived, however slow. Default: learned (`signal.longLivedAfter`).
+   */
+  longLived?: boolean
 }
+
+/** The per-route setting: `config: { adaptiveConcurrency: { partition: 'name', longLived: true } }`. */
+export type RouteConcurrencyConfig = RouteConcurrencySettings & ({ partition: string } | { longLived: boolean })
 
 /** Readings of @fastify/under-pressure's `memoryUsage()`, when that plugin is registered. */
 export interface UnderPressureReadings {
@@ -160,7 +180,11 @@ export interface UnderPressureReadings {
 export interface ConcurrencySnapshot extends LimiterSnapshot {
   algorithm: string
   overloaded: boolean
+  /** Requests were refused within the last second or so (the in-flight count at one instant says little). */
+  shedding: boolean
   state: Record<string, number | string>
+  /** What holds no permit, open now: websockets, long-lived routes' requests, responses still sending; by route. */
+  longLived: LongLivedStatus
   /** Present when `sessions` is set or a drain was started. */
   sessions?: SessionStats
   /** Present only when @fastify/under-pressure is registered. */
@@ -191,6 +215,10 @@ export interface ConcurrencyStatus extends LimiterStats {
   readonly state: Record<string, number | string>
   /** Latency classes (by default, one per route): how many, how many learned; undefined with `sampleClass: false`. */
   readonly sampleClasses: SampleClassStats | undefined
+  /** What holds no permit, open now: websockets, long-lived routes' requests, responses still sending; by route. */
+  readonly longLived: LongLivedStatus
+  /** Requests were refused within the last second or so (`isOverloaded()` is the next request only). */
+  readonly shedding: boolean
   /** Session counters and the drain state; undefined unless `sessions` is set or a drain was started. */
   readonly sessions: SessionStats | undefined
   /**

@@ -8,8 +8,9 @@
 // Node and TypeScript do not resolve the package name to this repository itself.
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
@@ -26,6 +27,7 @@ async function exec (file: string, args: string[], cwd: string): Promise<Exit> {
   }
 }
 const ROOT = join(__dirname, '..')
+const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
 const NAME = 'fastify-adaptive-concurrency'
 // Plain node for the consumers: no tsx or coverage loaders from the test runner.
 const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' }
@@ -34,8 +36,9 @@ const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' }
 // them as named exports (Node detects them statically, or they are missing).
 const ENTRIES = ['', '/limiter', '/algorithms', '/sessions']
 
-// A build, a pack and a type check: about 20 s alone, several times that on a loaded 2-core box.
-t.setTimeout(300_000)
+// A build, a pack and eight type checks: about a minute alone, several times that on a loaded
+// 2-core box.
+t.setTimeout(900_000)
 
 const ESM = `
 import assert from 'node:assert/strict'
@@ -140,6 +143,53 @@ const options: adaptiveConcurrency.FastifyAdaptiveConcurrencyOptions = { signal:
 export const used = [options, adaptiveConcurrency.errors, app.concurrency.limit]
 `
 
+// A TypeScript app as a new user has it: tsc's default skipLibCheck (false), so every declaration
+// file of the package is checked, and neither optional peer installed, or one, or both. Each entry
+// point, the default import, register() and fastify.concurrency; with a peer, its real registry or
+// client passed where the options take one.
+const TS_PEERLESS = `
+import Fastify from 'fastify'
+import adaptiveConcurrency from '${NAME}'
+import type { ConcurrencySnapshot, FastifyAdaptiveConcurrencyOptions } from '${NAME}'
+import { Limiter } from '${NAME}/limiter'
+import { Gradient2Limit, createAlgorithm, type LimitAlgorithm } from '${NAME}/algorithms'
+import { MemoryStore, RedisStore, type RedisClient } from '${NAME}/sessions'
+
+export const app = Fastify()
+const options: FastifyAdaptiveConcurrencyOptions = { algorithm: 'vegas', observability: { metrics: true } }
+app.register(adaptiveConcurrency, options)
+app.register(adaptiveConcurrency, { algorithm: new Gradient2Limit({ initialLimit: 5 }), sessions: { key: () => undefined, idleTimeout: 1000, store: new MemoryStore() } })
+// @ts-expect-error not an algorithm name
+app.register(adaptiveConcurrency, { algorithm: 'gradient' })
+const limit: number = app.concurrency.limit
+const snapshot: ConcurrencySnapshot = app.concurrency.snapshot()
+const algorithm: LimitAlgorithm = createAlgorithm('aimd')
+declare const client: RedisClient
+export const used = [limit, snapshot, new Limiter({ algorithm }), new RedisStore({ client })]
+`
+
+const TS_PROM_CLIENT = `
+import { Registry } from 'prom-client'
+import adaptiveConcurrency from '${NAME}'
+import { app } from './consumer.js'
+app.register(adaptiveConcurrency, { observability: { metrics: { registry: new Registry() } } })
+`
+
+const TS_IOREDIS = `
+import { Redis } from 'ioredis'
+import { RedisStore } from '${NAME}/sessions'
+export const store = new RedisStore({ client: new Redis({ lazyConnect: true }) })
+`
+
+// commonjs as `tsc --init` sets it up, with esModuleInterop: fastify's own logger types (pino)
+// need it under skipLibCheck false.
+const MODULE_SETTINGS: Record<string, { module: string, moduleResolution: string, esModuleInterop?: boolean }> = {
+  commonjs: { module: 'commonjs', moduleResolution: 'node10', esModuleInterop: true },
+  node16: { module: 'node16', moduleResolution: 'node16' },
+  nodenext: { module: 'nodenext', moduleResolution: 'nodenext' },
+  bundler: { module: 'esnext', moduleResolution: 'bundler' }
+}
+
 const TSCONFIG = {
   compilerOptions: {
     module: 'nodenext',
@@ -190,9 +240,68 @@ t.test('the packed package loads from ESM, CommonJS and TypeScript nodenext', as
   })
 
   await t.test('TypeScript, module nodenext: default, named and subpath imports type-check', async t => {
-    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-    const { code, stdout, stderr } = await exec(process.execPath, [tsc, '-p', 'tsconfig.json'], dir)
+    const { code, stdout, stderr } = await exec(process.execPath, [TSC, '-p', 'tsconfig.json'], dir)
     t.equal(stdout, '', 'no type errors')
     t.equal(code, 0, stderr)
+  })
+
+  // Outside the repository, so that no import can resolve from its node_modules: each consumer
+  // has its own, with the unpacked package, links to what it needs from the repository (fastify,
+  // @types/node, the package's own dependencies) and the peers of its case. Symlinked packages
+  // resolve their own imports from where they really are, so only the package itself (unpacked
+  // here) could reach for a peer that is not installed.
+  await t.test('TypeScript with skipLibCheck false, with none, one or both optional peers, under commonjs, node16, nodenext and bundler', async t => {
+    const { dependencies } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
+    const base = ['fastify', '@types/node', ...Object.keys(dependencies)]
+    // Every module setting without the peers (the case that broke); each peer set under some of
+    // them. The declaration files name no peer, so the peers only matter to the consumer's own
+    // files; a full matrix would only repeat these checks at 20 s or more each.
+    const cases: Array<[string, string[], string[]]> = [
+      ['no peers', [], Object.keys(MODULE_SETTINGS)],
+      ['prom-client', ['prom-client'], ['node16']],
+      ['ioredis', ['ioredis'], ['bundler']],
+      ['both peers', ['prom-client', 'ioredis'], ['commonjs']]
+    ]
+    const outside = mkdtempSync(join(tmpdir(), 'fastify-adaptive-concurrency-peers-'))
+    t.teardown(() => rmSync(outside, { recursive: true, force: true }))
+    const checks: Array<{ name: string, dir: string, config: string }> = []
+    for (const [name, peers, settings] of cases) {
+      const consumer = join(outside, name.replace(/ /g, '-'))
+      const modules = join(consumer, 'node_modules')
+      mkdirSync(join(modules, NAME), { recursive: true })
+      const untarred = await exec('tar', ['-xzf', join(dir, filename), '-C', join(modules, NAME), '--strip-components=1'], consumer)
+      t.equal(untarred.code, 0, `tar: ${untarred.stderr}`)
+      for (const pkg of [...base, ...peers]) {
+        mkdirSync(dirname(join(modules, pkg)), { recursive: true })
+        symlinkSync(join(ROOT, 'node_modules', pkg), join(modules, pkg), 'dir')
+      }
+      const files = ['consumer.ts', ...(peers.includes('prom-client') ? ['prom-client.ts'] : []), ...(peers.includes('ioredis') ? ['ioredis.ts'] : [])]
+      writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'peers-consumer', private: true, type: 'module' }))
+      writeFileSync(join(consumer, 'consumer.ts'), TS_PEERLESS)
+      writeFileSync(join(consumer, 'prom-client.ts'), TS_PROM_CLIENT)
+      writeFileSync(join(consumer, 'ioredis.ts'), TS_IOREDIS)
+      for (const setting of settings) {
+        const resolution = MODULE_SETTINGS[setting]
+        const config = `tsconfig.${setting}.json`
+        writeFileSync(join(consumer, config), JSON.stringify({
+          compilerOptions: { ...resolution, target: 'es2022', lib: ['es2022'], types: ['node'], strict: true, noEmit: true, skipLibCheck: false },
+          files
+        }))
+        checks.push({ name: `${name}, ${setting}`, dir: consumer, config })
+      }
+    }
+    // Two at a time: the box has two cores.
+    const results = new Map<string, Exit>()
+    const queue = checks.slice()
+    await Promise.all([0, 1].map(async () => {
+      for (let c = queue.shift(); c !== undefined; c = queue.shift()) {
+        results.set(c.name, await exec(process.execPath, [TSC, '-p', c.config], c.dir))
+      }
+    }))
+    for (const { name } of checks) {
+      const { code, stdout, stderr } = results.get(name) as Exit
+      t.equal(stdout, '', `${name}: no type errors`)
+      t.equal(code, 0, `${name}: ${stderr}`)
+    }
   })
 })

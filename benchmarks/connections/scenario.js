@@ -11,7 +11,8 @@
 // Runs from benchmarks/run.js (`--scenario new-connections`), each trial in a fresh server
 // process (benchmarks/scenario-server.js); results go to <results dir>/new-connections.{md,json} (run.js picks the folder).
 
-const fs = require('node:fs')
+const { message } = require('../lib/child-message')
+const { writeScenarioResults } = require('../lib/output')
 const path = require('node:path')
 const { fork } = require('node:child_process')
 const { createArrivalSchedule } = require('../lib/arrivals')
@@ -54,17 +55,6 @@ const median = (xs) => {
 function percentile (ttfb, p) {
   const v = ttfb.map((x) => x === null ? BURST_TIMEOUT_MS : x).sort((a, b) => a - b)
   return v[Math.min(v.length - 1, Math.ceil(p / 100 * v.length) - 1)]
-}
-
-function message (child, type) {
-  return new Promise((resolve, reject) => {
-    const onMessage = (msg) => {
-      if (msg.type === type) { child.off('message', onMessage); resolve(msg) }
-      if (msg.type === 'failed') reject(new Error(`server failed: ${msg.message}`))
-    }
-    child.on('message', onMessage)
-    child.once('exit', (code) => reject(new Error(`server exited (${code}) before '${type}'`)))
-  })
 }
 
 async function trial ({ rate, protection, durationMs, warmupMs, sloMs, timeoutMs, seed }) {
@@ -178,12 +168,7 @@ async function run ({ scenario: planned, protections, runs, durationMs, warmupMs
   }
   const rows = summarize(trials, protections.map((p) => p.name))
   const md = markdown(rows, meta, durationMs, planned.rate)
-  // As benchmarks/lib/report.js: the server's 100 ms samples go only to raw/ (git-ignored).
-  fs.mkdirSync(path.join(resultsDir, 'raw'), { recursive: true })
-  const committed = trials.map(({ samples, ...rest }) => rest)
-  fs.writeFileSync(path.join(resultsDir, `${scenario.name}.json`), JSON.stringify({ meta, rows, trials: committed }, null, 2) + '\n')
-  fs.writeFileSync(path.join(resultsDir, 'raw', `${scenario.name}.json`), JSON.stringify({ meta, rows, trials }) + '\n')
-  fs.writeFileSync(path.join(resultsDir, `${scenario.name}.md`), md)
+  writeScenarioResults(resultsDir, scenario.name, { meta, rows, trials }, md)
   return md
 }
 

@@ -12,7 +12,6 @@ const COLORS = {
   oracle: '#000000',
   'static-4x': '#999999',
   gradient2: '#1f77b4',
-  gradient: '#9467bd',
   vegas: '#2ca02c',
   aimd: '#ff7f0e'
 }
@@ -137,7 +136,11 @@ function chartFor (scenario, groups) {
       { title: 'in flight (the protection\'s count if it keeps one, else requests in the handler; every 100 ms)', series: inflightSeries() },
       { title: 'admitted (2xx) p99 per second of schedule, ms (log)', log: true, series: secondSeries('admittedP99') },
       { title: 'goodput per second (2xx, or a route\'s expected status, within the SLO)', series: secondSeries('goodput') },
-      { title: 'server event-loop delay p99 per 100 ms, ms (log)', log: true, logFloor: 1, series: sampleSeries('eventLoopDelayP99') }
+      { title: 'server event-loop delay p99 per 100 ms, ms (log)', log: true, logFloor: 1, series: sampleSeries('eventLoopDelayP99') },
+      // Scenarios with a long-lived route: how many of its requests the server holds open.
+      ...(firstRuns.some(({ trial }) => trial.samples.some((s) => typeof s.longLivedOpen === 'number'))
+        ? [{ title: 'long-lived requests open on the server (every 100 ms)', series: sampleSeries('longLivedOpen') }]
+        : [])
     ]
   })
 }
@@ -166,6 +169,7 @@ function writeScenarioResults (scenario, trials, meta, dir) {
     markdownTable(rows),
     '',
     classes ? '### Per traffic class\n\n' + classes + '\n' : '',
+    scenario.report ? scenario.report(groups) : '',
     targets ? '### Targets\n\n' + targets + '\n' : '',
     `![${scenario.name}](./${scenario.name}.svg)`,
     ''

@@ -8,6 +8,8 @@
 const { backlogScenarios } = require('./backlog-scenarios')
 const { trafficScenarios } = require('./traffic-scenarios')
 const { burstScenarios } = require('./burst-scenarios')
+const { cacheScenarios } = require('./cache-scenarios')
+const { longLivedScenarios, hungScenarios } = require('./longlived-scenarios')
 
 const SLOTS = 16
 const SERVICE_MS = 10
@@ -46,6 +48,8 @@ const SCENARIOS = [
     },
     shift: { dropAtMs: 10000, restoreAtMs: 20000 }
   },
+  // hung-downstream, hung-capacity-1: group 'hung' (lib/longlived-scenarios.js).
+  ...hungScenarios(downstream),
   ...[50, 80].map((pct) => ({
     ...downstream(`under-capacity-${pct}`, pct / 100, { targets: 'under' }),
     title: `Under capacity: offered ${pct} % of capacity, Poisson with bursts (2x the mean for 100 ms every 1 s)`,
@@ -86,17 +90,21 @@ const SCENARIOS = [
     title: 'Memory: async downstream at 10x capacity for 60 s (RSS growth after warm-up)',
     // Opt-in (--scenario memory): a minute per protection, and only the plugin's RSS matters.
     optIn: true,
-    protections: ['oracle', 'gradient2', 'gradient', 'vegas', 'aimd']
+    protections: ['oracle', 'gradient2', 'vegas', 'aimd']
   },
   ...backlogScenarios(downstream),
   // health-*, errors-*, routes-*, shift-*, cold-*: group 'traffic' (lib/traffic-scenarios.js).
   ...trafficScenarios(),
   // bursty-30, -50, -80: group 'bursty' (lib/burst-scenarios.js).
-  ...burstScenarios(downstream)
+  ...burstScenarios(downstream),
+  // cache-*: a share of cached answers that never wait (lib/cache-scenarios.js).
+  ...cacheScenarios(),
+  // ll-<kind>-<load>, ll-cold-poll: group 'longlived' (lib/longlived-scenarios.js).
+  ...longLivedScenarios()
 ]
 
 const BASELINES = ['none', 'under-pressure', 'oracle', 'static-4x']
-const ALGORITHMS = ['gradient2', 'gradient', 'vegas', 'aimd']
+const ALGORITHMS = ['gradient2', 'vegas', 'aimd']
 const UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS = 200
 
 // 'gradient2:noLoadTolerance=1.5;minLimit=8': an algorithm with some of its options, for

@@ -103,6 +103,10 @@ function evaluateTargets (scenario, runs) {
       check('goodput ≥ 95 % of oracle', m((r) => ratio(r.trial.total.goodput, r.oracle?.total.goodput)), (v) => v >= 0.95, pct)
     ]
     case 'traffic': return trafficChecks(scenario, runs, m, ratio)
+    case 'longlived': return longLivedChecks(scenario, m, ratio)
+    case 'hung': return [
+      recovery('shed within 1 s of the hang', m((r) => hungShedSeconds(r.trial, scenario) ?? Infinity), 1)
+    ]
     case 'memory': return [
       check('RSS growth ≤ 20 MB after warm-up', m((r) => r.trial.memory?.growthMb ?? null), (v) => v <= 20, (v) => `${v.toFixed(1)} MB`)
     ]
@@ -141,4 +145,31 @@ function trafficChecks (scenario, runs, m, ratio) {
   return checks
 }
 
-module.exports = { evaluateTargets, shiftRecovery, secondsUntilSettled, limitAcrossShift, median }
+// Long-lived requests next to ordinary traffic. Below capacity: ≤ 0.1 % of ordinary requests
+// refused, and the long-lived ones themselves ≤ 1 % refused. Overloaded: ordinary goodput
+// and admitted p99 as the reference's (the oracle: a static limit leaving the long-lived
+// route out).
+function longLivedChecks (scenario, m, ratio) {
+  if (scenario.rate < scenario.capacity) {
+    return [
+      check('ordinary ≤ 0.1 % refused', m((r) => r.trial.total.rejectedFraction), (v) => v <= 0.001, (v) => `${(v * 100).toFixed(3)} %`),
+      check('long-lived ≤ 1 % refused', m((r) => r.trial.sidecar?.refusedFraction ?? null), (v) => v <= 0.01, (v) => `${(v * 100).toFixed(2)} %`)
+    ]
+  }
+  return [
+    check('goodput ≥ 95 % of reference', m((r) => ratio(r.trial.total.goodput, r.oracle?.total.goodput)), (v) => v >= 0.95, pct),
+    check('admitted p99 ≤ 1.5x reference', m((r) => ratio(r.trial.total.admittedP99, r.oracle?.total.admittedP99)), (v) => v <= 1.5, times)
+  ]
+}
+
+// A hung downstream at shift.dropAtMs: seconds (per second of schedule, from the first whole
+// second after the hang: a second that starts before it mixes in the healthy part) until
+// every later second refuses at least 90 % of what the server can no longer serve:
+// rejected / offered ≥ 0.9 x (1 - capacityAfter / offered rate). null: never.
+function hungShedSeconds (trial, scenario) {
+  const from = Math.ceil(scenario.shift.dropAtMs / 1000)
+  return secondsUntilSettled(trial.perSecond, from, trial.perSecond.length, (s) =>
+    s.offered > 0 && s.rejected / s.offered >= 0.9 * Math.max(0, 1 - scenario.capacityAfter / s.offeredRate))
+}
+
+module.exports = { evaluateTargets, hungShedSeconds, longLivedChecks, shiftRecovery, secondsUntilSettled, limitAcrossShift, median }

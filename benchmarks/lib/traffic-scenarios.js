@@ -20,7 +20,7 @@ const LOADS = [
 ]
 const DURATION_MS = 8000
 const SHIFT_AT_MS = 8000
-const PROTECTIONS = ['oracle', 'gradient2', 'gradient', 'vegas', 'aimd']
+const PROTECTIONS = ['oracle', 'gradient2', 'vegas', 'aimd']
 
 /**
  * Mean downstream time per request (ms) and capacity (req/s) of a mix.

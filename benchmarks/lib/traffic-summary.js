@@ -7,6 +7,7 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
+const { readScenarioResults } = require('./output')
 
 const SHORT = [
   [/rejected/, 'rejected'],
@@ -60,11 +61,7 @@ function trafficSummary (scenarios, docs) {
 // Reads the traffic scenarios' results/<name>.json present in `dir` and writes dir/traffic.md.
 function writeTrafficSummary (scenarios, dir) {
   const traffic = scenarios.filter((s) => s.groups?.includes('traffic'))
-  const docs = {}
-  for (const s of traffic) {
-    const file = path.join(dir, `${s.name}.json`)
-    if (fs.existsSync(file)) docs[s.name] = JSON.parse(fs.readFileSync(file, 'utf8'))
-  }
+  const docs = readScenarioResults(traffic, dir)
   const out = path.join(dir, 'traffic.md')
   fs.writeFileSync(out, trafficSummary(traffic, docs))
   return out

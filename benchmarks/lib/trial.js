@@ -44,6 +44,9 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
   const samples = []
+  // Clients of their own beside the open-loop load (scenario.sidecar: long-lived requests),
+  // started with the load clock and stopped when the load has drained.
+  let sidecar = null
   child.on('message', (msg) => { if (msg.type === 'sample') samples.push(msg) })
   try {
     const { port } = await waitForMessage(child, 'ready', 15000)
@@ -69,11 +72,17 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
       onStart: () => {
         const started = waitForMessage(child, 'started', 5000)
         child.send({ type: 'start' })
+        if (scenario.sidecar) {
+          return started.then(() => {
+            sidecar = scenario.sidecar({ origin: `http://127.0.0.1:${port}`, durationMs, warmupMs, seed })
+          })
+        }
         return started
       }
     })
     // An overloaded unprotected server may take many seconds to get to this message; its
     // final snapshot is only a diagnostic, so do not wait long for it.
+    const sidecarResult = sidecar ? sidecar.stop() : undefined
     const finalMsg = waitForMessage(child, 'final', 800).catch(() => ({ snapshot: null }))
     child.send({ type: 'stop' })
     const final = await finalMsg
@@ -95,11 +104,14 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
       generatorCpuUsPerRequest: (cpu.user + cpu.system) / offeredTotal,
       maxClientQueue: load.maxQueued,
       errorCodes: load.errorCodes,
+      ...(sidecarResult ? { sidecar: sidecarResult } : {}),
       samples,
       memory: memoryGrowth(samples, warmupMs),
       final: { snapshot: final.snapshot }
     }
   } finally {
+    // Idempotent: after a failed load too, no client is left open.
+    sidecar?.stop()
     await waitForExit(child, 300)
   }
 }

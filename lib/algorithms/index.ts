@@ -3,7 +3,6 @@ import { invalidOption } from '../errors'
 import { describe } from '../validate'
 import { AIMDLimit, type AIMDLimitOptions } from './aimd'
 import { FixedLimit, type FixedLimitOptions } from './fixed'
-import { GradientLimit, type GradientLimitOptions } from './gradient'
 import { Gradient2Limit, type Gradient2LimitOptions } from './gradient2'
 import { VegasLimit, type VegasLimitOptions } from './vegas'
 import { WindowedLimit, type WindowedLimitOptions } from './windowed'
@@ -12,14 +11,14 @@ import type { LimitAlgorithm } from './types'
 export type { Sample, LimitAlgorithm, BaseLimitOptions } from './types'
 export type { ProbeOptions } from './baseline'
 export {
-  AIMDLimit, FixedLimit, GradientLimit, Gradient2Limit, VegasLimit, WindowedLimit,
-  type AIMDLimitOptions, type FixedLimitOptions, type GradientLimitOptions,
+  AIMDLimit, FixedLimit, Gradient2Limit, VegasLimit, WindowedLimit,
+  type AIMDLimitOptions, type FixedLimitOptions,
   type Gradient2LimitOptions, type VegasLimitOptions, type WindowedLimitOptions
 }
 
-export type AlgorithmName = 'gradient2' | 'gradient' | 'vegas' | 'aimd' | 'fixed'
+export type AlgorithmName = 'gradient2' | 'vegas' | 'aimd' | 'fixed'
 
-export const ALGORITHM_NAMES: readonly AlgorithmName[] = Object.freeze(['gradient2', 'gradient', 'vegas', 'aimd', 'fixed'])
+export const ALGORITHM_NAMES: readonly AlgorithmName[] = Object.freeze(['gradient2', 'vegas', 'aimd', 'fixed'])
 
 /**
  * Build a named algorithm from plugin options. Errors name options as the plugin user wrote
@@ -32,7 +31,6 @@ export function createAlgorithm (name: AlgorithmName, options?: object, window?:
   let algorithm: LimitAlgorithm
   switch (name) {
     case 'gradient2': algorithm = new Gradient2Limit(opts, prefix); break
-    case 'gradient': algorithm = new GradientLimit(opts, prefix); break
     case 'vegas': algorithm = new VegasLimit(opts, prefix); break
     case 'aimd': algorithm = new AIMDLimit(opts, prefix); break
     case 'fixed': algorithm = new FixedLimit(opts, prefix); break

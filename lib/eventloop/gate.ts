@@ -38,22 +38,23 @@ export interface EventLoopOptions {
 
 export const DEFAULT_EVENT_LOOP_MAX_WAIT = 40
 
-export class EventLoopGate {
+export class EventLoopGate<T = () => void> {
   readonly maxWait: number
   readonly tracker: LoopTurnTracker
   /** Runs admitted requests in short batches while shedding (the plugin routes them through it). */
-  readonly pacer: LoopPacer
+  readonly pacer: LoopPacer<T>
   /** Requests shed by this gate. */
   shed = 0
   /** The most important partition's name, when partitions are declared. */
   readonly spared: string | undefined
   private blipTurn = -1
 
-  constructor (maxWait: number = DEFAULT_EVENT_LOOP_MAX_WAIT, loop?: LoopTurnOptions, spared?: string) {
+  /** `proceed` runs what the pacer queued (default: calls it). */
+  constructor (maxWait: number = DEFAULT_EVENT_LOOP_MAX_WAIT, loop?: LoopTurnOptions, spared?: string, proceed?: (item: T) => void) {
     this.maxWait = maxWait
     this.spared = spared
     this.tracker = new LoopTurnTracker(loop)
-    this.pacer = new LoopPacer(loop)
+    this.pacer = new LoopPacer<T>(loop, proceed)
   }
 
   /** 'event-loop' when a request of `partition` must be shed now. */

@@ -34,12 +34,21 @@ export const REST_BUDGET_MS = 1
 /** Weight of a new per-request time measurement. */
 const SMOOTHING = 0.25
 
-export class LoopPacer {
+/** How a queued item runs: a plain continuation is called. */
+function callIt (item: unknown): void {
+  (item as () => void)()
+}
+
+/**
+ * `T`: what waits in the queue. The plugin queues its per-request record and runs each one through
+ * one shared `proceed`, so pacing allocates no closure per request.
+ */
+export class LoopPacer<T = () => void> {
   /** Set once the gate sheds or sees a slow turn; cleared when the loop keeps up again. */
   active = false
   /** Requests run from the queue since creation (for tests and diagnostics). */
   paced = 0
-  private queue: Array<(() => void) | undefined> = []
+  private queue: Array<T | undefined> = []
   private head = 0
   private scheduled = false
   private resting = false
@@ -54,8 +63,10 @@ export class LoopPacer {
   private readonly now: () => number
   private readonly defer: (fn: () => void) => void
   private readonly drain: () => void
+  private readonly proceed: (item: T) => void
 
-  constructor (options: LoopTurnOptions = {}) {
+  constructor (options: LoopTurnOptions = {}, proceed: (item: T) => void = callIt) {
+    this.proceed = proceed
     this.now = options.now ?? performance.now.bind(performance)
     this.defer = options.defer ?? setImmediate
     // One bound function for the life of the pacer: no closure per batch or per request.
@@ -89,10 +100,10 @@ export class LoopPacer {
     if (this.pending === 0 && this.now() - this.batchEnd > idleMs) this.active = false
   }
 
-  /** Run `next` now, or, while pacing, from a later check phase in arrival order. */
-  run (next: () => void): void {
-    if (!this.active) return next()
-    this.queue.push(next)
+  /** Run `item` now, or, while pacing, from a later check phase in arrival order. */
+  run (item: T): void {
+    if (!this.active) return this.proceed(item)
+    this.queue.push(item)
     if (!this.scheduled) {
       this.scheduled = true
       this.defer(this.drain)
@@ -140,10 +151,10 @@ export class LoopPacer {
     const queue = this.queue
     try {
       while (this.head < queue.length) {
-        const next = queue[this.head] as () => void
+        const item = queue[this.head] as T
         queue[this.head++] = undefined
         ran++
-        next()
+        this.proceed(item)
         elapsed = this.now() - start
         if (elapsed >= BATCH_BUDGET_MS) break
       }

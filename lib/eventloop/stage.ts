@@ -8,19 +8,21 @@ import { EventLoopGate } from './gate'
 export function attachEventLoopStage (ctx: StageContext): AdmissionStage | undefined {
   const settings = ctx.options.eventLoop
   if (settings === undefined) return undefined
-  const gate = new EventLoopGate(settings.maxWait, ctx.options.internal.loop, ctx.options.partitions?.set.list[0].name)
-  gate.pacer.watch(ctx.fastify.server)
-  const pacer = gate.pacer
-  return {
+  const stage: AdmissionStage = {
     enter (state: RequestState): 'event-loop' | undefined {
       return gate.check(state.partition)
     },
     admitted (state: RequestState): boolean {
       // Continues the request now, or from the check phase in a short batch while shedding.
-      // This is the last admission stage (see lib/plugin.ts), so continuing is calling `done`:
-      // no per-request closure for ctx.resume().
-      pacer.run(state.done)
+      // Either way through the pipeline (ctx.resume), whose last step after admission gives a
+      // long-lived request's permit back and watches the others' headers.
+      pacer.run(state)
       return false
     }
   }
+  // One shared continuation for every paced request: no per-request closure.
+  const gate = new EventLoopGate<RequestState>(settings.maxWait, ctx.options.internal.loop, ctx.options.partitions?.set.list[0].name, (state) => { ctx.resume(state, stage) })
+  gate.pacer.watch(ctx.fastify.server)
+  const pacer = gate.pacer
+  return stage
 }

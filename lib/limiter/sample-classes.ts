@@ -39,6 +39,16 @@
 // The clamp at 1 keeps a sample faster than its class's baseline from reading as "less than no
 // queue": the algorithm's own baseline stays at 1 instead of chasing each class's fastest moment.
 //
+// Long-lived: a class is marked `longLived` (the plugin then stops holding a permit for its
+// requests: long-polls, routes that wait on an event rather than on capacity) once a window of its
+// samples has its low quantile at `longLivedAfter` or more: a quarter of the window at least that
+// long. Only a class's own history can say so, and a class that has been fast for long is not
+// asked again: after RING windows below the threshold (160 samples) it is latched ordinary for
+// good, so a downstream that hangs on a route that used to be fast stays an overload. Its hung
+// requests could not teach it anyway: past `signal.timeout` and far slower than the class's
+// baseline they are drops, and drops are never observed. Long-lived is for good too: the class
+// gets no more samples.
+//
 // Until its first window closes a class has no baseline and its samples are not fed to the
 // algorithm (nothing to compare with yet), except drops, which always are: a drop is an overload
 // signal whatever the latency. Classes are capped (`max`): past the cap, a new class's samples
@@ -65,6 +75,8 @@ const REFERENCE_DECAY = 0.005
 const PEAK_DECAY = 0.999
 
 export const DEFAULT_MAX_SAMPLE_CLASSES = 1000
+/** A class a window of whose samples has its low quantile at least this long (ms) is long-lived. */
+export const DEFAULT_LONG_LIVED_AFTER_MS = 1000
 
 export class SampleClass {
   readonly name: string
@@ -72,6 +84,12 @@ export class SampleClass {
   baseline = Infinity
   /** Samples seen (success or drop). */
   samples = 0
+  /** Learned: a window of its samples was long (see the top of this file). */
+  longLived = false
+  /** A window's low quantile from which on a class is long-lived (ms); Infinity: never. */
+  private readonly longLivedAfter: number
+  /** Windows whose low quantile was below `longLivedAfter`; at RING the class is latched ordinary. */
+  private fastWindows = 0
   private readonly all = new WindowQuantile(WINDOW)
   // Its median: five samples are too few for a low quantile that two freak answers could set.
   private readonly lowLoad = new WindowQuantile(LOW_WINDOW, 0.5)
@@ -81,8 +99,9 @@ export class SampleClass {
   /** A lower window of any samples, waiting for the next one to confirm it. */
   private pendingLow = NaN
 
-  constructor (name: string) {
+  constructor (name: string, longLivedAfter = DEFAULT_LONG_LIVED_AFTER_MS) {
     this.name = name
+    this.longLivedAfter = longLivedAfter
   }
 
   /**
@@ -91,13 +110,21 @@ export class SampleClass {
    */
   observe (rtt: number, lowLoad: boolean, spare: boolean): void {
     this.samples++
-    this.confirmLower(this.all.add(rtt))
+    const low = this.all.add(rtt)
+    this.judgeLongLived(low)
+    this.confirmLower(low)
     // The first baseline comes from a whole window.
     if (lowLoad && this.baseline !== Infinity) this.lower(this.lowLoad.add(rtt))
     if (spare) {
       const quiet = this.spare.add(rtt)
       if (!Number.isNaN(quiet)) this.push(quiet)
     }
+  }
+
+  private judgeLongLived (low: number): void {
+    // NaN (no window closed) compares false both ways.
+    if (low < this.longLivedAfter) this.fastWindows++
+    else if (low >= this.longLivedAfter && this.fastWindows < RING) this.longLived = true
   }
 
   /**
@@ -150,6 +177,8 @@ export interface SampleClassStats {
 
 export class SampleClasses {
   readonly max: number
+  /** See SampleClass: from which no-load latency (ms) a class is long-lived; Infinity: never. */
+  readonly longLivedAfter: number
   /** Used for permits that name no class. */
   readonly fallback: SampleClass
   private readonly byName = new Map<string, SampleClass>()
@@ -161,8 +190,9 @@ export class SampleClasses {
   /** Reused for every normalized sample: the algorithm must not keep it past onSample. */
   private readonly sample: Sample = { rtt: 0, inflight: 0, dropped: false, at: 0 }
 
-  constructor (max = DEFAULT_MAX_SAMPLE_CLASSES) {
+  constructor (max = DEFAULT_MAX_SAMPLE_CLASSES, longLivedAfter = DEFAULT_LONG_LIVED_AFTER_MS) {
     this.max = max
+    this.longLivedAfter = longLivedAfter
     this.fallback = this.get('default') as SampleClass
   }
 
@@ -171,7 +201,7 @@ export class SampleClasses {
     let cls = this.byName.get(name)
     if (cls === undefined) {
       if (this.byName.size >= this.max) return null
-      cls = new SampleClass(name)
+      cls = new SampleClass(name, this.longLivedAfter)
       this.byName.set(name, cls)
     }
     return cls
@@ -206,6 +236,13 @@ export class SampleClasses {
     let learned = 0
     for (const cls of this.byName.values()) if (cls.baseline !== Infinity) learned++
     return { classes: this.byName.size, learned, unsampled: this.unsampled }
+  }
+
+  /** The names of the classes learned long-lived. */
+  longLived (): string[] {
+    const out: string[] = []
+    for (const cls of this.byName.values()) if (cls.longLived) out.push(cls.name)
+    return out
   }
 
   /** Each class's baseline (ms), slowest first, at most `n` of them. */

@@ -17,8 +17,10 @@
 // `instance` to see them apart. `close()` detaches the app, so closed apps stop being reported.
 import type { Counter, Gauge, Metric, Registry } from 'prom-client'
 import { errors } from '../errors'
+import type { MetricsRegistry } from '../observability/options'
 import type { LimiterObserver, LimiterStats, Outcome, RejectReason } from '../limiter/events'
 import type { Sample } from '../algorithms/types'
+import type { LongLivedStatus } from '../longlived/tracker'
 import { bucketIndex, PreaggregatedHistogram, type HistogramSeries } from './preaggregated-histogram'
 
 export const METRIC_PREFIX = 'fastify_adaptive_concurrency_'
@@ -37,14 +39,16 @@ export interface PartitionGaugeValues {
 }
 
 export interface PrometheusMetricsOptions {
-  /** The registry to register into. Default: prom-client's global registry. */
-  registry?: Registry
+  /** The registry to register into (a prom-client Registry). Default: prom-client's global registry. */
+  registry?: MetricsRegistry
   /** Live limiter counters; read at scrape time only. */
   stats: LimiterStats
   /** Current wait-queue length, when the limiter queues. Reported as 0 otherwise. */
   queueLength?: () => number
   /** Current partitions, when the limiter partitions. */
   partitions?: () => Iterable<PartitionGaugeValues>
+  /** What holds no permit (websockets, long-lived routes' requests, responses still sending), read at scrape time. */
+  longLived?: () => LongLivedStatus
   /** Value of the `instance` label that tells apps sharing a registry apart. Default "default". */
   instance?: string
   /** Upper bounds (seconds) of the sample RTT histogram. Used only when this call creates it. */
@@ -94,6 +98,7 @@ interface Source {
   readonly stats: LimiterStats
   readonly queueLength: (() => number) | undefined
   readonly partitions: (() => Iterable<PartitionGaugeValues>) | undefined
+  readonly longLived: (() => LongLivedStatus) | undefined
   readonly series: SeriesCounts[]
 }
 
@@ -110,6 +115,8 @@ interface Family {
   queueLength: Gauge
   partitionLimit: Gauge
   partitionInflight: Gauge
+  longLivedOpen: Gauge
+  longLivedRouteOpen: Gauge
   admitted: Counter
   rejected: Counter
   succeeded: Counter
@@ -135,7 +142,8 @@ function newSeries (labels: SeriesLabels, buckets: number): SeriesCounts {
 
 /** Create (or reuse, on a registry that already has them) the metrics and attach one source. */
 export function createPrometheusMetrics (options: PrometheusMetricsOptions, prom: PromClient = loadPromClient()): PrometheusMetrics {
-  const registry = options.registry ?? prom.register
+  // The option is typed by shape (see MetricsRegistry); checked at startup to be a Registry.
+  const registry = (options.registry as Registry | undefined) ?? prom.register
   const family = getOrCreateFamily(prom, registry, options.rttBuckets ?? DEFAULT_RTT_BUCKETS)
   const instance = options.instance ?? 'default'
   // The histogram may come from an earlier app: its bounds win over this call's rttBuckets.
@@ -146,6 +154,7 @@ export function createPrometheusMetrics (options: PrometheusMetricsOptions, prom
     stats: options.stats,
     queueLength: options.queueLength,
     partitions: options.partitions,
+    longLived: options.longLived,
     series: [unpartitioned]
   }
   const byPartition = new Map<string, SeriesCounts>()
@@ -238,6 +247,23 @@ function getOrCreateFamily (prom: PromClient, registry: Registry, buckets: reado
       for (const src of sources) {
         if (src.partitions === undefined) continue
         for (const p of src.partitions()) g.inc({ instance: src.labels.instance, partition: p.name }, p.inflight)
+      }
+    }),
+    longLivedOpen: gauge('longlived_open', 'Requests open now that hold no permit, by kind: websocket, waiting (long-lived routes), sending (headers written, body still going out)', ['instance', 'kind'], (g, sources) => {
+      for (const src of sources) {
+        if (src.longLived === undefined) continue
+        const ll = src.longLived()
+        const instance = src.labels.instance
+        g.inc({ instance, kind: 'websocket' }, ll.websockets)
+        g.inc({ instance, kind: 'waiting' }, ll.waiting)
+        g.inc({ instance, kind: 'sending' }, ll.sending)
+      }
+    }),
+    longLivedRouteOpen: gauge('longlived_route_open', 'Requests open now that hold no permit, by route (routes with any open, and long-lived routes)', ['instance', 'route'], (g, sources) => {
+      for (const src of sources) {
+        if (src.longLived === undefined) continue
+        const routes = src.longLived().routes
+        for (const route in routes) g.inc({ instance: src.labels.instance, route }, routes[route].open)
       }
     }),
     admitted: counter('admitted_total', 'Requests admitted by the limiter', ['instance', 'partition'], perSeries('admitted')),

@@ -4,6 +4,7 @@
 // observer.
 import type { FastifyBaseLogger } from 'fastify'
 import type { LimiterObserver, LimiterStats } from '../limiter/events'
+import type { LongLivedStatus } from '../longlived/tracker'
 import { createPrometheusMetrics, type PartitionGaugeValues, type PrometheusMetrics } from '../metrics/prometheus'
 import { createChannelsObserver } from './channels'
 import { History } from './history'
@@ -28,7 +29,8 @@ export interface Observability {
 export function attachObservability (
   limiter: ObservedLimiter,
   options: ResolvedObservability,
-  logger: FastifyBaseLogger
+  logger: FastifyBaseLogger,
+  longLived?: () => LongLivedStatus
 ): Observability {
   const { instance } = options
   let history: History | undefined
@@ -56,7 +58,8 @@ export function attachObservability (
       instance,
       stats: limiter,
       queueLength: limiter.queue === undefined ? undefined : () => (limiter.queue as { length: number }).length,
-      partitions: limiter.partitions === undefined ? undefined : () => partitionGauges(limiter)
+      partitions: limiter.partitions === undefined ? undefined : () => partitionGauges(limiter),
+      longLived
     })
     limiter.addObserver(metrics.observer)
   }

@@ -155,6 +155,13 @@ export class History {
     return Number.isNaN(v) ? undefined : v
   }
 
+  /** Refusals in the open second and the last completed one: "shedding now" without a clock read per refusal. */
+  recentRejections (): number {
+    this.tick()
+    const last = this.size === 0 ? 0 : this.rejectedCounts[(this.next - 1 + this.capacity) % this.capacity]
+    return this.rejected + last
+  }
+
   /** Close every second that has ended. A clock that steps back is treated as "same second". */
   tick (): void {
     const current = Math.floor(this.now() / 1000)

@@ -1,12 +1,21 @@
 // The `observability` option, read once: instance name, Prometheus metrics, logs, history.
-import type { Registry } from 'prom-client'
 import { invalidOption } from '../errors'
 import { booleanOption, describe, knownKeys, numberOption, objectOption } from '../validate'
 
+/**
+ * What the plugin needs of a prom-client `Registry`, typed by its shape: prom-client is an optional
+ * peer, and naming its types here would break the type check of every app that does not install
+ * it. A real `Registry` satisfies this (checked in test/types/entries.tst.ts).
+ */
+export interface MetricsRegistry {
+  getSingleMetric (name: string): unknown
+  registerMetric (metric: never): void
+}
+
 /** `metrics` option: `true` registers on prom-client's default registry. */
 export interface MetricsOptions {
-  /** Default: prom-client's global registry. */
-  registry?: Registry
+  /** A prom-client `Registry`. Default: prom-client's global registry. */
+  registry?: MetricsRegistry
   /** Upper bounds (seconds) of the sample RTT histogram. Used by the first app on a registry. */
   rttBuckets?: number[]
 }
@@ -25,7 +34,7 @@ export interface HistoryOptions {
 
 export interface ResolvedObservability {
   instance: string
-  metrics: { registry: Registry | undefined, rttBuckets: number[] | undefined } | undefined
+  metrics: { registry: MetricsRegistry | undefined, rttBuckets: number[] | undefined } | undefined
   sheddingInterval: number | undefined
   historySeconds: number | undefined
 }
@@ -78,7 +87,7 @@ function resolveMetrics (value: unknown): ResolvedObservability['metrics'] {
   const o = objectOption('observability.metrics', value) as Record<string, unknown>
   knownKeys('observability.metrics', o, ['registry', 'rttBuckets'])
   const registry = o.registry
-  if (registry !== undefined && (registry === null || typeof (registry as Registry).getSingleMetric !== 'function')) {
+  if (registry !== undefined && (registry === null || typeof (registry as MetricsRegistry).getSingleMetric !== 'function')) {
     invalidOption('observability.metrics.registry', `expected a prom-client Registry, got ${describe(registry)}`)
   }
   const buckets = o.rttBuckets
@@ -87,5 +96,5 @@ function resolveMetrics (value: unknown): ResolvedObservability['metrics'] {
       buckets.every((b, i) => typeof b === 'number' && Number.isFinite(b) && b > 0 && (i === 0 || b > buckets[i - 1]))
     if (!ok) invalidOption('observability.metrics.rttBuckets', 'expected a non-empty array of increasing positive numbers (seconds)')
   }
-  return { registry: registry as Registry | undefined, rttBuckets: buckets as number[] | undefined }
+  return { registry: registry as MetricsRegistry | undefined, rttBuckets: buckets as number[] | undefined }
 }

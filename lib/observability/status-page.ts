@@ -56,6 +56,7 @@ export function renderStatusPage (options: StatusPageOptions = {}): string {
   <span class="stat">in flight <b id="inflight">-</b></span>
   <span class="stat">admitted <b id="admitted">-</b></span>
   <span class="stat">rejected <b id="rejected">-</b></span>
+  <span class="stat">long-lived open <b id="longlived">-</b></span>
   <span class="stat"><b id="state">-</b></span>
   <span class="stat" id="updated"></span>
   <span id="error"></span>
@@ -171,6 +172,15 @@ export function renderStatusPage (options: StatusPageOptions = {}): string {
 
   function setText (id, v) { document.getElementById(id).textContent = v }
 
+  function longLivedTitle (ll) {
+    var lines = ['websockets ' + ll.websockets, 'waiting ' + ll.waiting, 'sending ' + ll.sending]
+    Object.keys(ll.routes || {}).forEach(function (r) {
+      var x = ll.routes[r]
+      lines.push(r + ': ' + x.open + ' open' + (x.longLived === 'no' ? '' : ' (' + x.longLived + ')'))
+    })
+    return lines.join('\\n')
+  }
+
   function poll () {
     fetch(CONFIG.dataUrl, { headers: { accept: 'application/json' }, cache: 'no-store' })
       .then(function (res) { if (!res.ok) throw new Error('HTTP ' + res.status); return res.json() })
@@ -182,9 +192,15 @@ export function renderStatusPage (options: StatusPageOptions = {}): string {
         setText('algorithm', snap.algorithm === undefined ? '-' : String(snap.algorithm))
         setText('limit', fmt(snap.limit)); setText('inflight', fmt(snap.inflight))
         setText('admitted', fmt(snap.admitted)); setText('rejected', fmt(snap.rejected))
+        var ll = snap.longLived
+        setText('longlived', ll ? fmt(ll.open) : '-')
+        document.getElementById('longlived').title = ll ? longLivedTitle(ll) : ''
+        // Shedding is what was refused lately, not whether in-flight touched the limit this instant.
         var st = document.getElementById('state')
-        st.textContent = snap.overloaded ? 'at limit: shedding' : 'below limit'
-        st.className = snap.overloaded ? 'bad' : 'ok'
+        var shedding = snap.shedding === undefined ? snap.overloaded : snap.shedding
+        var refused = h.length ? h[h.length - 1].rejected : null
+        st.textContent = shedding ? 'shedding' + (refused ? ': ' + fmt(refused) + ' refused/s' : '') : (snap.overloaded ? 'at limit' : 'below limit')
+        st.className = shedding ? 'bad' : 'ok'
         setText('updated', 'updated ' + new Date().toLocaleTimeString())
         setText('error', '')
         render()

@@ -8,6 +8,15 @@
 // releases a permit exactly once. 'close' is used because in Fastify 5 onResponse does not fire
 // when the client aborts, which would leak permits.
 //
+// The permit counts the server's work, not the connection's life (lib/longlived/tracker.ts):
+// - a long-lived request (a websocket handshake, a long-lived route's request) gives its permit
+//   back with no sample as soon as it is admitted;
+// - any other request gives it back, with its sample, when its response headers are written:
+//   ONE shared writeHead per registration stands in for the response's own (kept on the record),
+//   which Node calls for explicit headers and implicit ones alike (first write, end, flushHeaders;
+//   HTTP/1.1 and the HTTP/2 compatibility API). A streamed body or a slow reader then holds no
+//   permit. Whichever of headers and 'close' comes first releases; the other finds it released.
+//
 // Every refusal, from any stage, leaves through `refuse` (lib/refusal.ts).
 import type { ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
@@ -17,6 +26,7 @@ import { Permit } from '../limiter/permit'
 import type { ResolvedOptions } from '../options'
 import { createRefusal, type RefuseFunction, type RejectReason } from '../refusal'
 import type { RequestClasses } from '../signal/request-class'
+import { SENDING, type LongLivedTracker } from '../longlived/tracker'
 import { outcomeOf, type PressureProbe } from '../signal/outcome'
 import { RequestState } from './request-state'
 import { PASS, type AdmissionStage, type CapacityStage, type StageContext, type StageLifecycle } from './stage'
@@ -30,6 +40,8 @@ export interface PipelineOptions<S, C> {
   readonly limiter: Omit<LimiterOptions<RequestState>, 'onGranted' | 'onQueueReject'>
   readonly classes: RequestClasses | undefined
   readonly pressure: PressureProbe
+  /** Counts what holds no permit: websockets, long-lived routes' requests, responses still sending. */
+  readonly longLived: LongLivedTracker
   /**
    * Builds the admission stages. The order of the returned object's keys is the order in which
    * they run; an undefined stage (a feature turned off) is left out.
@@ -51,12 +63,14 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
   private readonly answer: RefuseFunction
   private readonly classes: RequestClasses | undefined
   private readonly pressure: PressureProbe
+  private readonly longLived: LongLivedTracker
   private readonly signal: ResolvedOptions['signal']
   /** Per registration, so two instances of the plugin (say, per prefix) never share a slot. */
   private readonly kState = Symbol('adaptive-concurrency.request')
   // Bound once: shared by every request, so no per-request closure.
   readonly onRequest: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
   private readonly onClose: (this: ServerResponse) => void
+  private readonly onWriteHead: (this: Carrier) => unknown
 
   constructor (opts: PipelineOptions<S, C>) {
     const options = opts.options
@@ -67,6 +81,7 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
     })
     this.classes = opts.classes
     this.pressure = opts.pressure
+    this.longLived = opts.longLived
     this.signal = options.signal
     this.answer = createRefusal({ rejection: options.rejection, onRefused: options.sessions?.onRefused, limiter: this.limiter })
     const ctx: StageContext = {
@@ -84,6 +99,14 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
     const pipeline = this
     this.onRequest = function onRequest (request, reply, done) { pipeline.enter(request, reply, done) }
     this.onClose = function onResponseClose (this: ServerResponse) { pipeline.closed(this) }
+    const kState = this.kState
+    this.onWriteHead = function writeHead (this: Carrier) {
+      const state = this[kState] as RequestState
+      const result = (state.writeHead as (...args: unknown[]) => unknown).apply(this, arguments as unknown as unknown[])
+      // After the response's own writeHead: `classify` sees headersSent and the final statusCode.
+      pipeline.headers(state, this)
+      return result
+    }
   }
 
   /** A queued request got its permit (the limiter's onGranted). */
@@ -132,6 +155,19 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
       const stage = stages[i]
       if (stage.admitted !== undefined && !stage.admitted(state)) return
     }
+    const permit = state.permit as Permit<RequestState>
+    // Released already: the client left while a stage held the request.
+    if (!permit.released) {
+      const kind = state.longLived
+      if (kind !== 0) {
+        this.release(state, permit, 'ignore')
+        this.longLived.open(state, kind)
+      } else {
+        const raw = state.reply.raw
+        state.writeHead = raw.writeHead
+        raw.writeHead = this.onWriteHead as ServerResponse['writeHead']
+      }
+    }
     state.done()
   }
 
@@ -158,13 +194,31 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
       this.limiter.cancel(waiter)
       return
     }
+    if (state.opened !== 0) this.longLived.close(state)
     const permit = state.permit
     if (permit === undefined || permit.released) return
+    // Closed before its headers: the work counts only if the response ended.
+    this.finish(state, permit, raw.writableEnded, state.reply.statusCode)
+  }
+
+  /** The response's headers were written: the server's work is done. */
+  private headers (state: RequestState, raw: ServerResponse): void {
+    const permit = state.permit
+    if (permit === undefined || permit.released) return
+    // A client that left is seen here before its 'close' fires (on the next tick).
+    this.finish(state, permit, !clientGone(raw), raw.statusCode)
+    this.longLived.open(state, SENDING)
+  }
+
+  /** Classify the request's sample (`done`: the server did its work for a client still there) and release. */
+  private finish (state: RequestState, permit: Permit<RequestState>, done: boolean, statusCode: number): void {
     const reply = state.reply
-    let outcome = outcomeOf(this.signal, reply, raw, this.limiter.elapsed(permit))
+    const rtt = this.limiter.elapsed(permit)
+    const classes = this.classes
+    let outcome = outcomeOf(this.signal, reply, done, statusCode, rtt, classes)
     // Under-pressure sees event-loop and memory saturation that latency alone may hide.
     if (outcome === 'success' && this.pressure.isUnderPressure !== undefined && this.pressure.isUnderPressure()) outcome = 'drop'
-    if (this.classes !== undefined && outcome !== 'ignore') permit.sampleClass = this.classes.classOf(reply.request)
+    if (classes !== undefined && outcome !== 'ignore') permit.sampleClass = classes.classOf(reply.request)
     this.release(state, permit, outcome)
   }
 

@@ -4,6 +4,7 @@
 // find it without a closure.
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { Permit } from '../limiter/permit'
+import type { LongLivedKind, LongLivedRoute } from '../longlived/tracker'
 import type { Waiter } from '../limiter/wait-queue'
 
 export class RequestState {
@@ -13,8 +14,16 @@ export class RequestState {
   readonly done: HookHandlerDoneFunction
   /** The request's partition as named by its route or the chooser (with `partitions` only). */
   partition: string | undefined = undefined
-  /** Held from admission until the response closes. */
+  /** Held from admission until the response headers are written (or it closes first). */
   permit: Permit<RequestState> | undefined = undefined
+  /** The route's long-lived record (lib/longlived/tracker.ts), set by the route stage. */
+  route: LongLivedRoute | undefined = undefined
+  /** Set by the route stage: a websocket or a long-lived route's request gives its permit back once admitted. */
+  longLived: LongLivedKind = 0
+  /** What the request is counted open as while it holds no permit; 0 otherwise. */
+  opened: LongLivedKind = 0
+  /** The response's own writeHead, called through by the pipeline's shared one. */
+  writeHead: ((...args: never[]) => unknown) | undefined = undefined
   /** Set while the request waits in the queue. */
   waiter: Waiter<RequestState> | undefined = undefined
   /** Sessions: the request belongs to an active session (the overload rule counts these in flight). */

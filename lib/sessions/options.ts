@@ -70,11 +70,13 @@ export function resolveSessions (value: unknown, internal: InternalHooks): Resol
     clock: internal.sessionClock,
     timers: internal.drainTimers
   }
+  const tracker = new SessionTracker(trackerOptions)
   return {
     key,
     onRefused,
-    tracker: new SessionTracker(trackerOptions),
-    policy: new SessionOverloadPolicy(opts.overload as OverloadPolicyOptions | undefined),
+    tracker,
+    // The reserve follows the sessions this tracker counts as active.
+    policy: new SessionOverloadPolicy(opts.overload as OverloadPolicyOptions | undefined, tracker),
     store: opts.store as SessionStore | undefined
   }
 }

@@ -9,7 +9,6 @@
 // decides: 'open' grants the seat (and warns at most once per `warnInterval`), 'closed' answers
 // 'unavailable' so the caller refuses the new session, and gives back the seat if the register
 // runs after all, late. Existing sessions never depend on Redis.
-import type { Cluster, Redis } from 'ioredis'
 import { invalidOption } from '../errors'
 import { enumOption, functionOption, numberOption, objectOption, knownKeys, describe } from '../validate'
 import { Deadlines, StoreTimeoutError } from './deadline'
@@ -19,9 +18,19 @@ import type { Seat, SessionStore, StoreLogger } from './store'
 
 export type StoreErrorPolicy = 'open' | 'closed'
 
+/**
+ * What the store needs of an ioredis client (`Redis` or `Cluster`), typed by its shape: ioredis is
+ * an optional peer, and naming its types here would break the type check of every app that does
+ * not install it. Both real clients satisfy this (checked in test/types/entries.tst.ts).
+ */
+export interface RedisClient {
+  defineCommand (name: string, definition: { lua: string, numberOfKeys?: number }): void
+  zrem (key: string, ...members: string[]): Promise<number>
+}
+
 export interface RedisStoreOptions {
   /** A connected ioredis client (Redis or Cluster). The store never closes it. */
-  client: Redis | Cluster
+  client: RedisClient
   /** Redis key of the seat pool; processes sharing a cap must use the same key. */
   key?: string
   /** Longest a Redis call may take, in ms (default 100). */
@@ -57,7 +66,7 @@ export class RedisStore implements SessionStore {
   /** Failures seen (errors and timeouts), for tests and diagnostics. */
   failures = 0
 
-  private readonly client: Redis & SeatCommands
+  private readonly client: RedisClient & SeatCommands
   private readonly pool: string
   private readonly warnInterval: number
   private readonly logger: StoreLogger | undefined
@@ -102,12 +111,12 @@ export class RedisStore implements SessionStore {
     this.deadlines = new Deadlines(this.storeTimeout, this.clock)
     this.warnThrottle = new LogThrottle(this.warnInterval, this.clock)
 
-    const redis = options.client as Redis
+    const redis = options.client
     redis.defineCommand('fastifyConcurrencyRegister', { numberOfKeys: 1, lua: REGISTER_SCRIPT })
     redis.defineCommand('fastifyConcurrencyHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT_SCRIPT })
     redis.defineCommand('fastifyConcurrencyCount', { numberOfKeys: 1, lua: COUNT_SCRIPT })
     redis.defineCommand('fastifyConcurrencyRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT })
-    this.client = redis as Redis & SeatCommands
+    this.client = redis as RedisClient & SeatCommands
 
     this.timer = setInterval(() => { this.flush() }, this.heartbeatInterval)
     // The heartbeat must not keep a process alive that has nothing else to do.

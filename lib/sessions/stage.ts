@@ -10,6 +10,7 @@
 // sessionless apps. Until a drain starts it then costs one boolean check per request.
 import type { FastifyInstance } from 'fastify'
 import { invalidOption } from '../errors'
+import type { Permit } from '../limiter/permit'
 import type { RequestState } from '../pipeline/request-state'
 import type { AdmissionStage, StageContext } from '../pipeline/stage'
 import type { SessionOverloadPolicy } from './overload-policy'
@@ -43,6 +44,8 @@ class Sessions implements SessionsStage {
   /** Sessions are configured, or a drain was started: enter() has work to do only then. */
   private screening: boolean
   private drainCalled = false
+  /** Set while a new session refused after taking its permit gives the permit back. */
+  private withdrawing = false
 
   constructor (ctx: StageContext, sessions: ResolvedSessions | undefined, drainTimeout: number | undefined) {
     this.ctx = ctx
@@ -67,13 +70,14 @@ class Sessions implements SessionsStage {
       return 'draining'
     }
     const key = this.keyFor(state)
-    const cls = tracker.classify(key)
+    const now = tracker.now()
+    const cls = tracker.classify(key, now)
     const active = cls === 'active'
     state.activeSession = active
     state.newSessionKey = cls === 'new' ? key : undefined
     if (tracker.refusedByDrain(cls)) return 'draining'
     const limiter = this.ctx.limiter
-    return policy.admits(active, limiter.limit, limiter.inflight) || active ? undefined : 'limit'
+    return policy.admits(active, limiter.limit, limiter.inflight, now) || active ? undefined : 'limit'
   }
 
   /** Count an active-session request in flight and seat a new session. */
@@ -95,7 +99,10 @@ class Sessions implements SessionsStage {
   }
 
   released (state: RequestState): void {
-    this.policy?.finished(state.activeSession)
+    const policy = this.policy
+    if (policy === undefined) return
+    // A withdrawn request never ran: its time is no service time.
+    policy.finished(state.activeSession, this.withdrawing ? Number.NaN : this.ctx.limiter.elapsed(state.permit as Permit<RequestState>))
   }
 
   drain (options: DrainOptions): Promise<DrainResult> {
@@ -128,8 +135,14 @@ class Sessions implements SessionsStage {
   /** True when the request may go on; otherwise its permit is given back and it is refused. */
   private settle (state: RequestState, admission: Admission): boolean {
     if (admission === 'admitted') return true
-    // The permit was never used for work: give it back without a latency sample.
-    this.ctx.withdraw(state, admission)
+    // The permit was never used for work: give it back without a latency sample. The release
+    // runs inside withdraw(), synchronously.
+    this.withdrawing = true
+    try {
+      this.ctx.withdraw(state, admission)
+    } finally {
+      this.withdrawing = false
+    }
     return false
   }
 }

@@ -160,6 +160,11 @@ export class SessionTracker {
     return this.store?.remove(key)
   }
 
+  /** The sessions' clock (epoch ms). */
+  now (): number {
+    return this.clock()
+  }
+
   /** Active sessions tracked by this process (drops expired entries first). */
   activeSessions (now: number = this.clock()): number {
     this.expire(now, Infinity)

@@ -27,8 +27,8 @@ export class RequestClasses {
   private readonly kCache = Symbol('adaptive-concurrency.sample-classes')
   private warned = false
 
-  constructor (custom: SampleClassFunction | undefined, max?: number) {
-    this.classes = new SampleClasses(max)
+  constructor (custom: SampleClassFunction | undefined, max?: number, longLivedAfter?: number) {
+    this.classes = new SampleClasses(max, longLivedAfter)
     this.custom = custom
   }
 
@@ -78,7 +78,8 @@ export class RequestClasses {
   }
 }
 
-function classKey (method: string, url: string | undefined): string {
+/** A route's class name: "GET /users/:id", or UNMATCHED_CLASS. */
+export function classKey (method: string, url: string | undefined): string {
   return url === undefined ? UNMATCHED_CLASS : `${method} ${url}`
 }
 

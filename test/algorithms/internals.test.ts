@@ -1,25 +1,13 @@
 // Smaller behaviours: state before any sample, explicit knobs, probe give-up, app-limited holds.
 import t from 'tap'
-import { Gradient2Limit, GradientLimit, VegasLimit } from '../../lib/algorithms'
+import { Gradient2Limit, VegasLimit } from '../../lib/algorithms'
 import { feed, fullUse } from './helpers'
 import type { Sample } from '../../lib/algorithms/types'
 
 t.test('state before any sample reports no baseline', async t => {
-  for (const alg of [new VegasLimit(), new GradientLimit(), new Gradient2Limit()]) {
+  for (const alg of [new VegasLimit(), new Gradient2Limit()]) {
     t.match(alg.state(), { minRtt: 0, probing: 'off', probes: 0, slowStart: 'on' }, alg.name)
   }
-})
-
-t.test('gradient: explicit queueSize, app-limited hold, smoothed decrease', async t => {
-  const g = new GradientLimit({ initialLimit: 40, queueSize: 2, slowStart: false, baselineWindow: 1 })
-  g.onSample({ rtt: 10, inflight: 40, dropped: false })
-  t.equal(g.limit, 42, '+ queueSize at gradient 1')
-  g.onSample({ rtt: 10, inflight: 10, dropped: false })
-  t.equal(g.limit, 42, 'under half use: hold')
-  g.onSample({ rtt: 40, inflight: 42, dropped: false })
-  // g = 0.5: next = 21 + 2 = 23; smoothed 0.8 * 42 + 0.2 * 23 = 38.2
-  t.equal(g.limit, 38)
-  t.match(g.state(), { gradient: 0.5, minRtt: 10 })
 })
 
 t.test('gradient2: app-limited hold, no headroom below gradient 1, fast fall of the long RTT', async t => {
@@ -41,12 +29,28 @@ t.test('gradient2: app-limited hold, no headroom below gradient 1, fast fall of 
 })
 
 t.test('vegas: explicit threshold and the alpha..beta band', async t => {
-  const v = new VegasLimit({ initialLimit: 100, threshold: 0, alpha: 2, beta: 50, slowStart: false, baselineWindow: 1 })
+  const v = new VegasLimit({ initialLimit: 100, threshold: 0, alpha: 2, beta: 50, slowStart: false, baselineWindow: 1, rttWindow: 1 })
   v.onSample({ rtt: 10, inflight: 100, dropped: false })
   v.onSample({ rtt: 10.05, inflight: 100, dropped: false })
   t.equal(v.limit, 102, 'queue 1: above threshold 0, below alpha 2 -> + log10(L)')
   v.onSample({ rtt: 11, inflight: 100, dropped: false })
   t.equal(v.limit, 102, 'queue 10, between alpha and beta: hold')
+})
+
+t.test('vegas: the queue comes from the average latency of rttWindow samples, and growth is divided among them', async t => {
+  const v = new VegasLimit({ initialLimit: 100, slowStart: false, baselineWindow: 1, rttWindow: 4 })
+  v.onSample({ rtt: 10, inflight: 100, dropped: false })
+  v.onSample({ rtt: 10, inflight: 100, dropped: false })
+  // No queue: + beta (12 at L = 100) divided by 4.
+  t.equal(v.state().estimate, 103)
+  // One sample 20 % slower moves the average by a quarter of that: 10.5, queue ceil(103 * 0.0476) = 5,
+  // above threshold 2 and below alpha 6: + 2 / 4.
+  v.onSample({ rtt: 12, inflight: 103, dropped: false })
+  t.match(v.state(), { rtt: 10.5, queue: 5, estimate: 103.5 })
+  // A sustained queue: the average climbs and each sample past beta takes a full step down.
+  const seen = feed(v, 10, () => ({ rtt: 20, inflight: 103, dropped: false }))
+  t.ok(seen[seen.length - 1] <= 96, `the limit shrinks by log10(L) per sample once the average shows it (${seen.join(', ')})`)
+  t.throws(() => new VegasLimit({ rttWindow: 0 }), /"rttWindow".*an integer in \[1, 100000\]/)
 })
 
 t.test('a probe that never sees a sample under its cap gives up after an interval', async t => {
@@ -115,8 +119,7 @@ t.test('routine probes wait probeMinInterval when samples carry their time; deep
 t.test('at minLimit a probe cannot lower concurrency: it adopts what it saw, so a too-low baseline is raised', async t => {
   for (const make of [
     () => new Gradient2Limit({ minLimit: 8, initialLimit: 8, probeInterval: 10, probeSamples: 3, slowStart: false, baselineWindow: 1 }),
-    () => new VegasLimit({ minLimit: 8, initialLimit: 8, probeInterval: 10, probeSamples: 3, slowStart: false, baselineWindow: 1 }),
-    () => new GradientLimit({ minLimit: 8, initialLimit: 8, probeInterval: 10, probeSamples: 3, slowStart: false, baselineWindow: 1 })
+    () => new VegasLimit({ minLimit: 8, initialLimit: 8, probeInterval: 10, probeSamples: 3, slowStart: false, baselineWindow: 1, rttWindow: 1 })
   ]) {
     const alg = make()
     // One freak sample pins the running minimum at 1 ms: every 10-12 ms sample then looks like

@@ -2,7 +2,7 @@
 // the factory and the duck-typing check the plugin relies on.
 import t from 'tap'
 import {
-  AIMDLimit, ALGORITHM_NAMES, FixedLimit, Gradient2Limit, GradientLimit, VegasLimit, WindowedLimit,
+  AIMDLimit, ALGORITHM_NAMES, FixedLimit, Gradient2Limit, VegasLimit, WindowedLimit,
   createAlgorithm, isLimitAlgorithm, type AlgorithmName
 } from '../../lib/algorithms'
 
@@ -14,7 +14,7 @@ t.test('bounds: each bad value names the option and the range', async t => {
   t.throws(() => new AIMDLimit({ initialLimit: 500, maxLimit: 300 }), /"initialLimit".*got 500/)
   t.throws(() => new AIMDLimit({ maxLimit: 0 }), /"maxLimit".*an integer in \[1, 1000000000\], got 0/)
   t.throws(() => new AIMDLimit({ minLimit: 2.5 }), /"minLimit".*an integer/)
-  t.throws(() => new GradientLimit({ initialLimit: Number.NaN }), /"initialLimit".*got NaN/)
+  t.throws(() => new VegasLimit({ initialLimit: Number.NaN }), /"initialLimit".*got NaN/)
   t.throws(() => new AIMDLimit({ maxLimt: 5 } as object), /"maxLimt".*unknown option/)
   t.throws(() => new AIMDLimit(null as unknown as object), /"options".*expected an object/)
   // unset bounds widen to fit the values that were set
@@ -24,11 +24,11 @@ t.test('bounds: each bad value names the option and the range', async t => {
 
 t.test('algorithm knobs', async t => {
   t.throws(() => new AIMDLimit({ backoffRatio: 1 }), { code, message: /"backoffRatio".*\[0\.5, 1\), got 1/ })
-  t.throws(() => new GradientLimit({ backoffRatio: 0.4 }), /"backoffRatio".*\[0\.5, 1\)/)
+  t.throws(() => new VegasLimit({ backoffRatio: 0.4 }), /"backoffRatio".*\[0\.5, 1\)/)
   t.throws(() => new AIMDLimit({ timeout: 0 }), /"timeout".*\(0, Infinity\]/)
   t.throws(() => new VegasLimit({ alpha: 5, beta: 2 }), /"beta".*\[alpha=5, Infinity\], got 2/)
   t.throws(() => new VegasLimit({ smoothing: 0 }), /"smoothing".*\(0, 1\]/)
-  t.throws(() => new GradientLimit({ rttTolerance: 0.9 }), /"rttTolerance".*\[1, Infinity\]/)
+  t.throws(() => new Gradient2Limit({ rttTolerance: 0.9 }), /"rttTolerance".*\[1, Infinity\]/)
   t.throws(() => new Gradient2Limit({ longWindow: 0 }), /"longWindow"/)
   t.throws(() => new Gradient2Limit({ queueSize: -1 }), /"queueSize"/)
   t.throws(() => new Gradient2Limit({ probeRatio: 0 }), /"probeRatio".*\(0, 1\]/)
@@ -56,7 +56,7 @@ t.test('FixedLimit takes limit (or initialLimit) and consistent bounds', async t
 })
 
 t.test('createAlgorithm builds each name and prefixes option names', async t => {
-  const expected: Record<AlgorithmName, string> = { gradient2: 'gradient2', gradient: 'gradient', vegas: 'vegas', aimd: 'aimd', fixed: 'fixed' }
+  const expected: Record<AlgorithmName, string> = { gradient2: 'gradient2', vegas: 'vegas', aimd: 'aimd', fixed: 'fixed' }
   for (const name of ALGORITHM_NAMES) {
     const a = createAlgorithm(name)
     t.equal(a.name, expected[name])
@@ -65,7 +65,9 @@ t.test('createAlgorithm builds each name and prefixes option names', async t => 
   t.throws(() => createAlgorithm('aimd', { backoffRatio: 2 }), /"algorithm\.options\.backoffRatio".*\[0\.5, 1\)/)
   t.throws(() => createAlgorithm('fixed', { limt: 2 }), /"algorithm\.options\.limt"/)
   t.throws(() => createAlgorithm('vegas', {}, { minSamples: 0 }), /"algorithm\.window\.minSamples"/)
-  t.throws(() => createAlgorithm('nope' as AlgorithmName), /"algorithm".*'gradient2', 'gradient', 'vegas', 'aimd', 'fixed'.*"nope"/)
+  t.throws(() => createAlgorithm('nope' as AlgorithmName), /"algorithm".*'gradient2', 'vegas', 'aimd', 'fixed'.*"nope"/)
+  // Gradient (v1) is not shipped: its limit climbed far past capacity on every traffic mix.
+  t.throws(() => createAlgorithm('gradient' as AlgorithmName), /"algorithm".*got "gradient"/)
   const w = createAlgorithm('aimd', { initialLimit: 30 }, { minWindow: 0, minSamples: 2 })
   t.ok(w instanceof WindowedLimit)
   t.equal(w.name, 'aimd')

@@ -3,7 +3,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import {
-  AIMDLimit, FixedLimit, Gradient2Limit, GradientLimit, VegasLimit, WindowedLimit,
+  AIMDLimit, FixedLimit, Gradient2Limit, VegasLimit, WindowedLimit,
   type LimitAlgorithm, type Sample
 } from '../../lib/algorithms'
 import { feed, fullUse } from './helpers'
@@ -14,7 +14,6 @@ const makers: Array<() => LimitAlgorithm> = [
   () => new FixedLimit({ limit: 10, minLimit: MIN, maxLimit: MAX }),
   () => new AIMDLimit({ minLimit: MIN, maxLimit: MAX, initialLimit: 10 }),
   () => new VegasLimit({ minLimit: MIN, maxLimit: MAX, initialLimit: 10, probeInterval: 20, probeSamples: 3 }),
-  () => new GradientLimit({ minLimit: MIN, maxLimit: MAX, initialLimit: 10, probeInterval: 20, probeSamples: 3 }),
   () => new Gradient2Limit({ minLimit: MIN, maxLimit: MAX, initialLimit: 10, probeInterval: 20, probeSamples: 3, longWindow: 5 }),
   () => new WindowedLimit(new Gradient2Limit({ minLimit: MIN, maxLimit: MAX, initialLimit: 10 }), { minWindow: 5, maxWindow: 20, minSamples: 3, percentile: 90 })
 ]

@@ -1,5 +1,6 @@
 // Behavioural cases ported from the reference definitions (see README, Algorithms). Slow start
-// is off: the reference has none, and these cases check the reference rules themselves.
+// is off: the reference has none, and these cases check the reference rules themselves (Vegas
+// with rttWindow 1: each sample's own latency, a full step per sample).
 import t from 'tap'
 import { AIMDLimit, VegasLimit } from '../../lib/algorithms'
 
@@ -28,7 +29,7 @@ t.test('AIMD reference numbers', async t => {
 t.test('Vegas reference numbers (alpha 3, beta 6, smoothing 1, initial 10, max 20)', async t => {
   // Each case starts from a fresh limiter whose first sample (10 ms, 10) sets the baseline.
   const make = (): VegasLimit => {
-    const v = new VegasLimit({ alpha: 3, beta: 6, smoothing: 1, initialLimit: 10, maxLimit: 20, slowStart: false, baselineWindow: 1 })
+    const v = new VegasLimit({ alpha: 3, beta: 6, smoothing: 1, initialLimit: 10, maxLimit: 20, slowStart: false, baselineWindow: 1, rttWindow: 1 })
     v.onSample({ rtt: 10, inflight: 10, dropped: false })
     t.equal(v.limit, 10, 'the first sample only sets the baseline')
     return v
@@ -45,14 +46,14 @@ t.test('Vegas reference numbers (alpha 3, beta 6, smoothing 1, initial 10, max 2
 })
 
 t.test('Vegas: small queue grows by log10(L), app-limited holds, smoothing weighs the step', async t => {
-  const v = new VegasLimit({ initialLimit: 100, slowStart: false, baselineWindow: 1 })
+  const v = new VegasLimit({ initialLimit: 100, slowStart: false, baselineWindow: 1, rttWindow: 1 })
   v.onSample({ rtt: 10, inflight: 100, dropped: false })
   // queue = ceil(100 * (1 - 10/10.3)) = 3: above threshold 2, below alpha 6 -> + 2
   v.onSample({ rtt: 10.3, inflight: 100, dropped: false })
   t.equal(v.limit, 102)
   v.onSample({ rtt: 10, inflight: 50, dropped: false })
   t.equal(v.limit, 102, 'inflight * 2 < L: hold')
-  const s = new VegasLimit({ initialLimit: 10, smoothing: 0.5, slowStart: false, baselineWindow: 1 })
+  const s = new VegasLimit({ initialLimit: 10, smoothing: 0.5, slowStart: false, baselineWindow: 1, rttWindow: 1 })
   s.onSample({ rtt: 10, inflight: 10, dropped: false })
   s.onSample({ rtt: 10, inflight: 10, dropped: false })
   t.equal(s.limit, 13, 'half of the + beta (6) step')

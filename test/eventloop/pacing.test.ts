@@ -64,3 +64,38 @@ t.test('eventLoop: false never paces', async t => {
   }
   t.equal(inline, 12)
 })
+
+// The pacer continues a request through the pipeline, so the step after admission runs for paced
+// requests too: a long-lived route's request gives its permit back even when it ran from the
+// check phase. With a limit of 2, four long-polls held open at once fit only if each one's permit
+// came back as it started.
+t.test('a paced long-lived request gives its permit back when it runs', async t => {
+  const loop = { clock: 0 }
+  const app = Fastify()
+  await app.register(plugin, {
+    algorithm: { name: 'fixed', options: { limit: 2 } },
+    eventLoop: { maxWait: 100 },
+    [kInternal]: { loop: { now: () => loop.clock } }
+  } as FastifyAdaptiveConcurrencyOptions)
+  const handled: boolean[] = []
+  let turnEnded = false
+  let open = () => {}
+  const released = new Promise<void>(resolve => { open = resolve })
+  app.get('/poll', { config: { adaptiveConcurrency: { longLived: true } } }, async () => {
+    handled.push(turnEnded)
+    loop.clock += 35
+    await released
+    return { ok: true }
+  })
+  await app.ready()
+  t.teardown(() => app.close())
+  const replies = Promise.all(Array.from({ length: 4 }, async () => await app.inject('/poll')))
+  setImmediate(() => { turnEnded = true })
+  while (handled.length < 4) await new Promise(resolve => setImmediate(resolve))
+  t.same(handled, [false, false, false, true], 'the fourth ran paced, after the turn that parsed it')
+  t.equal(app.concurrency.inflight, 0, 'no long-poll holds a permit, the paced one included')
+  t.equal(app.concurrency.longLived.waiting, 4, 'all four are counted open as long-lived')
+  open()
+  t.same((await replies).map(r => r.statusCode), [200, 200, 200, 200])
+  t.equal(app.concurrency.longLived.waiting, 0)
+})

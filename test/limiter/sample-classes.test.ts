@@ -104,9 +104,8 @@ const trafficClass = fc.oneof(
   fc.record({ serviceMs: fc.constantFrom(0.05, 0.1, 0.5, 1), share: fc.integer({ min: 1, max: 100 }), pool: fc.constant(false) })
 )
 
-// Vegas grows by beta (6 log10 L) on every sample that reads no queue and shrinks by log10 L on a
-// queued one, so a large share of requests that never queue (half of them, say) lets it creep:
-// it is checked on mixes whose routes all share the pool. Gradient2, the default, on any mix.
+// Gradient2, the default, on any mix; Vegas on mixes whose routes all share the pool here, and
+// with never-waiting requests (cached answers) in its own property below.
 const allPooled = fc.record({ serviceMs: fc.constantFrom(0.1, 0.5, 1, 3, 10, 30, 100), share: fc.integer({ min: 1, max: 100 }), pool: fc.constant(true) })
 
 t.test('property: random mixes, freak samples and cold starts neither collapse nor creep (Gradient2 any mix, Vegas pooled mixes)', async t => {
@@ -138,4 +137,34 @@ t.test('property: random mixes, freak samples and cold starts neither collapse n
     ), { numRuns: 15, seed: 4242 })
     t.pass(`${make().name}: under 0.8 x the pool-filling limit at most a quarter of the time, at most 3x it, no creep between thirds`)
   }
+})
+
+// Cached answers: requests that never wait and hold their permits for microseconds (`instant`),
+// so the pool-filling limit stays SLOTS whatever their share, while their samples read "no queue"
+// however long the pool's queue is. The reference Vegas (a step per sample, each sample's own
+// latency) takes them as votes to grow by beta and creeps to maxLimit at a share of 40 %. Vegas
+// estimates the queue from the average of its last rttWindow samples instead; its documented
+// headroom over the pool-filling limit is beta + 1 (6 x log10 L + 1: 7 below a limit of 100).
+const VEGAS_HEADROOM = 7
+
+t.test('property: Vegas with a random share (0-90 %) of never-waiting requests never creeps past the pool-filling limit by more than its headroom', async t => {
+  fc.assert(fc.property(
+    fc.integer({ min: 0, max: 90 }),
+    fc.constantFrom(1, 10, 100),
+    fc.integer({ min: 1, max: 1_000_000 }),
+    fc.constantFrom(0, 0.001),
+    (cachedPct, serviceMs, seed, freakRate) => {
+      const mix: TrafficClass[] = [{ name: 'work', serviceMs, share: 100 - cachedPct, pool: true }]
+      if (cachedPct > 0) mix.push({ name: 'cached', serviceMs: 0.05, share: cachedPct, pool: false, instant: true })
+      const limits = runModel(new VegasLimit(), new SampleClasses(), { slots: SLOTS, mix, jitter: 0.2, rand: lcg(seed), freakRate }, 30_000)
+      const settled = limits.slice(10_000)
+      // And it keeps the pool full: no creep bought with a limit under it.
+      return Math.max(...settled) <= SLOTS + VEGAS_HEADROOM && median(settled) >= SLOTS
+    }
+  ), { numRuns: 30, seed: 2222 })
+  t.pass(`vegas: limit at most ${SLOTS} + ${VEGAS_HEADROOM} after the first 10,000 samples, median at least ${SLOTS}`)
+  // The reference rule (rttWindow 1) on the same traffic, to show what the property guards.
+  const mix: TrafficClass[] = [{ name: 'work', serviceMs: 10, share: 60, pool: true }, { name: 'cached', serviceMs: 0.05, share: 40, pool: false, instant: true }]
+  const reference = runModel(new VegasLimit({ rttWindow: 1 }), new SampleClasses(), { slots: SLOTS, mix, jitter: 0.2, rand: lcg(7) }, 30_000)
+  t.ok(median(reference.slice(10_000)) > 10 * SLOTS, `rttWindow 1, 40 % cached: the limit creeps (median ${median(reference.slice(10_000))})`)
 })

@@ -12,6 +12,11 @@ export interface TrafficClass {
   share: number
   /** Uses the shared pool (and waits for it). */
   pool: boolean
+  /**
+   * Answered at once without the pool (a cached answer): such a request holds its permit for
+   * microseconds, so the full limit is held by the other classes. Only with `pool: false`.
+   */
+  instant?: boolean
 }
 
 export interface ModelOptions {
@@ -40,10 +45,15 @@ function pick (mix: TrafficClass[], r: number): TrafficClass {
   return mix[mix.length - 1]
 }
 
-/** Mean queue wait at the pool with `inflight` requests in flight under this mix (Little's law). */
+/**
+ * Mean queue wait at the pool with `inflight` requests in flight under this mix (Little's law).
+ * In-flight requests are of the classes that hold their permits (all but `instant` ones), in
+ * proportion to their shares.
+ */
 export function poolWait (mix: TrafficClass[], slots: number, inflight: number): number {
   const pooled = mix.filter(c => c.pool)
-  const share = pooled.reduce((n, c) => n + c.share, 0) / mix.reduce((n, c) => n + c.share, 0)
+  const holding = mix.filter(c => c.instant !== true)
+  const share = pooled.reduce((n, c) => n + c.share, 0) / holding.reduce((n, c) => n + c.share, 0)
   const mean = pooled.reduce((n, c) => n + c.share * c.serviceMs, 0) / pooled.reduce((n, c) => n + c.share, 0)
   return Math.max(0, inflight * share - slots) * mean / slots
 }

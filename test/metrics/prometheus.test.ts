@@ -167,3 +167,22 @@ test('prom-client is loaded lazily with a clear error when missing', async t => 
   const boom = new Error('broken install')
   t.throws(() => loadPromClient(() => { throw boom }), boom, 'other load errors are not disguised')
 })
+
+test('long-lived requests open now, by kind and by route, read at scrape time', async t => {
+  const registry = new Registry()
+  const ll = { open: 6, websockets: 3, waiting: 2, sending: 1, admitted: 9, routes: { 'GET /ws': { open: 3, longLived: 'no' as const }, 'GET /poll': { open: 2, longLived: 'declared' as const } } }
+  createPrometheusMetrics({ registry, stats: stats(), instance: 'api', longLived: () => ll })
+  createPrometheusMetrics({ registry, stats: stats(), instance: 'plain' })
+  const v = await scrape(registry)
+  t.equal(v.get('longlived_open{instance="api",kind="websocket"}'), 3)
+  t.equal(v.get('longlived_open{instance="api",kind="waiting"}'), 2)
+  t.equal(v.get('longlived_open{instance="api",kind="sending"}'), 1)
+  t.equal(v.get('longlived_route_open{instance="api",route="GET /ws"}'), 3)
+  t.equal(v.get('longlived_route_open{instance="api",route="GET /poll"}'), 2)
+  t.notOk([...v.keys()].some(k => k.startsWith('longlived') && k.includes('plain')), 'a source without long-lived counts reports none')
+  ll.websockets = 0
+  ll.routes['GET /ws'].open = 0
+  const w = await scrape(registry)
+  t.equal(w.get('longlived_open{instance="api",kind="websocket"}'), 0, 'live')
+  t.equal(w.get('longlived_route_open{instance="api",route="GET /ws"}'), 0)
+})

@@ -145,10 +145,17 @@ if (!existsSync(CHROMIUM) && process.env.CI === undefined) {
     }
     t.ok((await polls()).polls > first.polls, 'the page kept polling')
 
+    // The header says "shedding" from recent refusals, not from in-flight at the instant of a poll.
+    await page.waitForFunction("document.getElementById('state').textContent.indexOf('shedding') === 0", undefined, { timeout: 15_000 })
+    t.equal(await page.getAttribute('#state', 'class'), 'bad', 'shedding shows in red')
+    t.match(await page.textContent('#longlived'), '0', 'no long-lived request open')
+
     await page.screenshot({ path: join(ARTIFACTS, 'status-page.png'), fullPage: true })
     t.ok(existsSync(join(ARTIFACTS, 'status-page.png')), 'screenshot saved')
     t.same(pageErrors, [], 'no script errors in the page')
     await stopLoad()
+    await page.waitForFunction("document.getElementById('state').textContent === 'below limit'", undefined, { timeout: 10_000 })
+    t.pass('once the refusals stop, the header reads "below limit" again')
     t.ok((statuses[503] ?? 0) > 0 && (statuses[200] ?? 0) > 0, `the load was partly shed (${JSON.stringify(statuses)})`)
     t.ok(app.concurrency.rejected > 0 && app.concurrency.dropped > 0, 'rejections and drops reached the limiter')
   })

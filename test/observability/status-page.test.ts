@@ -21,3 +21,10 @@ test('options are embedded safely', async t => {
   t.notMatch(html, /<\/script><script>alert/, 'dataUrl cannot close the script element')
   t.match(html, /"pollMs":250/)
 })
+
+test('the inline script is valid JavaScript', async t => {
+  const html = renderStatusPage()
+  const script = html.slice(html.indexOf('<script>') + '<script>'.length, html.indexOf('</script>'))
+  // eslint-disable-next-line no-new-func -- parsed, never run
+  t.doesNotThrow(() => new Function(script))
+})

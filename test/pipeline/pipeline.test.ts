@@ -4,6 +4,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import { attachCapacityStage, backlogLimiterOptions } from '../../lib/backlog/stage'
+import { LongLivedTracker, WAITING } from '../../lib/longlived/tracker'
 import { resolveOptions } from '../../lib/options'
 import { Pipeline } from '../../lib/pipeline/pipeline'
 import type { RequestState } from '../../lib/pipeline/request-state'
@@ -48,15 +49,17 @@ function idOf (state: RequestState): string {
   return (state.request.query as { id: string }).id
 }
 
-async function setup (limit: number, extra: Record<string, unknown> = {}): Promise<{ app: FastifyInstance, probe: Probe, pipeline: Pipeline<Record<string, AdmissionStage>, ReturnType<typeof attachCapacityStage>> }> {
+async function setup (limit: number, extra: Record<string, unknown> = {}): Promise<{ app: FastifyInstance, probe: Probe, pipeline: Pipeline<Record<string, AdmissionStage>, ReturnType<typeof attachCapacityStage>>, longLived: LongLivedTracker }> {
   const options = resolveOptions({ algorithm: { name: 'fixed', options: { limit } }, eventLoop: false, ...extra })
   const probe: Probe = { calls: [], verdicts: new Map(), holds: new Set(), held: new Map(), ctx: undefined, built: new Map() }
   const app = Fastify()
+  const longLived = new LongLivedTracker(undefined)
   const pipeline = new Pipeline({
     fastify: app,
     options,
     classes: undefined,
     pressure: { isUnderPressure: undefined, memoryUsage: undefined },
+    longLived,
     limiter: { algorithm: options.algorithm, ...backlogLimiterOptions(options) },
     stages: (ctx) => ({ first: probeStage('first', probe, ctx), second: probeStage('second', probe, ctx) }),
     capacity: attachCapacityStage
@@ -69,7 +72,7 @@ async function setup (limit: number, extra: Record<string, unknown> = {}): Promi
   })
   await app.ready()
   t.teardown(() => app.close())
-  return { app, probe, pipeline }
+  return { app, probe, pipeline, longLived }
 }
 
 t.test('stages run in declared order, admitted hooks too, released once when the response closes', async t => {
@@ -106,6 +109,37 @@ t.test('a stage that holds an admitted request resumes it later; the following s
   ctx.resume(state, probe.built.get('first') as AdmissionStage)
   t.equal((await pending).statusCode, 200)
   t.same(probe.calls.slice(3, 5), ['second.admitted h', 'handler h'])
+})
+
+t.test('a long-lived request gives its permit back once the stages admitted it; one whose client left while held is not counted open', async t => {
+  const { app, probe, pipeline, longLived } = await setup(1)
+  probe.holds.add('first:a')
+  probe.holds.add('first:b')
+  const a = app.inject('/?id=a')
+  for (let i = 0; i < 20 && !probe.held.has('a'); i++) await new Promise(resolve => setImmediate(resolve))
+  const ctx = probe.ctx as StageContext
+  const first = probe.built.get('first') as AdmissionStage
+  const held = probe.held.get('a') as RequestState
+  held.longLived = WAITING
+  t.equal(pipeline.limiter.inflight, 1, 'held with its permit')
+  ctx.resume(held, first)
+  t.equal(pipeline.limiter.inflight, 0, 'given back when the last stage admitted it')
+  t.equal(longLived.status().waiting, 1)
+  t.equal((await a).statusCode, 200)
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(longLived.status().waiting, 0, 'closed')
+  // Held, then its client leaves: 'close' releases the permit; resuming it later counts nothing open.
+  const b = app.inject('/?id=b')
+  for (let i = 0; i < 20 && !probe.held.has('b'); i++) await new Promise(resolve => setImmediate(resolve))
+  const left = probe.held.get('b') as RequestState
+  left.longLived = WAITING
+  left.reply.raw.emit('close')
+  t.equal(pipeline.limiter.inflight, 0)
+  ctx.resume(left, first)
+  await b.catch(() => {}) // light-my-request reports the 'close' as a reset
+  t.same(longLived.status(), { open: 0, websockets: 0, waiting: 0, sending: 0, admitted: 1, routes: {} })
+  const l = pipeline.limiter
+  t.same([l.admitted, l.ignored, l.inflight], [2, 2, 0], 'each released once, with no sample')
 })
 
 t.test('withdraw gives the permit back without a sample, counts and answers the refusal', async t => {

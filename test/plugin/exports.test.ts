@@ -38,9 +38,9 @@ t.test('subpath entry points', async t => {
   ])
   t.same(names('../../sessions'), ['MemoryStore', 'RedisStore', 'SessionOverloadPolicy', 'SessionTracker', 'StoreTimeoutError'])
   const algorithms = require('../../algorithms')
-  for (const name of ['AIMDLimit', 'FixedLimit', 'GradientLimit', 'Gradient2Limit', 'VegasLimit', 'WindowedLimit', 'createAlgorithm', 'isLimitAlgorithm']) {
+  for (const name of ['AIMDLimit', 'FixedLimit', 'Gradient2Limit', 'VegasLimit', 'WindowedLimit', 'createAlgorithm', 'isLimitAlgorithm']) {
     t.type(algorithms[name], 'function', name)
   }
-  t.same(algorithms.ALGORITHM_NAMES, ['gradient2', 'gradient', 'vegas', 'aimd', 'fixed'])
+  t.same(algorithms.ALGORITHM_NAMES, ['gradient2', 'vegas', 'aimd', 'fixed'])
   t.equal(algorithms.createAlgorithm('fixed', { limit: 4 }).limit, 4)
 })

@@ -41,6 +41,8 @@ const cases: Array<[string, unknown, RegExp]> = [
   ['rejection.onLimitExceeded', { rejection: { onLimitExceeded: {} } }, /"rejection.onLimitExceeded": expected a function, got object/],
   ['signal.timeout zero', { signal: { timeout: 0 } }, /"signal.timeout": expected a number in \(0, Infinity\], got 0/],
   ['signal.timeout string', { signal: { timeout: '5s' } }, /"signal.timeout": expected a number/],
+  ['signal.longLivedAfter zero', { signal: { longLivedAfter: 0 } }, /"signal.longLivedAfter": expected a number of ms > 0, or false, got 0/],
+  ['signal.longLivedAfter true', { signal: { longLivedAfter: true } }, /"signal.longLivedAfter": expected a number of ms > 0, or false, got boolean/],
   ['rejection type', { rejection: 429 }, /"rejection": expected an object, got 429/],
   ['rejection unknown key', { rejection: { status: 429 } }, /"rejection.status": unknown option; accepted: statusCode, retryAfter, onLimitExceeded/],
   ['old statusCode', { statusCode: 429 }, /"statusCode": unknown option/],
@@ -81,6 +83,9 @@ t.test('defaults', async t => {
   const resolved = resolveOptions({})
   t.equal(resolved.algorithm.name, 'gradient2')
   t.equal(resolved.signal.timeout, 5000)
+  t.equal(resolved.signal.longLivedAfter, 1000)
+  t.equal(resolveOptions({ signal: { longLivedAfter: false } }).signal.longLivedAfter, Infinity, 'false: never learned')
+  t.equal(resolveOptions({ signal: { longLivedAfter: 2500 } }).signal.longLivedAfter, 2500)
   t.equal(resolved.rejection.statusCode, 503)
   t.equal(resolved.rejection.retryAfter, 1)
   t.equal(resolved.rejection.retryAfterAuto, false)

@@ -66,7 +66,9 @@ t.test('a client abort during a slow handler releases once, as ignored, with no 
   t.equal(algorithm.samples.length, 0)
 })
 
-t.test('an aborted stream is ignored; a completed stream succeeds', async t => {
+// A streamed response's permit ends at its headers (the server's work is done then), so a client
+// that leaves in the middle of the body does not turn it into an abort.
+t.test('a stream counts at its headers, aborted mid-body or not', async t => {
   const app = Fastify()
   await app.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(5) })
   let stream: Readable | undefined
@@ -84,10 +86,10 @@ t.test('an aborted stream is ignored; a completed stream succeeds', async t => {
     req.on('error', () => {})
   })
   await firstChunk
-  await until(() => app.concurrency.ignored === 1)
-  t.equal((await get(port, '/whole')).body, 'abc')
   await until(() => app.concurrency.succeeded === 1)
-  settled(t, app, { admitted: 2, succeeded: 1, dropped: 0, ignored: 1 })
+  t.equal((await get(port, '/whole')).body, 'abc')
+  await until(() => app.concurrency.succeeded === 2)
+  settled(t, app, { admitted: 2, succeeded: 2, dropped: 0, ignored: 0 })
   t.ok(stream?.destroyed, 'Fastify destroyed the source stream')
 })
 

@@ -29,7 +29,9 @@ const full: Full<ConcurrencySnapshot> = {
   ignored: 1,
   bypassed: 4,
   overloaded: false,
+  shedding: true,
   state: { minRtt: 1.25, phase: 'probe' },
+  longLived: { open: 6, websockets: 3, waiting: 2, sending: 1, admitted: 40, routes: { 'GET /poll': { open: 2, longLived: 'learned' } } },
   sessions: {
     active: 5,
     seats: 6,

@@ -51,7 +51,9 @@ t.test('the status route serves the snapshot with its schema, unlimited and unco
     ignored: 0,
     bypassed: 0,
     overloaded: true,
+    shedding: false,
     state: { samples: 0, mode: 'test' },
+    longLived: { open: 0, websockets: 0, waiting: 0, sending: 0, admitted: 0, routes: {} },
     // The default queue, empty; and the service time it estimates waits from (no sample yet).
     queue: {
       length: 0,
@@ -136,4 +138,26 @@ t.test("the README's guarded status route: its routeOpts.onRequest guards it, an
   t.equal(res.statusCode, 200, 'with the token: served at limit 0, while draining')
   t.match(res.json(), { limit: 0, rejected: 1, inflight: 0 })
   t.equal(app.concurrency.limiter.queue?.length, 0)
+})
+
+t.test('shedding: from recent refusals, not from in-flight at one instant; without history, the instant', async t => {
+  const algorithm = recordingAlgorithm(0)
+  const app = Fastify()
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false })
+  app.get('/', async () => 'x')
+  t.teardown(() => app.close())
+  t.equal(app.concurrency.shedding, false, 'nothing refused yet')
+  t.equal((await app.inject('/')).statusCode, 503)
+  algorithm.limit = 5
+  t.equal(app.concurrency.isOverloaded(), false, 'below the limit now')
+  t.equal(app.concurrency.shedding, true, 'but it refused a request just now')
+  t.equal(app.concurrency.snapshot().shedding, true)
+
+  const bare = Fastify()
+  const a2 = recordingAlgorithm(0)
+  await bare.register(fastifyAdaptiveConcurrency, { algorithm: a2, eventLoop: false, observability: { history: false } })
+  t.teardown(() => bare.close())
+  t.equal(bare.concurrency.shedding, true, 'no history: at the limit now')
+  a2.limit = 1
+  t.equal(bare.concurrency.shedding, false)
 })

@@ -48,7 +48,7 @@ const ROWS: Row[] = [
   { names: 'algorithm.options.minLimit', options: { algorithm: { name: 'aimd', options: { minLimit: 0 } } } },
   { names: 'algorithm.options.maxLimit', options: { algorithm: { name: 'vegas', options: { maxLimit: 2.5 } } } },
   { names: 'algorithm.options.minLimit', options: { algorithm: { name: 'gradient2', options: { minLimit: 50, maxLimit: 10 } } } },
-  { names: 'algorithm.options.initialLimit', options: { algorithm: { name: 'gradient', options: { initialLimit: 100, maxLimit: 10 } } } },
+  { names: 'algorithm.options.initialLimit', options: { algorithm: { name: 'vegas', options: { initialLimit: 100, maxLimit: 10 } } } },
   { names: 'algorithm.options.limit', options: { algorithm: { name: 'fixed', options: { limit: -3 } } } },
   { names: 'algorithm.options.initialLimit', options: { algorithm: { name: 'fixed', options: { limit: 10, initialLimit: 20 } } } },
   { names: 'algorithm.options.rttTolerance', options: { algorithm: { name: 'gradient2', options: { rttTolerance: 0.5 } } } },

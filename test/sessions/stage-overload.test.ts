@@ -1,54 +1,16 @@
-// Active sessions first under overload, through the plugin. A fixed limit and handlers held
-// open until the test releases them make every admission decision deterministic.
+// Active sessions first under overload, through the plugin. A fixed limit, handlers held open
+// until the test releases them and one manual clock (sessions and limiter) make every admission
+// decision deterministic.
 import t from 'tap'
 import Fastify from 'fastify'
-import type { LightMyRequestResponse } from 'fastify'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
 import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
 import { kInternal } from '../../lib/internal'
 import { recordingAlgorithm, settle, until } from '../plugin/helpers'
+import { heldApp as held } from './held-app'
 
-async function heldApp (t: tap.Test, limit: number) {
-  const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, {
-    algorithm: recordingAlgorithm(limit),
-    eventLoop: false,
-    sessions: { key: (request) => request.headers['x-user'] as string | undefined, idleTimeout: 60_000 },
-    // A frozen session clock: no session may go idle between two requests on a slow machine.
-    [kInternal]: { sessionClock: () => 1_000_000 }
-  } as FastifyAdaptiveConcurrencyOptions)
-  let release!: () => void
-  let gate = new Promise<void>((resolve) => { release = resolve })
-  let inside = 0
-  app.get('/fast', async () => ({ ok: true }))
-  app.get('/slow', async () => { inside++; await gate; return { ok: true } })
-  await app.ready()
-  t.teardown(() => app.close())
-  const held: Array<Promise<LightMyRequestResponse>> = []
-
-  /** Send a held request; resolves 'admitted' once it is in the handler, or its refusal status. */
-  async function hold (user?: string): Promise<'admitted' | number> {
-    const before = inside
-    const res = app.inject({ url: '/slow', headers: user === undefined ? {} : { 'x-user': user } })
-    const state: { done: LightMyRequestResponse | undefined } = { done: undefined }
-    res.then((r) => { state.done = r }, () => {})
-    for (;;) {
-      if (state.done !== undefined) return state.done.statusCode
-      if (inside !== before) break
-      await settle()
-    }
-    held.push(res)
-    return 'admitted'
-  }
-  async function releaseAll (): Promise<number[]> {
-    release()
-    const codes = (await Promise.all(held.splice(0))).map((r) => r.statusCode)
-    await settle()
-    gate = new Promise<void>((resolve) => { release = resolve })
-    return codes
-  }
-  return { app, hold, releaseAll }
-}
+const SERVICE_MS = 10
+const heldApp = (t: tap.Test, limit: number) => held(t, { limit, serviceMs: SERVICE_MS })
 
 t.test('at the limit, active sessions get the slots and new sessions are shed first', async t => {
   const { app, hold, releaseAll } = await heldApp(t, 10)
@@ -73,7 +35,7 @@ t.test('at the limit, active sessions get the slots and new sessions are shed fi
 })
 
 t.test('with no active sessions in flight, new sessions get all but the minimum reserve', async t => {
-  const { app, hold, releaseAll } = await heldApp(t, 20)
+  const { app, clock, hold, releaseAll } = await heldApp(t, 20)
   // minReserveRatio 0.1: floor(0.1 * 20) = 2 slots are kept for active sessions.
   for (let i = 1; i <= 18; i++) t.equal(await hold(`n${i}`), 'admitted')
   t.equal(await hold('n19'), 503)
@@ -90,8 +52,9 @@ t.test('with no active sessions in flight, new sessions get all but the minimum 
   while (await hold(`m${before}`) === 'admitted') before++
   t.same(await releaseAll(), Array(before).fill(200))
   t.ok(before < 18, `new sessions admitted with the raised reserve: ${before}`)
-  // Demand decays with completions: capacity active sessions stopped using flows back.
-  for (let i = 0; i < 200; i++) await app.inject({ url: '/fast', headers: { 'x-user': 'n1' } })
+  // Demand decays with time (20 % of the excess per service time), completions or not:
+  // capacity active sessions stopped using flows back.
+  clock.advance(5 * SERVICE_MS)
   let after = 0
   while (await hold(`k${after}`) === 'admitted') after++
   t.equal(after, 18, 'back to all but the minimum reserve')

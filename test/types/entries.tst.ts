@@ -4,17 +4,18 @@ import Fastify from 'fastify'
 import type Redis from 'ioredis'
 import { expect, test } from 'tstyche'
 import plugin, { errors, fastifyAdaptiveConcurrency } from '../../index'
-import type { DrainResult, FastifyAdaptiveConcurrencyOptions, HistoryPoint, QueueOptions, SessionStats } from '../../index'
+import type { DrainResult, FastifyAdaptiveConcurrencyOptions, HistoryPoint, MetricsRegistry, QueueOptions, SessionStats } from '../../index'
+import { Registry as PromRegistry } from 'prom-client'
 import {
   DEFAULT_PARTITION, Limiter, PartitionSet, Permit, SampleClasses, ServiceTimeEwma, WaitQueue, Waiter, estimateWait, parseDeadlineHeader
 } from '../../limiter'
 import type { LimiterObserver, LimiterOptions, LimiterSnapshot, PartitionStatus, QueueOrder, RejectReason, SampleClassStats } from '../../limiter'
 import {
-  ALGORITHM_NAMES, AIMDLimit, FixedLimit, Gradient2Limit, GradientLimit, VegasLimit, WindowedLimit, createAlgorithm, isLimitAlgorithm
+  ALGORITHM_NAMES, AIMDLimit, FixedLimit, Gradient2Limit, VegasLimit, WindowedLimit, createAlgorithm, isLimitAlgorithm
 } from '../../algorithms'
 import type { AlgorithmName, LimitAlgorithm, Sample } from '../../algorithms'
 import { MemoryStore, RedisStore, SessionOverloadPolicy, SessionTracker, StoreTimeoutError } from '../../sessions'
-import type { SessionRefusal, SessionStore, SessionTrackerOptions, Seat } from '../../sessions'
+import type { RedisClient, SessionRefusal, SessionStore, SessionTrackerOptions, Seat } from '../../sessions'
 
 declare const redis: Redis
 
@@ -62,7 +63,7 @@ test('algorithms: classes, the factory, the interface', () => {
   expect(ALGORITHM_NAMES).type.toBe<readonly AlgorithmName[]>()
   expect(new Gradient2Limit({ initialLimit: '5' })).type.toRaiseError()
   expect(new WindowedLimit(new VegasLimit(), { minSamples: 5 })).type.toBeAssignableTo<LimitAlgorithm>()
-  for (const a of [new AIMDLimit(), new FixedLimit(), new GradientLimit(), new Gradient2Limit()]) {
+  for (const a of [new AIMDLimit(), new FixedLimit(), new Gradient2Limit()]) {
     expect(a).type.toBeAssignableTo<LimitAlgorithm>()
   }
   expect<{ rtt: number, inflight: number, dropped: boolean }>().type.toBeAssignableTo<Sample>()
@@ -78,6 +79,22 @@ test('sessions: the tracker, the policy and the stores', () => {
   expect(new SessionTracker(options)).type.toBe<SessionTracker>()
   expect(new SessionTracker({ maxSessions: 10 })).type.toRaiseError()
   expect(new SessionOverloadPolicy({ headroom: 2 })).type.toBe<SessionOverloadPolicy>()
+  expect(new SessionOverloadPolicy({}, new SessionTracker(options))).type.toBe<SessionOverloadPolicy>()
+  expect(new SessionOverloadPolicy({}, { activeSessions: (now: number) => now })).type.toBe<SessionOverloadPolicy>()
+  expect(new SessionOverloadPolicy({}, { activeSessions: () => 'many' })).type.toRaiseError()
   expect(new StoreTimeoutError(100)).type.toBeAssignableTo<Error>()
   expect<Seat>().type.toBe<'granted' | 'full' | 'unavailable'>()
+})
+
+// prom-client and ioredis are optional peers: the public types name neither, and describe the
+// registry and the client by their shape. The real ones must still fit those shapes.
+test('optional peers: a prom-client Registry and ioredis clients satisfy the structural types', () => {
+  expect<import('prom-client').Registry>().type.toBeAssignableTo<MetricsRegistry>()
+  expect(Fastify().register(plugin, { observability: { metrics: { registry: new PromRegistry() } } })).type.not.toRaiseError()
+  expect<import('ioredis').Redis>().type.toBeAssignableTo<RedisClient>()
+  expect<import('ioredis').Cluster>().type.toBeAssignableTo<RedisClient>()
+  expect(new RedisStore({ client: redis })).type.not.toRaiseError()
+  // The shapes still refuse what is neither.
+  expect<{ getSingleMetric: (name: string) => unknown }>().type.not.toBeAssignableTo<MetricsRegistry>()
+  expect<{ zrem: (key: string) => Promise<number> }>().type.not.toBeAssignableTo<RedisClient>()
 })

@@ -86,6 +86,16 @@ test('fastify.concurrency is typed and read-only', () => {
 test('route config adaptiveConcurrency is typed through FastifyContextConfig', () => {
   expect(app.get('/', { config: { adaptiveConcurrency: false } }, async () => 'x')).type.not.toRaiseError()
   expect(app.get('/', { config: { adaptiveConcurrency: 'off' } }, async () => 'x')).type.toRaiseError()
+  expect(app.get('/', { config: { adaptiveConcurrency: { longLived: true } } }, async () => 'x')).type.not.toRaiseError()
+  expect(app.get('/', { config: { adaptiveConcurrency: { longLived: 'yes' } } }, async () => 'x')).type.toRaiseError()
+})
+
+test('long-lived requests on the status, and their option', () => {
+  expect(app.concurrency.longLived.open).type.toBe<number>()
+  expect(app.concurrency.longLived.routes['GET /poll'].longLived).type.toBe<'declared' | 'learned' | 'no'>()
+  expect(app.concurrency.shedding).type.toBe<boolean>()
+  expect(app.register(plugin, { signal: { longLivedAfter: false } })).type.not.toRaiseError()
+  expect(app.register(plugin, { signal: { longLivedAfter: '1s' } })).type.toRaiseError()
 })
 
 test('the options type is exported', () => {

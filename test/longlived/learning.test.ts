@@ -1,0 +1,85 @@
+// What a route learns about itself, with explicit sample sequences: a route whose window of
+// samples is long becomes long-lived; a route that was fast for long never does, however slow it
+// gets, and hung requests (drops) teach nothing (a hung downstream stays an overload); and a
+// timeout drop means "far slower than this route usually is".
+import t from 'tap'
+import type { Sample } from '../../lib/algorithms'
+import { SampleClasses } from '../../lib/limiter/sample-classes'
+import { classTimeout, defaultOutcome, TIMEOUT_FACTOR } from '../../lib/signal/outcome'
+
+const sample = (rtt: number, inflight = 1): Sample => ({ rtt, inflight, dropped: false })
+
+t.test('a class whose window of samples is long is learned long-lived', async t => {
+  const classes = new SampleClasses()
+  const poll = classes.get('GET /poll')
+  for (let i = 0; i < 19; i++) classes.normalize(sample(8000 + i), poll, 20)
+  t.equal(poll?.longLived, false, 'not before a window closed')
+  classes.normalize(sample(8000), poll, 20)
+  t.equal(poll?.longLived, true)
+  t.same(classes.longLived(), ['GET /poll'])
+})
+
+t.test('polls whose first answers come early (clients spread over the first seconds) are learned from the next window', async t => {
+  const classes = new SampleClasses()
+  const poll = classes.get('GET /poll')
+  // The first 20 answers: 0.15 s to 3 s (a quarter of them under 1 s).
+  for (let i = 0; i < 20; i++) classes.normalize(sample(150 * (i + 1)), poll, 20)
+  t.equal(poll?.longLived, false, 'a window whose quarter was under 1 s')
+  for (let i = 0; i < 20; i++) classes.normalize(sample(3150 + 150 * i), poll, 20)
+  t.equal(poll?.longLived, true, 'the next window says long-lived')
+})
+
+t.test('a class fast for 160 samples never becomes long-lived: a downstream slowing to 3 s stays an overload', async t => {
+  const classes = new SampleClasses()
+  const work = classes.get('GET /work')
+  for (let i = 0; i < 160; i++) classes.normalize(sample(25), work, 20)
+  t.equal(work?.baseline, 25)
+  // Slower than 1 s, but not past signal.timeout: healthy samples, even with spare capacity.
+  for (let i = 0; i < 2000; i++) classes.normalize(sample(3000, 1), work, 20)
+  t.equal(work?.baseline, 3000, 'its no-load latency followed the slower service')
+  t.equal(work?.longLived, false, 'but it is not long-lived')
+  t.same(classes.longLived(), [])
+})
+
+t.test('hung requests are drops, and drops teach nothing: even a young route stays ordinary', async t => {
+  const classes = new SampleClasses()
+  const work = classes.get('GET /work')
+  for (let i = 0; i < 20; i++) classes.normalize(sample(25), work, 20)
+  const timeout = classTimeout(5000, work)
+  for (let i = 0; i < 200; i++) {
+    const dropped = defaultOutcome(true, 200, 30_000, timeout) === 'drop'
+    t.equal(classes.normalize({ rtt: 30_000, inflight: 20, dropped }, work, 20)?.dropped, true)
+  }
+  t.equal(work?.longLived, false)
+  t.equal(work?.baseline, 25, 'drops do not move the baseline either')
+})
+
+t.test('the threshold is a setting; Infinity turns learning off', async t => {
+  const strict = new SampleClasses(undefined, 10_000)
+  const a = strict.get('a')
+  for (let i = 0; i < 20; i++) strict.normalize(sample(8000), a, 20)
+  t.equal(a?.longLived, false, '8 s is below a 10 s threshold')
+  const off = new SampleClasses(undefined, Infinity)
+  const b = off.get('b')
+  for (let i = 0; i < 20; i++) off.normalize(sample(60_000), b, 20)
+  t.equal(b?.longLived, false)
+})
+
+t.test('signal.timeout as a drop: far slower than the class usually is', async t => {
+  const classes = new SampleClasses()
+  const fast = classes.get('fast')
+  const slow = classes.get('slow')
+  const fresh = classes.get('fresh')
+  for (let i = 0; i < 20; i++) {
+    classes.normalize(sample(25), fast, 20)
+    classes.normalize(sample(3000), slow, 20)
+  }
+  t.equal(classTimeout(5000, fast), 5000, 'a fast route keeps the timeout')
+  t.equal(classTimeout(5000, slow), TIMEOUT_FACTOR * 3000, 'a 3 s route: four times its no-load latency')
+  t.equal(classTimeout(5000, fresh), Infinity, 'no baseline yet: cannot be "far slower than usual"')
+  t.equal(classTimeout(5000, undefined), 5000, 'without classes: the timeout alone')
+  t.equal(classTimeout(5000, null), 5000, 'past the cap: the timeout alone')
+  t.equal(defaultOutcome(true, 200, 30_000, classTimeout(5000, fast)), 'drop', 'a hung downstream on a fast route is a drop')
+  t.equal(defaultOutcome(true, 200, 6000, classTimeout(5000, slow)), 'success', 'a 3 s route at 6 s is not')
+  t.equal(defaultOutcome(true, 200, 12_001, classTimeout(5000, slow)), 'drop', 'at four times its usual, it is')
+})
