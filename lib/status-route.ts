@@ -69,6 +69,7 @@ export const snapshotSchema = {
         timeout: { type: 'number' },
         order: { type: 'string' },
         standingTimeout: { type: ['number', 'boolean'] },
+        interval: { type: 'number' },
         standing: { type: 'boolean' },
         waitP99: { type: 'number' },
         waitCount: counter,

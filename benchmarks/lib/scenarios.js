@@ -116,15 +116,22 @@ const UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY_MS = 200
 function parseTuned (name) {
   const noQueue = /^([a-z0-9]+)\+noqueue$/.exec(name)
   if (noQueue && ALGORITHMS.includes(noQueue[1])) return { algorithm: noQueue[1], queue: false }
+  // '<algorithm>+queue:interval=100;standingTimeout=5': the default queue with some options changed.
+  const queue = /^([a-z0-9]+)\+queue:(.+)$/.exec(name)
+  if (queue && ALGORITHMS.includes(queue[1])) return { algorithm: queue[1], queue: pairs(name, queue[2]) }
   const m = /^([a-z0-9]+):(.+)$/.exec(name)
   if (!m || !ALGORITHMS.includes(m[1])) return null
+  return { algorithm: { name: m[1], options: pairs(name, m[2]) } }
+}
+
+function pairs (name, text) {
   const options = {}
-  for (const pair of m[2].split(';')) {
+  for (const pair of text.split(';')) {
     const [key, raw] = pair.split('=')
     if (!key || raw === undefined) throw new Error(`protection "${name}": expected key=value pairs separated by ';'`)
     options[key] = raw === 'true' ? true : raw === 'false' ? false : Number(raw)
   }
-  return { algorithm: { name: m[1], options } }
+  return options
 }
 
 // Serializable protection configs for the scenario server.

@@ -19,7 +19,9 @@ export interface QueueSnapshot {
   order: QueueOrder
   /** Waiters' timeout (ms) while the queue is standing; false: a plain queue, never standing. */
   standingTimeout: number | false
-  /** The queue has not been empty for a whole `timeout`: waits are cut to standingTimeout, LIFO. */
+  /** The window (ms) over which the queue tells a burst from a backlog. */
+  interval: number
+  /** The queue stayed non-empty for a whole interval without draining: waits are cut to standingTimeout, LIFO. */
   standing: boolean
   /** p99 queue wait (ms) over the last completed window (see waitWindow); 0 when nobody waited. */
   waitP99: number
@@ -74,6 +76,7 @@ export class BacklogStatus<C = unknown> {
         timeout: queue.timeout,
         order: queue.order,
         standingTimeout: queue.standingTimeout ?? false,
+        interval: queue.interval ?? 0,
         standing: queue.standing,
         waitP99: wait.p99,
         waitCount: wait.count,

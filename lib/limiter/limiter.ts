@@ -29,7 +29,7 @@ export interface LimiterOptions<C = unknown> {
    * A bounded wait queue for requests that find no free permit (acquire() only); with
    * `standingTimeout`, a controlled-delay queue (see wait-queue.ts).
    */
-  queue?: { size: number, timeout: number, order?: QueueOrder, standingTimeout?: number }
+  queue?: { size: number, timeout: number, order?: QueueOrder, standingTimeout?: number, interval?: number }
   /** Shares of the limit per class of traffic; one queue level per partition, in declaration order. */
   partitions?: PartitionSet
   /**

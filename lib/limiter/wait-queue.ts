@@ -18,17 +18,25 @@
 //   earliest deadline passes (cost proportional to the waiters that carry deadlines).
 // - Expiry is also checked lazily when a permit is granted, so a timer that fires late (busy event
 //   loop) can never let an expired waiter receive a permit.
-// - Controlled delay (optional `standingTimeout`), after Facebook's server queues and CoDel: a
-//   queue that has been empty at least once within the last `timeout` ms is absorbing a burst,
-//   and its waiters may wait up to `timeout`. One that has stayed non-empty for a whole `timeout`
-//   is STANDING: arrivals outpace service, so waiting only adds delay. Then every waiter's timeout
-//   becomes `standingTimeout` (waiters that already waited longer expire at once) and service
-//   turns LIFO, so the permits go to the freshest requests, whose clients are still there. The
-//   queue stays standing until it empties, and for `timeout` after that a queue that forms again
-//   is standing at once (a backlog that paused is not over). Detection costs O(1) per request:
-//   the time the queue last became non-empty, checked on enqueue and grant, plus the shared timer
-//   armed for the moment the queue would turn standing. Cutting the timeouts walks the waiters
-//   once per standing episode, and a waiter is present for at most one such cut: O(1) amortized.
+// - Controlled delay (optional `standingTimeout` + `interval`), after Facebook's server queues
+//   and CoDel. A burst and the onset of an overload look the same while they last: the queue
+//   grows. They differ afterwards: a burst's queue drains, a backlog's does not. So the queue
+//   watches itself over windows of `interval` ms, starting when it becomes non-empty:
+//   * ABSORBING: a window at whose end the queue is empty, or well below its peak in that window
+//     (it is draining), was a burst; a new window begins. Waiters may wait up to `timeout`, in
+//     the configured order.
+//   * STANDING: the queue stayed non-empty for a whole window and ended it at (or near) its peak:
+//     arrivals outpace service. Every waiter's timeout becomes `standingTimeout` (those that
+//     already waited longer expire at once) and service turns LIFO, so the permits go to the
+//     freshest requests, whose clients are still there.
+//   * A standing queue goes back to absorbing once a whole `interval` passes without shedding
+//     (no waiter timed out, none refused for a full queue): service keeps up again. Not merely
+//     when it empties: a server that works in batches (a synchronous handler) empties its queue
+//     every loop turn while the overload lasts, and a queue that re-absorbed each time would hold
+//     requests for a whole window again and again.
+//   Cost: O(1) per request (a window start, a peak and the time of the last shed, checked on
+//   enqueue and grant, plus the shared timer armed for the window's end). Cutting the timeouts
+//   walks the waiters once per standing episode, each present for at most one cut: O(1) amortized.
 // - Callbacks (onExpire) run only after every list is consistent again, so they may re-enter the
 //   queue (enqueue, cancel, grantNext) safely.
 import { enumOption, numberOption } from '../validate'
@@ -50,15 +58,14 @@ export type ExpiryReason = TimeoutReason | 'queue-full'
 export interface WaitQueueOptions<T> {
   /** Most waiters held at once; a full queue rejects new waiters at once. */
   size: number
-  /**
-   * Longest time (ms) a waiter may wait for a permit; with `standingTimeout`, also how long the
-   * queue may stay non-empty before it counts as standing.
-   */
+  /** Longest time (ms) a waiter may wait for a permit (while absorbing, with controlled delay). */
   timeout: number
   /** Service order while not standing (a standing queue is always LIFO). Default 'lifo'. */
   order?: QueueOrder
   /** Controlled delay: the timeout (ms) of every waiter while the queue is standing. Absent: a plain queue. */
   standingTimeout?: number
+  /** Controlled delay: the window (ms) over which the queue tells a burst from a backlog. Default DEFAULT_INTERVAL_MS. */
+  interval?: number
   /** Number of priority levels (level 0 is served first). Default 1. */
   levels?: number
   timers?: TimerApi
@@ -71,23 +78,30 @@ export interface WaitQueueOptions<T> {
 }
 
 const MAX_TIMER_MS = 2_147_483_647
+/** See lib/backlog/options.ts for why. */
+export const DEFAULT_INTERVAL_MS = 250
+// A window ends "draining" when the queue is below 15/16 of the window's peak: arrivals that
+// merely fluctuate around a growing backlog must not pass for a drain.
+const DRAIN_NUM = 15
+const DRAIN_DEN = 16
 
 export class WaitQueue<T> {
   readonly size: number
   readonly timeout: number
   readonly order: QueueOrder
   readonly standingTimeout: number | undefined
+  readonly interval: number | undefined
   /** LIFO now: the configured order, or LIFO while standing. */
   private lifo: boolean
   /** The waiters' timeout now: `timeout`, or `standingTimeout` while standing. */
   private timeoutNow: number
   private _standing = false
-  /** When the queue last went from empty to non-empty. */
-  private busySince = 0
-  /** Until then, a queue that becomes non-empty is standing at once (see resetIfEmpty). */
-  private waryUntil = -Infinity
-  /** Time (ms) the queue spent standing again while wary, in the current wary window. */
-  private waryBusy = 0
+  /** Start of the current window (absorbing, non-empty queue). */
+  private windowStart = 0
+  /** Most waiters queued at once in the current window. */
+  private windowPeak = 0
+  /** While standing: the last time a waiter was shed (timed out, refused or evicted for a full queue). */
+  private lastShedAt = 0
   private readonly levels: Array<ServiceList<T>> = []
   private readonly byArrival = new ExpiryList<T>()
   private readonly early = new ExpiryList<T>()
@@ -123,6 +137,9 @@ export class WaitQueue<T> {
     this.standingTimeout = options.standingTimeout === undefined
       ? undefined
       : numberOption('queue.standingTimeout', options.standingTimeout, 0, 0, MAX_TIMER_MS, { minExclusive: true })
+    this.interval = this.standingTimeout === undefined
+      ? undefined
+      : numberOption('queue.interval', options.interval, DEFAULT_INTERVAL_MS, 0, MAX_TIMER_MS, { minExclusive: true })
     this.timeoutNow = this.timeout
     const levels = numberOption('queue levels', options.levels, 1, 1, 64, { integer: true })
     for (let i = 0; i < levels; i++) this.levels.push(new ServiceList<T>())
@@ -135,8 +152,14 @@ export class WaitQueue<T> {
 
   get levelCount (): number { return this.levels.length }
 
-  /** True while the queue is standing (controlled delay only): short timeouts, LIFO. */
-  get standing (): boolean { return this._standing }
+  /**
+   * True while the queue is standing (controlled delay only): short timeouts, LIFO. Read-only: a
+   * standing queue that has not shed for an interval reads false, and turns absorbing for real on
+   * the next enqueue or grant.
+   */
+  get standing (): boolean {
+    return this._standing && this.timers.now() - this.lastShedAt < (this.interval as number)
+  }
 
   /** Waiters queued now at one priority level. */
   levelLength (level: number): number { return this.levels[level].length }
@@ -160,7 +183,7 @@ export class WaitQueue<T> {
    */
   enqueue (value: T, level = 0, deadline = Infinity): Waiter<T> | 'full' {
     let now = this.timers.now()
-    if (this.turnsStanding(now)) {
+    if (this.evaluate(now)) {
       this.sweep(now)
       now = this.timers.now()
     }
@@ -177,19 +200,18 @@ export class WaitQueue<T> {
       // Same or lower priority than everyone queued; or onExpire re-entered and took the place.
       if (this._length >= this.size) {
         this.rejectedFull++
+        if (this._standing) this.lastShedAt = now
         return 'full'
       }
     }
-    // A new busy period. Its first waiter expires no later than busySince + timeout, so the timer
-    // armed for it below fires no later than the moment the queue could turn standing.
-    if (this._length === 0) {
-      this.busySince = now
-      if (now >= this.waryUntil && this.waryBusy > 0) {
-        // A wary window in which the queue stood again for half the time or more: still a backlog.
-        if (this.waryBusy >= this.timeout / 2) this.waryUntil = now + this.timeout
-        this.waryBusy = 0
+    if (this.interval !== undefined && !this._standing) {
+      // A new busy period opens a window, and the timer is armed for its end.
+      if (this._length === 0) {
+        this.windowStart = now
+        this.windowPeak = 0
+        this.arm(now + this.interval, now)
       }
-      if (now < this.waryUntil) this.turnStanding(now)
+      if (this._length >= this.windowPeak) this.windowPeak = this._length + 1
     }
     const timeoutAt = now + this.timeoutNow
     const early = deadline < timeoutAt
@@ -241,7 +263,7 @@ export class WaitQueue<T> {
     if (this._length === 0) return undefined
     const now = this.timers.now()
     // Turning standing cuts expiresAt: the loop below then settles the waiters it meets that are past it.
-    this.turnsStanding(now)
+    this.evaluate(now)
     let expiredHead: Waiter<T> | null = null
     let expiredTail: Waiter<T> | null = null
     let winner: Waiter<T> | null = null
@@ -290,6 +312,7 @@ export class WaitQueue<T> {
     this.detach(w)
     w.state = EVICTED
     this.evicted++
+    if (this._standing) this.lastShedAt = now
     this.recordWait(w, now)
     this.resetIfEmpty(now)
     this.onExpire(w.value, 'queue-full', w.level)
@@ -351,47 +374,49 @@ export class WaitQueue<T> {
   // The timer is deliberately NOT cleared when the queue empties: a queue that keeps going from
   // 0 to 1 waiter would otherwise pay a setTimeout + clearTimeout per request (measured ~1 µs).
   // Left armed, it fires at most once more, finds nothing, and is not re-armed.
-  private resetIfEmpty (now: number): void {
+  private resetIfEmpty (_now: number): void {
     if (this._length !== 0) return
     this.earlyMin = Infinity
-    if (!this._standing) return
-    this._standing = false
-    this.lifo = this.order === 'lifo'
-    this.timeoutNow = this.timeout
-    // A backlog that pauses (a lull in arrivals, a generator or upstream hiccup) is not over: for
-    // the next `timeout`, a queue that forms again is standing at once, rather than holding
-    // requests for up to `timeout` before it is called standing again. Only a standing queue that
-    // lasted a quarter of `timeout` counts: one that a burst re-entered while it was wary lasts
-    // about the burst (its waiters expire within standingTimeout) and lets the wariness lapse, so
-    // periodic bursts after an overload are absorbed again within `timeout`.
-    // A server that works in batches (a CPU-bound handler: one loop turn at a time, longer than
-    // standingTimeout) empties its queue every turn, so every standing period is short while the
-    // backlog lasts: the wary window is renewed when the queue stood again for half of it or more
-    // (see enqueue), which bursts (a fraction of each second) never reach.
-    const busy = now - this.busySince
-    if (busy >= this.timeout / 4) {
-      this.waryUntil = now + this.timeout
-      this.waryBusy = 0
-    } else if (now < this.waryUntil) {
-      this.waryBusy += busy
-    }
   }
 
   /**
-   * Turn standing if the queue has stayed non-empty for a whole `timeout`: cut every waiter's
-   * expiry to enqueuedAt + standingTimeout and re-arm the timer. Returns true if it just turned;
-   * the caller then settles the waiters now past their expiry (sweep, or the grant loop).
+   * The controlled-delay state machine (see the header). Returns true if the queue just turned
+   * standing; the caller then settles the waiters now past their cut expiry (sweep, or the grant
+   * loop).
    */
-  private turnsStanding (now: number): boolean {
-    if (this.standingTimeout === undefined || this._standing || this._length === 0 || now - this.busySince < this.timeout) return false
-    this.turnStanding(now)
-    return true
+  private evaluate (now: number): boolean {
+    const interval = this.interval
+    if (interval === undefined) return false
+    if (this._standing) {
+      if (now - this.lastShedAt >= interval) this.turnAbsorbing(now)
+      return false
+    }
+    if (this._length === 0 || now < this.windowStart + interval) return false
+    if (this._length * DRAIN_DEN >= this.windowPeak * DRAIN_NUM) {
+      this.turnStanding(now)
+      return true
+    }
+    // Draining: a burst. A new window, whose peak starts at the queue as it is.
+    this.windowStart = now
+    this.windowPeak = this._length
+    return false
+  }
+
+  private turnAbsorbing (now: number): void {
+    this._standing = false
+    this.lifo = this.order === 'lifo'
+    this.timeoutNow = this.timeout
+    // Waiters queued while standing keep their short expiry: they are at most standingTimeout old.
+    this.windowStart = now
+    this.windowPeak = this._length
+    if (this._length > 0) this.arm(now + (this.interval as number), now)
   }
 
   private turnStanding (now: number): void {
     const cut = this.standingTimeout as number
     this._standing = true
     this.standingEpisodes++
+    this.lastShedAt = now
     this.lifo = true
     this.timeoutNow = cut
     // Arrival order stays expiry order: every waiter on byArrival now expires at enqueuedAt + cut.
@@ -424,13 +449,13 @@ export class WaitQueue<T> {
     this.timer = undefined
     this.armedFor = Infinity
     const now = this.timers.now()
-    this.turnsStanding(now)
+    this.evaluate(now)
     this.sweep(now)
     // sweep may have re-entered enqueue (from onExpire) and armed already; arm() keeps the earlier.
     if (this._length === 0) return
     const head = this.byArrival.head
     let next = Math.min(head === null ? Infinity : head.expiresAt, this.earlyMin)
-    if (this.standingTimeout !== undefined && !this._standing) next = Math.min(next, this.busySince + this.timeout)
+    if (this.interval !== undefined && !this._standing) next = Math.min(next, this.windowStart + this.interval)
     this.arm(next, now)
   }
 
@@ -470,7 +495,10 @@ export class WaitQueue<T> {
       const next = w.next
       w.next = null
       if (w.reason === 'deadline') this.deadlineExpired++
-      else this.timedOut++
+      else {
+        this.timedOut++
+        if (this._standing) this.lastShedAt = now
+      }
       this.recordWait(w, now)
       this.onExpire(w.value, w.reason, w.level)
       w = next

@@ -5,7 +5,7 @@ const code = 'FST_CONCURRENCY_INVALID_OPTION'
 
 t.test('nothing set: the default queue, no partitions; queue: false, no queue', async t => {
   const defaults = {
-    waiting: { size: 400, timeout: 1000, order: 'fifo', standingTimeout: 5 }, maxEstimatedWait: undefined, deadlineHeader: undefined
+    waiting: { size: 400, timeout: 1000, order: 'fifo', standingTimeout: 5, interval: 250 }, maxEstimatedWait: undefined, deadlineHeader: undefined
   }
   t.same(resolveQueue(undefined), defaults, 'absent: the controlled-delay queue')
   t.same(resolveQueue({}), defaults, '{}: the same')
@@ -14,10 +14,10 @@ t.test('nothing set: the default queue, no partitions; queue: false, no queue', 
 })
 
 t.test('queue explicit values', async t => {
-  t.same(resolveQueue({ size: 5, timeout: 250, order: 'lifo' })?.waiting, { size: 5, timeout: 250, order: 'lifo', standingTimeout: 5 },
+  t.same(resolveQueue({ size: 5, timeout: 250, order: 'lifo' })?.waiting, { size: 5, timeout: 250, order: 'lifo', standingTimeout: 5, interval: 250 },
     'timeout and order set the burst mode; the standing mode stays')
-  t.same(resolveQueue({ timeout: 250, standingTimeout: 20 })?.waiting, { size: 400, timeout: 250, order: 'fifo', standingTimeout: 20 })
-  t.same(resolveQueue({ standingTimeout: false })?.waiting, { size: 400, timeout: 1000, order: 'fifo', standingTimeout: undefined },
+  t.same(resolveQueue({ timeout: 250, standingTimeout: 20, interval: 100 })?.waiting, { size: 400, timeout: 250, order: 'fifo', standingTimeout: 20, interval: 100 })
+  t.same(resolveQueue({ standingTimeout: false })?.waiting, { size: 400, timeout: 1000, order: 'fifo', standingTimeout: undefined, interval: 250 },
     'standingTimeout false: a plain queue')
   t.equal(resolveQueue({ size: 0 })?.waiting, undefined, 'size 0: no waiting room')
 })
@@ -31,6 +31,8 @@ t.test('queue values are checked and named', async t => {
   t.throws(() => resolveQueue({ standingTimeout: 0 }), { code, message: /"queue\.standingTimeout": expected a number of ms in \(0, 2147483647\] or false, got 0/ })
   t.throws(() => resolveQueue({ standingTimeout: true }), /"queue\.standingTimeout".*or false, got boolean/)
   t.throws(() => resolveQueue({ standingTimeout: '5' }), /"queue\.standingTimeout"/)
+  t.throws(() => resolveQueue({ interval: 0 }), { code, message: /"queue\.interval": expected a number in \(0, 2147483647\], got 0/ })
+  t.throws(() => resolveQueue({ interval: '100' }), /"queue\.interval"/)
   t.throws(() => resolveQueue({ sise: 3 }), /"queue\.sise": unknown option/)
   t.throws(() => resolveQueue({ timers: {} }), /"queue\.timers": unknown option/, 'timers are a test seam, not an option')
 })

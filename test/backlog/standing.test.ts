@@ -1,6 +1,7 @@
 // The default queue through the plugin (fastify.inject, hand-driven queue timers): on by default,
-// absorbs a burst, turns standing once it has not been empty for a whole timeout (short waits,
-// LIFO), and composes with partitions, deadlines, sessions and the drain on close.
+// absorbs a burst, turns standing once it stayed non-empty for a whole interval without draining
+// (short waits, LIFO), absorbs again an interval after it last shed, and composes with
+// partitions, deadlines, sessions and the drain on close.
 import t from 'tap'
 import Fastify from 'fastify'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
@@ -20,7 +21,7 @@ const byHeader = (name: string) => (request: { headers: Record<string, unknown> 
   return typeof v === 'string' ? v : undefined
 }
 
-/** Hold `first` in the handler at limit 1, queue `a` now and `b` 500 ms later, then let 500 ms more pass: standing. */
+/** Hold `first` in the handler at limit 1, queue `a` now and `b` 125 ms later, then let 125 ms more pass: standing. */
 async function standingApp (t: tap.Test, opts: FastifyAdaptiveConcurrencyOptions = {}): Promise<HeldApp & { first: Promise<unknown>, early: Array<Promise<{ statusCode: number, body: string }>> }> {
   const h = await heldApp(1, { queue: {}, ...opts })
   t.teardown(() => h.app.close())
@@ -28,10 +29,10 @@ async function standingApp (t: tap.Test, opts: FastifyAdaptiveConcurrencyOptions
   await inHandler(h, 1)
   const early = [h.send('a')]
   await queued(h, 1)
-  h.timers.advance(500)
+  h.timers.advance(125)
   early.push(h.send('b'))
   await queued(h, 2)
-  h.timers.advance(500)
+  h.timers.advance(125)
   return { ...h, first, early }
 }
 
@@ -42,13 +43,13 @@ t.test('the queue is on by default, with the documented defaults; queue: false r
   on.get('/', async () => 'ok')
   await on.ready()
   t.teardown(() => on.close())
-  t.match(on.concurrency.snapshot().queue, { size: 400, timeout: 1000, order: 'fifo', standingTimeout: 5, standing: false, length: 0 })
+  t.match(on.concurrency.snapshot().queue, { size: 400, timeout: 1000, order: 'fifo', standingTimeout: 5, interval: 250, standing: false, length: 0 })
   const waiting = on.inject('/')
   await new Promise(resolve => setImmediate(resolve))
   t.equal(on.concurrency.limiter.queue?.length, 1, 'a request at the limit waits rather than being refused')
-  timers.advance(1000)
+  timers.advance(250)
   const res = await waiting
-  t.equal(reason(res.body), 'queue-timeout', 'and is refused once it waited the whole timeout')
+  t.equal(reason(res.body), 'queue-timeout', 'and is refused once nobody served it for a whole interval: a standing queue')
 
   const off = Fastify()
   await off.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(0), eventLoop: false, queue: false })
@@ -66,22 +67,22 @@ t.test('a burst is absorbed: FIFO, every request served, and the algorithm sees 
   await inHandler(h, 1)
   const burst = ['a', 'b', 'c'].map(id => h.send(id))
   await queued(h, 3)
-  await h.finish('first', 300) // the burst waits 300 ms
+  await h.finish('first', 200) // the burst waits 200 ms
   for (let i = 0; i < 3; i++) await h.finish(h.started[h.started.length - 1], 10)
   t.same(h.started, ['first', 'a', 'b', 'c'], 'oldest first')
   for (const res of await Promise.all([first, ...burst])) t.equal(res.statusCode, 200)
   const rtts = (h.app.concurrency.limiter.algorithm as ReturnType<typeof recordingAlgorithm>).samples.map(s => s.rtt)
-  t.same(rtts, [300, 10, 10, 10], 'a waited 300 ms in the queue; its sample is its 10 ms of service')
+  t.same(rtts, [200, 10, 10, 10], 'a waited 200 ms in the queue; its sample is its 10 ms of service')
   t.match(h.app.concurrency.snapshot().queue, { standing: false, standingEpisodes: 0, granted: 3, timedOut: 0 })
 })
 
 t.test('a standing queue: waiters older than standingTimeout refused at once, then 5 ms waits, LIFO, then recovery', async t => {
   const h = await standingApp(t)
   for (const res of await Promise.all(h.early)) t.equal(reason(res.body), 'queue-timeout', 'a and b refused when the queue turned standing')
-  t.match(h.app.concurrency.snapshot().queue, { standing: false, standingEpisodes: 1, length: 0 }, 'the flush emptied the queue')
+  t.match(h.app.concurrency.snapshot().queue, { standing: true, standingEpisodes: 1, length: 0 }, 'the flush emptied the queue; it shed just now')
   const c = h.send('c')
   await queued(h, 1)
-  t.equal(h.app.concurrency.snapshot().queue?.standing, true, 'a backlog that paused: a queue that forms again within a timeout is standing at once')
+  t.equal(h.app.concurrency.snapshot().queue?.standing, true, 'a backlog that paused: a queue that forms again within an interval of shedding is standing')
   h.timers.advance(5)
   t.equal(reason((await c).body), 'queue-timeout', 'c waited 5 ms')
   const d = h.send('d')
@@ -92,32 +93,33 @@ t.test('a standing queue: waiters older than standingTimeout refused at once, th
   t.same(h.started, ['first', 'e'], 'LIFO while standing: the newest waiter got the permit')
   h.timers.advance(5)
   t.equal(reason((await d).body), 'queue-timeout', 'd waited 5 ms')
-  t.match(h.app.concurrency.snapshot().queue, { standing: false, standingEpisodes: 3, timedOut: 4, granted: 1 })
-  // A whole timeout after the backlog, a burst is absorbed again: waits up to 1 s, FIFO.
-  h.timers.advance(1000)
+  t.match(h.app.concurrency.snapshot().queue, { standing: true, standingEpisodes: 1, timedOut: 4, granted: 1 })
+  // A whole interval without shedding: a burst is absorbed again, waits longer than standingTimeout.
+  h.timers.advance(250)
+  t.equal(h.app.concurrency.snapshot().queue?.standing, false)
   const f = h.send('f')
   await queued(h, 1)
-  h.timers.advance(500)
+  h.timers.advance(200)
   t.equal(h.app.concurrency.snapshot().queue?.standing, false)
   await h.finish('e')
-  t.same(h.started, ['first', 'e', 'f'], 'f waited 500 ms and got the permit')
+  t.same(h.started, ['first', 'e', 'f'], 'f waited 200 ms and got the permit')
   await h.finish('f')
   for (const res of [await h.first as { statusCode: number }, await e, await f]) t.equal(res.statusCode, 200)
   t.equal(h.app.concurrency.inflight, 0)
 })
 
-t.test('an explicit timeout and order set the burst mode; standingTimeout: false keeps a plain queue', async t => {
-  const h = await heldApp(1, { queue: { timeout: 200, order: 'lifo', standingTimeout: 20 } })
+t.test('explicit timeout, order, standingTimeout and interval compose; standingTimeout: false keeps a plain queue', async t => {
+  const h = await heldApp(1, { queue: { timeout: 200, order: 'lifo', standingTimeout: 20, interval: 100 } })
   t.teardown(() => h.app.close())
-  t.match(h.app.concurrency.snapshot().queue, { timeout: 200, order: 'lifo', standingTimeout: 20 })
+  t.match(h.app.concurrency.snapshot().queue, { timeout: 200, order: 'lifo', standingTimeout: 20, interval: 100 })
   const first = h.send('first')
   await inHandler(h, 1)
   const a = h.send('a')
   await queued(h, 1)
-  h.timers.advance(190)
+  h.timers.advance(90)
   const b = h.send('b')
   await queued(h, 2)
-  h.timers.advance(10) // t + 200: a timed out on its own and the queue turned standing: b (10 ms) stays, 20 ms allowed
+  h.timers.advance(10) // t + 100: the interval ends at the queue's peak: standing; a (100 ms) refused, b (10 ms) stays, 20 ms allowed
   t.equal(reason((await a).body), 'queue-timeout')
   t.equal(h.app.concurrency.limiter.queue?.length, 1)
   t.equal(h.app.concurrency.snapshot().queue?.standing, true)
@@ -155,7 +157,7 @@ t.test('partitions: while standing, the first-declared partition is still served
   await inHandler(h, 3)
   const keep = h.send('keep', { 'x-class': 'batch' })
   await queued(h, 1)
-  h.timers.advance(998)
+  h.timers.advance(248)
   const waiting = [
     h.send('b3', { 'x-class': 'batch' }),
     h.send('c1', { 'x-class': 'critical' }),
@@ -163,7 +165,7 @@ t.test('partitions: while standing, the first-declared partition is still served
     h.send('c2', { 'x-class': 'critical' })
   ]
   await queued(h, 5)
-  h.timers.advance(2) // standing: keep (1000 ms) refused, the four (2 ms old) wait
+  h.timers.advance(2) // standing: keep (250 ms) refused, the four (2 ms old) wait
   t.equal(reason((await keep).body), 'queue-timeout')
   t.equal(h.app.concurrency.snapshot().queue?.standing, true)
   for (const id of ['c0', 'b1', 'b2']) await h.finish(id)
@@ -176,7 +178,7 @@ t.test('partitions: while standing, the first-declared partition is still served
 t.test('deadlines: a standing queue cuts the wait to the earlier of the deadline and standingTimeout', async t => {
   const h = await standingApp(t, { queue: { deadlineHeader: 'x-budget-ms' } })
   await Promise.all(h.early)
-  // Within a timeout of the backlog's flush: a queue that forms again is standing at once.
+  // Within an interval of the backlog's last shed: a queue that forms again is standing at once.
   const short = h.send('short', { 'x-budget-ms': '3' })
   const long = h.send('long', { 'x-budget-ms': '500' })
   await queued(h, 2)
@@ -212,7 +214,7 @@ t.test('closing the server answers the default queue\'s waiters with draining, s
   await inHandler(h, 1)
   const old = h.send('old')
   await queued(h, 1)
-  h.timers.advance(998)
+  h.timers.advance(248)
   const waiting = [h.send('a'), h.send('b')]
   await queued(h, 3)
   h.timers.advance(2) // standing: old refused, a and b (2 ms) wait

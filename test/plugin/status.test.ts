@@ -61,6 +61,7 @@ t.test('the status route serves the snapshot with its schema, unlimited and unco
       timeout: 1000,
       order: 'fifo',
       standingTimeout: 5,
+      interval: 250,
       standing: false,
       waitP99: 0,
       waitCount: 0,
@@ -143,7 +144,7 @@ t.test("the README's guarded status route: its routeOpts.onRequest guards it, an
 t.test('shedding: from recent refusals, not from in-flight at one instant; without history, the instant', async t => {
   const algorithm = recordingAlgorithm(0)
   const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false })
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false, queue: false })
   app.get('/', async () => 'x')
   t.teardown(() => app.close())
   t.equal(app.concurrency.shedding, false, 'nothing refused yet')
