@@ -75,6 +75,7 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
     for (const stage of stages) stage.onRoute?.(route)
   })
   fastify.addHook('onRequest', pipeline.onRequest)
+  fastify.addHook('preValidation', pipeline.onBody)
   findUnderPressure(fastify, pressure)
   // @fastify/under-pressure may be registered after us: look again once everything is loaded.
   fastify.addHook('onReady', function lookForUnderPressure (done) {

@@ -76,7 +76,8 @@ export class Limiter<C = unknown> implements LimiterStats {
   readonly serviceTime: ServiceTimeEwma | undefined
   readonly maxEstimatedWait: number
   readonly sampleClasses: SampleClasses | undefined
-  private readonly now: () => number
+  /** The limiter's clock (ms): permits' `start` is a reading of it. */
+  readonly now: () => number
   private readonly observers: LimiterObserver[]
   private readonly onGranted: (context: C, permit: Permit<C>) => void
   private readonly onQueueReject: (context: C, reason: RejectReason) => void

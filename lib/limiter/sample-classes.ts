@@ -121,6 +121,15 @@ export class SampleClass {
     }
   }
 
+  /**
+   * Long-lived already, or no window of its samples under `longLivedAfter` yet: a request of
+   * such a class that has grown old may be a long-poll rather than a hung downstream
+   * (lib/longlived/aging.ts).
+   */
+  get neverFast (): boolean {
+    return this.longLived || this.fastWindows === 0
+  }
+
   private judgeLongLived (low: number): void {
     // NaN (no window closed) compares false both ways.
     if (low < this.longLivedAfter) this.fastWindows++

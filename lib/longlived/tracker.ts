@@ -93,6 +93,11 @@ export class LongLivedTracker {
     this.classes = classes
   }
 
+  /** Routes are learned long-lived from their classes (per-route classes are on and not custom). */
+  get learns (): boolean {
+    return this.classes !== undefined
+  }
+
   /** The request's route record (created on first use). */
   routeOf (request: FastifyRequest): LongLivedRoute {
     const context = routeContext(request) as Cached | undefined

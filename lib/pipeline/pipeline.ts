@@ -17,6 +17,16 @@
 //   HTTP/1.1 and the HTTP/2 compatibility API). A streamed body or a slow reader then holds no
 //   permit. Whichever of headers and 'close' comes first releases; the other finds it released.
 //
+// A request with a body asks for its permit once the body is in (preValidation), unless the limit
+// is already full when it arrives: a slow upload is the client's time, not the server's work, and
+// would otherwise hold a permit while its bytes trickle in. At the limit it is admitted, queued
+// or refused at once as any request, so that under overload no client uploads a body to be refused.
+// Its stages' `enter` (opt-out, drain, sessions, the event-loop gate) still run at onRequest.
+//
+// When a request finds the limit full, permits held for `signal.longLivedAfter` by requests of
+// routes that were never fast are given back first (lib/longlived/aging.ts): an undeclared
+// long-poll stops crowding the limit within that time, and its route is learned from it.
+//
 // Every refusal, from any stage, leaves through `refuse` (lib/refusal.ts).
 import type { ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
@@ -26,7 +36,8 @@ import { Permit } from '../limiter/permit'
 import type { ResolvedOptions } from '../options'
 import { createRefusal, type RefuseFunction, type RejectReason } from '../refusal'
 import type { RequestClasses } from '../signal/request-class'
-import { SENDING, type LongLivedTracker } from '../longlived/tracker'
+import { AgingList } from '../longlived/aging'
+import { SENDING, WAITING, type LongLivedTracker } from '../longlived/tracker'
 import { outcomeOf, type PressureProbe } from '../signal/outcome'
 import { RequestState } from './request-state'
 import { PASS, type AdmissionStage, type CapacityStage, type StageContext, type StageLifecycle } from './stage'
@@ -65,10 +76,14 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
   private readonly pressure: PressureProbe
   private readonly longLived: LongLivedTracker
   private readonly signal: ResolvedOptions['signal']
+  private readonly aging: AgingList<RequestState>
   /** Per registration, so two instances of the plugin (say, per prefix) never share a slot. */
   private readonly kState = Symbol('adaptive-concurrency.request')
   // Bound once: shared by every request, so no per-request closure.
   readonly onRequest: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+  /** preValidation: a request that waited for its body asks for its permit. */
+  readonly onBody: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+  private readonly convertAged: (state: RequestState, age: number) => void
   private readonly onClose: (this: ServerResponse) => void
   private readonly onWriteHead: (this: Carrier) => unknown
 
@@ -83,6 +98,8 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
     this.pressure = opts.pressure
     this.longLived = opts.longLived
     this.signal = options.signal
+    // Ageing teaches routes' classes: without them (or with a custom classifier) nothing is learned.
+    this.aging = new AgingList(opts.longLived.learns ? options.signal.longLivedAfter : Infinity)
     this.answer = createRefusal({ rejection: options.rejection, onRefused: options.sessions?.onRefused, limiter: this.limiter })
     const ctx: StageContext = {
       fastify: opts.fastify,
@@ -98,6 +115,8 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
     this.lifecycle = [...this.stages, this.capacity]
     const pipeline = this
     this.onRequest = function onRequest (request, reply, done) { pipeline.enter(request, reply, done) }
+    this.onBody = function onBody (_request, reply, done) { pipeline.bodyIn(reply, done) }
+    this.convertAged = (state, age) => { this.aged(state, age) }
     this.onClose = function onResponseClose (this: ServerResponse) { pipeline.closed(this) }
     const kState = this.kState
     this.onWriteHead = function writeHead (this: Carrier) {
@@ -135,8 +154,30 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
       this.limiter.reject(verdict, state.partition)
       return this.refuse(state, verdict)
     }
+    if (hasBody(request) && !this.limiter.isAtLimit()) {
+      state.awaitingBody = true
+      ;(raw as Carrier)[this.kState] = state
+      return done()
+    }
+    this.acquire(state)
+  }
+
+  /** preValidation: the body is in (parsed); a request that waited for it asks for its permit. */
+  private bodyIn (reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const state = (reply.raw as Carrier)[this.kState]
+    if (state === undefined || !state.awaitingBody) return done()
+    state.awaitingBody = false
+    state.done = done
+    if (clientGone(reply.raw)) return done()
+    this.acquire(state)
+  }
+
+  private acquire (state: RequestState): void {
+    const limiter = this.limiter
+    if (this.aging.active && limiter.isAtLimit()) this.aging.reclaim(limiter.now(), this.convertAged)
     const result = this.capacity.acquire(state)
     if (typeof result === 'string') return this.refuse(state, result)
+    const raw = state.reply.raw
     ;(raw as Carrier)[this.kState] = state
     raw.on('close', this.onClose)
     if (result instanceof Permit) return this.admit(state, result)
@@ -166,6 +207,7 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
         const raw = state.reply.raw
         state.writeHead = raw.writeHead
         raw.writeHead = this.onWriteHead as ServerResponse['writeHead']
+        this.aging.link(state)
       }
     }
     state.done()
@@ -222,7 +264,15 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
     this.release(state, permit, outcome)
   }
 
+  /** A request of a route never fast held its permit past `signal.longLivedAfter`: it is long-lived. */
+  private aged (state: RequestState, age: number): void {
+    state.route?.cls?.observe(age, false, false)
+    this.release(state, state.permit as Permit<RequestState>, 'ignore')
+    this.longLived.open(state, WAITING)
+  }
+
   private release (state: RequestState, permit: Permit<RequestState>, outcome: 'success' | 'drop' | 'ignore'): void {
+    this.aging.unlink(state)
     const stages = this.stages
     for (let i = 0; i < stages.length; i++) stages[i].released?.(state)
     try {
@@ -232,4 +282,17 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
       state.reply.log.error({ err }, 'adaptive-concurrency: the limit algorithm threw')
     }
   }
+}
+
+/**
+ * Fastify reads a body for this request: a method that may carry one, with a length, chunks, or
+ * (HTTP/2, where the length is optional) a content type.
+ */
+function hasBody (request: FastifyRequest): boolean {
+  const method = request.method
+  if (method === 'GET' || method === 'HEAD') return false
+  const headers = request.headers
+  const length = headers['content-length']
+  if (length !== undefined) return length !== '0'
+  return headers['transfer-encoding'] !== undefined || headers['content-type'] !== undefined
 }

@@ -10,8 +10,13 @@ import type { Waiter } from '../limiter/wait-queue'
 export class RequestState {
   readonly request: FastifyRequest
   readonly reply: FastifyReply
-  /** onRequest's continuation: called once, when the request may run or has been answered. */
-  readonly done: HookHandlerDoneFunction
+  /**
+   * The continuation of the hook admission runs in (onRequest, or preValidation for a request
+   * whose body was still to come): called once, when the request may run or has been answered.
+   */
+  done: HookHandlerDoneFunction
+  /** Set while the request waits for its body before it asks for a permit (see pipeline.ts). */
+  awaitingBody = false
   /** The request's partition as named by its route or the chooser (with `partitions` only). */
   partition: string | undefined = undefined
   /** Held from admission until the response headers are written (or it closes first). */
@@ -28,6 +33,10 @@ export class RequestState {
   waiter: Waiter<RequestState> | undefined = undefined
   /** Sessions: the request belongs to an active session (the overload rule counts these in flight). */
   activeSession = false
+  /** Requests holding a permit past admission, oldest first (lib/longlived/aging.ts). */
+  older: RequestState | undefined = undefined
+  newer: RequestState | undefined = undefined
+  aging = false
   /** Sessions: the key of a new session, seated once the request holds a permit. */
   newSessionKey: string | undefined = undefined
 

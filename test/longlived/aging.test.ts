@@ -1,0 +1,128 @@
+// Ageing: when the limit is full, the oldest permits are looked at first. A request of a route
+// never seen fast that has held its permit for `signal.longLivedAfter` gives it back and teaches
+// its route; a route that was fast keeps its old requests counted (a hung downstream).
+import t from 'tap'
+import Fastify from 'fastify'
+import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
+import { kInternal } from '../../lib/internal'
+import { AgingList, type Aging } from '../../lib/longlived/aging'
+import { Permit } from '../../lib/limiter/permit'
+import { SampleClass } from '../../lib/limiter/sample-classes'
+import { LongLivedRoute } from '../../lib/longlived/tracker'
+import { FakeTimers } from '../limiter/fake-timers'
+import { latch, recordingAlgorithm } from '../plugin/helpers'
+
+interface Item extends Aging { name: string }
+
+function item (name: string, start: number, route: LongLivedRoute | undefined): Item {
+  return { name, permit: new Permit(start, 1, undefined, null), route, older: undefined, newer: undefined, aging: false }
+}
+
+t.test('AgingList: oldest first, converts only old requests of never-fast routes, each looked at once', async t => {
+  const poll = new LongLivedRoute('GET /poll', undefined, new SampleClass('GET /poll'))
+  const fastCls = new SampleClass('GET /work')
+  for (let i = 0; i < 20; i++) fastCls.observe(25, false, false)
+  t.equal(fastCls.neverFast, false, 'a window under the threshold: fast')
+  const work = new LongLivedRoute('GET /work', undefined, fastCls)
+  const declaredNo = new LongLivedRoute('GET /report', false, new SampleClass('GET /report'))
+  const list = new AgingList<Item>(1000)
+  const a = item('a', 0, poll)
+  const b = item('b', 100, work)
+  const c = item('c', 200, declaredNo)
+  const d = item('d', 300, poll)
+  const e = item('e', 900, poll)
+  for (const i of [a, b, c, d, e]) list.link(i)
+  const converted: Array<[string, number]> = []
+  const convert = (i: Item, age: number): void => { converted.push([i.name, age]) }
+  t.equal(list.reclaim(999, convert), 0, 'nothing is old yet')
+  t.ok(a.aging)
+  t.equal(list.reclaim(1350, convert), 2)
+  t.same(converted, [['a', 1350], ['d', 1050]], 'the old polls, with their ages; the young one stops the walk')
+  t.same([a, b, c, d].map(i => i.aging), [false, false, false, false], 'old requests leave the list, converted or not')
+  t.ok(e.aging, 'the young request stays')
+  converted.length = 0
+  t.equal(list.reclaim(5000, convert), 1)
+  t.same(converted, [['e', 4100]], 'the fast route and the declared one are never looked at again')
+  t.notOk(list.active)
+})
+
+t.test('AgingList: unlink from the middle and the ends; Infinity links nothing', async t => {
+  const route = new LongLivedRoute('GET /poll', undefined, new SampleClass('GET /poll'))
+  const list = new AgingList<Item>(10)
+  const items = ['a', 'b', 'c', 'd'].map((n, i) => item(n, i, route))
+  for (const i of items) list.link(i)
+  list.unlink(items[1])
+  list.unlink(items[3])
+  list.unlink(items[3])
+  const seen: string[] = []
+  list.reclaim(100, (i) => { seen.push(i.name) })
+  t.same(seen, ['a', 'c'])
+  const never = new AgingList<Item>(Infinity)
+  const x = item('x', 0, route)
+  never.link(x)
+  t.notOk(never.active)
+  t.notOk(x.aging)
+})
+
+t.test('through the plugin: undeclared polls give their permits back once old, and their route is learned', async t => {
+  const timers = new FakeTimers(1000)
+  const algorithm = recordingAlgorithm(2)
+  const app = Fastify()
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false, [kInternal]: { timers } } as never)
+  const event = latch()
+  app.get('/poll', async () => { await event.wait(); return 'event' })
+  app.get('/work', async () => { timers.time += 25; return 'done' })
+  await app.ready()
+  t.teardown(() => app.close())
+  const polls: Array<Promise<unknown>> = []
+  for (let round = 0; round < 10; round++) {
+    polls.push(app.inject('/poll'), app.inject('/poll'))
+    await event.arrived(2 * (round + 1))
+    t.equal(app.concurrency.inflight, 2, 'two polls hold the limit')
+    if (round === 0) t.equal((await app.inject('/work')).statusCode, 503, 'young polls are not given up')
+    timers.time += 1500
+    t.equal((await app.inject('/work')).statusCode, 200, 'old polls gave their permits back')
+  }
+  t.equal(app.concurrency.longLived.waiting, 20)
+  t.same(app.concurrency.longLived.routes['GET /poll'], { open: 20, longLived: 'learned' }, 'a window of their ages taught the route')
+  t.equal(app.concurrency.inflight, 0)
+  polls.push(app.inject('/poll'))
+  await event.arrived(21)
+  t.equal(app.concurrency.inflight, 0, 'the next poll is admitted as long-lived')
+  t.equal(app.concurrency.longLived.waiting, 21)
+  event.open()
+  await Promise.all(polls)
+  t.equal(app.concurrency.rejected, 1)
+  t.equal(algorithm.samples.filter(s => s.rtt >= 1000).length, 0, 'no poll fed the algorithm')
+})
+
+t.test('through the plugin: a route that was fast and hangs keeps its permits (overload), as does one declared not long-lived', async t => {
+  const timers = new FakeTimers(1000)
+  const app = Fastify()
+  await app.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(2), eventLoop: false, [kInternal]: { timers } } as never)
+  const hang = latch()
+  const reporting = latch()
+  let hung = false
+  app.get('/work', async () => { if (hung) await hang.wait(); else timers.time += 25; return 'done' })
+  app.get('/report', { config: { adaptiveConcurrency: { longLived: false } } }, async () => { await reporting.wait(); return 'report' })
+  await app.ready()
+  t.teardown(() => app.close())
+  for (let i = 0; i < 20; i++) t.equal((await app.inject('/work')).statusCode, 200)
+  hung = true
+  const held = [app.inject('/work'), app.inject('/work')]
+  await hang.arrived(2)
+  timers.time += 30_000
+  t.equal((await app.inject('/work')).statusCode, 503, 'the hung requests still hold the limit')
+  t.equal(app.concurrency.inflight, 2)
+  t.equal(app.concurrency.longLived.waiting, 0)
+  hang.open()
+  await Promise.all(held)
+
+  const reports = [app.inject('/report'), app.inject('/report')]
+  await reporting.arrived(2)
+  timers.time += 30_000
+  t.equal((await app.inject('/report')).statusCode, 503, 'a route declared longLived: false is never given up')
+  t.equal(app.concurrency.inflight, 2)
+  reporting.open()
+  await Promise.all(reports)
+})
