@@ -48,6 +48,7 @@ const full: Full<ConcurrencySnapshot> = {
     timeout: 500,
     order: 'fifo',
     standingTimeout: 5,
+    interval: 250,
     standing: true,
     waitP99: 12.5,
     waitCount: 9,

@@ -16,7 +16,8 @@ test('backlog options are typed', () => {
     }
   })).type.not.toRaiseError()
   expect(app.register(plugin, { queue: false })).type.not.toRaiseError()
-  expect(app.register(plugin, { queue: { timeout: 300, standingTimeout: 10 } })).type.not.toRaiseError()
+  expect(app.register(plugin, { queue: { timeout: 300, standingTimeout: 10, interval: 100 } })).type.not.toRaiseError()
+  expect(app.register(plugin, { queue: { interval: '100' } })).type.toRaiseError()
   expect(app.register(plugin, { queue: { standingTimeout: false } })).type.not.toRaiseError()
   expect(app.register(plugin, { queue: { standingTimeout: true } })).type.toRaiseError()
   expect(app.register(plugin, { queue: { order: 'random' } })).type.toRaiseError()
