@@ -19,24 +19,11 @@
 // - Expiry is also checked lazily when a permit is granted, so a timer that fires late (busy event
 //   loop) can never let an expired waiter receive a permit.
 // - Controlled delay (optional `standingTimeout` + `interval`), after Facebook's server queues
-//   and CoDel. A burst and the onset of an overload look the same while they last: the queue
-//   grows. They differ afterwards: a burst's queue drains, a backlog's does not. So the queue
-//   watches itself over windows of `interval` ms, starting when it becomes non-empty:
-//   * ABSORBING: a window at whose end the queue is empty, or well below its peak in that window
-//     (it is draining), was a burst; a new window begins. Waiters may wait up to `timeout`, in
-//     the configured order.
-//   * STANDING: the queue stayed non-empty for a whole window and ended it at (or near) its peak:
-//     arrivals outpace service. Every waiter's timeout becomes `standingTimeout` (those that
-//     already waited longer expire at once) and service turns LIFO, so the permits go to the
-//     freshest requests, whose clients are still there.
-//   * A standing queue goes back to absorbing once a whole `interval` passes without shedding
-//     (no waiter timed out, none refused for a full queue): service keeps up again. Not merely
-//     when it empties: a server that works in batches (a synchronous handler) empties its queue
-//     every loop turn while the overload lasts, and a queue that re-absorbed each time would hold
-//     requests for a whole window again and again.
-//   Cost: O(1) per request (a window start, a peak and the time of the last shed, checked on
-//   enqueue and grant, plus the shared timer armed for the window's end). Cutting the timeouts
-//   walks the waiters once per standing episode, each present for at most one cut: O(1) amortized.
+//   and CoDel: standing.ts tells a burst (absorbed: waiters may wait `timeout`, in the configured
+//   order) from a standing backlog (every waiter's timeout becomes `standingTimeout`, those that
+//   already waited longer expire at once, and service turns LIFO, so the permits go to the
+//   freshest requests, whose clients are still there). Cutting the timeouts walks the waiters once
+//   per standing episode, each present for at most one cut: O(1) amortized.
 // - Callbacks (onExpire) run only after every list is consistent again, so they may re-enter the
 //   queue (enqueue, cancel, grantNext) safely.
 import { enumOption, numberOption } from '../validate'
@@ -44,8 +31,9 @@ import { CANCELLED, EVICTED, EXPIRED, ExpiryList, GRANTED, QUEUED, ServiceList, 
 import type { TimeoutReason } from './waiter'
 import { systemTimers, type TimerApi } from './timers'
 import { WaitStats } from './wait-stats'
+import { DEFAULT_INTERVAL_MS, StandingDetector, TURNED_ABSORBING, TURNED_STANDING } from './standing'
 
-export { Waiter, systemTimers, type TimerApi }
+export { Waiter, systemTimers, type TimerApi, DEFAULT_INTERVAL_MS }
 
 export type QueueOrder = 'lifo' | 'fifo'
 
@@ -78,30 +66,18 @@ export interface WaitQueueOptions<T> {
 }
 
 const MAX_TIMER_MS = 2_147_483_647
-/** See lib/backlog/options.ts for why. */
-export const DEFAULT_INTERVAL_MS = 250
-// A window ends "draining" when the queue is below 15/16 of the window's peak: arrivals that
-// merely fluctuate around a growing backlog must not pass for a drain.
-const DRAIN_NUM = 15
-const DRAIN_DEN = 16
 
 export class WaitQueue<T> {
   readonly size: number
   readonly timeout: number
   readonly order: QueueOrder
   readonly standingTimeout: number | undefined
-  readonly interval: number | undefined
+  /** Controlled delay only: burst or backlog. */
+  private readonly detector: StandingDetector | undefined
   /** LIFO now: the configured order, or LIFO while standing. */
   private lifo: boolean
   /** The waiters' timeout now: `timeout`, or `standingTimeout` while standing. */
   private timeoutNow: number
-  private _standing = false
-  /** Start of the current window (absorbing, non-empty queue). */
-  private windowStart = 0
-  /** Most waiters queued at once in the current window. */
-  private windowPeak = 0
-  /** While standing: the last time a waiter was shed (timed out, refused or evicted for a full queue). */
-  private lastShedAt = 0
   private readonly levels: Array<ServiceList<T>> = []
   private readonly byArrival = new ExpiryList<T>()
   private readonly early = new ExpiryList<T>()
@@ -126,8 +102,6 @@ export class WaitQueue<T> {
   timedOut = 0
   deadlineExpired = 0
   cancelled = 0
-  /** Times the queue turned standing. */
-  standingEpisodes = 0
 
   constructor (options: WaitQueueOptions<T>) {
     this.size = numberOption('queue.size', options.size, 0, 1, 1_000_000, { integer: true })
@@ -137,9 +111,9 @@ export class WaitQueue<T> {
     this.standingTimeout = options.standingTimeout === undefined
       ? undefined
       : numberOption('queue.standingTimeout', options.standingTimeout, 0, 0, MAX_TIMER_MS, { minExclusive: true })
-    this.interval = this.standingTimeout === undefined
+    this.detector = this.standingTimeout === undefined
       ? undefined
-      : numberOption('queue.interval', options.interval, DEFAULT_INTERVAL_MS, 0, MAX_TIMER_MS, { minExclusive: true })
+      : new StandingDetector(numberOption('queue.interval', options.interval, DEFAULT_INTERVAL_MS, 0, MAX_TIMER_MS, { minExclusive: true }))
     this.timeoutNow = this.timeout
     const levels = numberOption('queue levels', options.levels, 1, 1, 64, { integer: true })
     for (let i = 0; i < levels; i++) this.levels.push(new ServiceList<T>())
@@ -158,8 +132,14 @@ export class WaitQueue<T> {
    * the next enqueue or grant.
    */
   get standing (): boolean {
-    return this._standing && this.timers.now() - this.lastShedAt < (this.interval as number)
+    return this.detector !== undefined && this.detector.isStanding(this.timers.now())
   }
+
+  /** The window (ms) that tells a burst from a backlog; undefined for a plain queue. */
+  get interval (): number | undefined { return this.detector?.interval }
+
+  /** Times the queue turned standing. */
+  get standingEpisodes (): number { return this.detector === undefined ? 0 : this.detector.episodes }
 
   /** Waiters queued now at one priority level. */
   levelLength (level: number): number { return this.levels[level].length }
@@ -200,19 +180,13 @@ export class WaitQueue<T> {
       // Same or lower priority than everyone queued; or onExpire re-entered and took the place.
       if (this._length >= this.size) {
         this.rejectedFull++
-        if (this._standing) this.lastShedAt = now
+        this.detector?.shed(now)
         return 'full'
       }
     }
-    if (this.interval !== undefined && !this._standing) {
-      // A new busy period opens a window, and the timer is armed for its end.
-      if (this._length === 0) {
-        this.windowStart = now
-        this.windowPeak = 0
-        this.arm(now + this.interval, now)
-      }
-      if (this._length >= this.windowPeak) this.windowPeak = this._length + 1
-    }
+    // A new busy period opens a window: the timer is armed for its end.
+    const detector = this.detector
+    if (detector !== undefined && detector.arrival(this._length, now)) this.arm(detector.windowEnd, now)
     const timeoutAt = now + this.timeoutNow
     const early = deadline < timeoutAt
     const expiresAt = early ? deadline : timeoutAt
@@ -312,7 +286,7 @@ export class WaitQueue<T> {
     this.detach(w)
     w.state = EVICTED
     this.evicted++
-    if (this._standing) this.lastShedAt = now
+    this.detector?.shed(now)
     this.recordWait(w, now)
     this.resetIfEmpty(now)
     this.onExpire(w.value, 'queue-full', w.level)
@@ -380,43 +354,29 @@ export class WaitQueue<T> {
   }
 
   /**
-   * The controlled-delay state machine (see the header). Returns true if the queue just turned
-   * standing; the caller then settles the waiters now past their cut expiry (sweep, or the grant
-   * loop).
+   * Runs the controlled-delay state machine (standing.ts) and applies a change. Returns true if
+   * the queue just turned standing; the caller then settles the waiters now past their cut expiry
+   * (sweep, or the grant loop).
    */
   private evaluate (now: number): boolean {
-    const interval = this.interval
-    if (interval === undefined) return false
-    if (this._standing) {
-      if (now - this.lastShedAt >= interval) this.turnAbsorbing(now)
-      return false
-    }
-    if (this._length === 0 || now < this.windowStart + interval) return false
-    if (this._length * DRAIN_DEN >= this.windowPeak * DRAIN_NUM) {
+    const detector = this.detector
+    if (detector === undefined) return false
+    const change = detector.evaluate(this._length, now)
+    if (change === TURNED_STANDING) {
       this.turnStanding(now)
       return true
     }
-    // Draining: a burst. A new window, whose peak starts at the queue as it is.
-    this.windowStart = now
-    this.windowPeak = this._length
+    if (change === TURNED_ABSORBING) {
+      // Waiters queued while standing keep their short expiry: they are at most standingTimeout old.
+      this.lifo = this.order === 'lifo'
+      this.timeoutNow = this.timeout
+      if (this._length > 0) this.arm(detector.windowEnd, now)
+    }
     return false
-  }
-
-  private turnAbsorbing (now: number): void {
-    this._standing = false
-    this.lifo = this.order === 'lifo'
-    this.timeoutNow = this.timeout
-    // Waiters queued while standing keep their short expiry: they are at most standingTimeout old.
-    this.windowStart = now
-    this.windowPeak = this._length
-    if (this._length > 0) this.arm(now + (this.interval as number), now)
   }
 
   private turnStanding (now: number): void {
     const cut = this.standingTimeout as number
-    this._standing = true
-    this.standingEpisodes++
-    this.lastShedAt = now
     this.lifo = true
     this.timeoutNow = cut
     // Arrival order stays expiry order: every waiter on byArrival now expires at enqueuedAt + cut.
@@ -455,7 +415,7 @@ export class WaitQueue<T> {
     if (this._length === 0) return
     const head = this.byArrival.head
     let next = Math.min(head === null ? Infinity : head.expiresAt, this.earlyMin)
-    if (this.interval !== undefined && !this._standing) next = Math.min(next, this.windowStart + this.interval)
+    if (this.detector !== undefined) next = Math.min(next, this.detector.windowEnd)
     this.arm(next, now)
   }
 
@@ -497,7 +457,7 @@ export class WaitQueue<T> {
       if (w.reason === 'deadline') this.deadlineExpired++
       else {
         this.timedOut++
-        if (this._standing) this.lastShedAt = now
+        this.detector?.shed(now)
       }
       this.recordWait(w, now)
       this.onExpire(w.value, w.reason, w.level)
