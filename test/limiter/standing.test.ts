@@ -32,3 +32,19 @@ t.test('an empty queue never turns standing; an interval without shedding turns 
   d.shed(800)
   t.equal(d.isStanding(800), false, 'shedding while absorbing does not count')
 })
+
+t.test('after the first window, draining is measured from the window\'s start, not its peak (batches)', async t => {
+  const d = new StandingDetector(100)
+  d.arrival(0, 0)
+  for (let n = 1; n < 40; n++) d.arrival(n, 1) // a loop turn's arrivals: peak 40
+  t.equal(d.evaluate(20, 100), UNCHANGED, 'the first window ends at a trough, below its peak: draining')
+  // The next turns: each takes 30 in, grants 28; checked at a trough again, 2 more per turn.
+  for (let n = 20; n < 50; n++) d.arrival(n, 150)
+  t.equal(d.evaluate(26, 200), TURNED_STANDING, '26 troughs above the 20 the window began with: a backlog, whatever its peak (50)')
+  const b = new StandingDetector(100)
+  b.arrival(0, 0)
+  for (let n = 1; n < 40; n++) b.arrival(n, 1)
+  b.evaluate(30, 100)
+  t.equal(b.evaluate(28, 200), UNCHANGED, 'a queue going down from window to window is a draining burst (28 < 15/16 of 30)')
+  t.equal(b.evaluate(27, 300), TURNED_STANDING, 'one that stops going down is not (27 >= 15/16 of 28)')
+})
