@@ -48,8 +48,8 @@ export interface QueueOptions {
   standingTimeout?: number | false
   /**
    * The window, ms, over which the queue tells a burst from a backlog: a queue that stays
-   * non-empty for a whole interval and is not draining at its end (below 15/16 of its peak in
-   * it) is standing; a standing queue absorbs again once an interval passes without shedding.
+   * non-empty for a whole interval and did not drain in it is standing; a standing queue absorbs
+   * again once an interval passes without shedding.
    * Default 250. Ignored with `standingTimeout: false`.
    */
   interval?: number
