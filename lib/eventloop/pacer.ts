@@ -16,8 +16,9 @@
 // instead of one per batch; without new connections the handlers lose nothing.
 
 // The queue is bounded in time by the gate, which asks expectedWait() before it admits: the
-// number waiting times the measured time per request (the interval between batch starts
-// divided by the requests of the batch, so poll phases and rest iterations are included).
+// number waiting times the measured time per request (the interval between the starts of a full
+// batch and the next one divided by the requests of the full batch, so poll phases and rest
+// iterations are included while the handlers are the bottleneck).
 // Pacing stops when the loop keeps up: the queue is found empty after a batch that ran within
 // its budget, or the loop was idle for `maxWait` (the gate tells). Requests then run inline, as
 // without the pacer. Not pacing, the pacer costs one boolean test per admitted request.
@@ -145,7 +146,12 @@ export class LoopPacer<T = () => void> {
       return
     }
     const start = this.now()
-    if (this.lastBatchStart >= 0) this.measure((start - this.lastBatchStart) / this.lastBatchSize)
+    // Only a full batch says how fast the queue moves: one that emptied the queue ran all there
+    // was, and the loop time between it and this one went to other work (parsing and refusing a
+    // flood, streaming), not to the requests it ran. Measured per request anyway, one request a
+    // batch behind a 100 ms poll phase would read as 100 ms each, every queued request would look
+    // too late, and the gate would shed nearly everything while its refusals keep the loop busy.
+    if (this.lastBatchStart >= 0 && this.lastBatchFull) this.measure((start - this.lastBatchStart) / this.lastBatchSize)
     let ran = 0
     let elapsed = 0
     const queue = this.queue

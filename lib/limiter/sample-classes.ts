@@ -47,7 +47,7 @@
 // good, so a downstream that hangs on a route that used to be fast stays an overload. Its hung
 // requests could not teach it anyway: past `signal.timeout` and far slower than the class's
 // baseline they are drops, and drops are never observed. Long-lived is for good too: the class
-// gets no more samples.
+// gets no more samples: those of its requests admitted before it was learned are not fed either.
 //
 // Until its first window closes a class has no baseline and its samples are not fed to the
 // algorithm (nothing to compare with yet), except drops, which always are: a drop is an overload
@@ -67,6 +67,8 @@ const LOW_WINDOW = 5
 /** Windows the baseline is the minimum of. */
 const RING = 8
 
+/** A class whose baseline is at least this share of `longLivedAfter` may have long-lived requests. */
+const LONG_BASELINE = 0.25
 /** At most this fraction of the recent peak limit in flight is "low concurrency": a probe's half limit, with room for rounding and decay. */
 const LOW_LOAD = 0.6
 /** Per sample: the reference follows the mix over a few hundred samples. */
@@ -122,12 +124,14 @@ export class SampleClass {
   }
 
   /**
-   * Long-lived already, or no window of its samples under `longLivedAfter` yet: a request of
-   * such a class that has grown old may be a long-poll rather than a hung downstream
-   * (lib/longlived/aging.ts).
+   * A request of this class that has grown old may be a long-poll rather than a hung downstream
+   * (lib/longlived/aging.ts): the class is long-lived already, or it is not latched ordinary and
+   * its own no-load latency is long (LONG_BASELINE of `longLivedAfter` or more) or not known yet.
+   * A route whose polls' first answers came early (clients connecting over the first seconds)
+   * has a fast first window but a baseline of hundreds of ms; a 25 ms route that hangs has not.
    */
-  get neverFast (): boolean {
-    return this.longLived || this.fastWindows === 0
+  get mayBeLongLived (): boolean {
+    return this.longLived || (this.fastWindows < RING && this.baseline >= LONG_BASELINE * this.longLivedAfter)
   }
 
   private judgeLongLived (low: number): void {
@@ -227,6 +231,10 @@ export class SampleClasses {
       this.unsampled++
       return raw.dropped ? raw : undefined
     }
+    // A long-lived class's requests admitted before it was learned still end with a sample: a 3 s
+    // poll read against a baseline taken from its peers' ages so far (1 s, lib/longlived/aging.ts)
+    // would be a huge queue, and its baseline would pull the reference.
+    if (cls.longLived && !raw.dropped) return undefined
     const baseline = cls.baseline
     if (baseline !== Infinity) {
       this.reference = this.reference === Infinity ? baseline : this.reference + (baseline - this.reference) * REFERENCE_DECAY

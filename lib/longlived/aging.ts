@@ -5,12 +5,14 @@
 // gives its sample only when it ends: a route of 8 s polls would hold up to the whole limit for
 // 8 s, and more, before the plugin knew. So when a request finds the limit full, the oldest
 // requests are looked at first: one that has held its permit for `signal.longLivedAfter` or more,
-// on a route that has never been fast, gives its permit back (no sample: it is counted open as a
-// waiting request) and teaches its route a sample of its age so far. A window of such samples
-// learns the route long-lived, so later requests are admitted as long-lived from the start.
+// on a route whose own no-load latency is long or not known yet, gives its permit back (no
+// sample: it is counted open as a waiting request) and teaches its route a sample of its age so
+// far. A window of such samples learns the route long-lived, so later requests are admitted as
+// long-lived from the start.
 //
-// A route that has been fast (one window of its samples under the threshold) is not asked: its
-// requests that grow old are a downstream that hangs, an overload, and keep their permits. Those
+// A route that is fast (its baseline under a quarter of the threshold) or latched ordinary is not
+// asked: its requests that grow old are a downstream that hangs, an overload, and keep their
+// permits. Those
 // are unlinked when first seen old, so each request is looked at once past the threshold: the
 // walk costs O(1) per request over its life, and nothing at all while the limit has room.
 //
@@ -92,9 +94,9 @@ export class AgingList<T extends Aging> {
   }
 }
 
-/** An undeclared route with a class that has never had a fast window. */
+/** An undeclared route whose class may have long-lived requests (SampleClass.mayBeLongLived). */
 function mayBeLongLived (route: LongLivedRoute | undefined): boolean {
   if (route === undefined || route.declared !== undefined) return false
   const cls = route.cls
-  return cls != null && cls.neverFast
+  return cls != null && cls.mayBeLongLived
 }

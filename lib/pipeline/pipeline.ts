@@ -37,7 +37,7 @@ import type { ResolvedOptions } from '../options'
 import { createRefusal, type RefuseFunction, type RejectReason } from '../refusal'
 import type { RequestClasses } from '../signal/request-class'
 import { AgingList } from '../longlived/aging'
-import { SENDING, WAITING, type LongLivedTracker } from '../longlived/tracker'
+import { SENDING, WAITING, WEBSOCKET, type LongLivedTracker } from '../longlived/tracker'
 import { outcomeOf, type PressureProbe } from '../signal/outcome'
 import { RequestState } from './request-state'
 import { PASS, type AdmissionStage, type CapacityStage, type StageContext, type StageLifecycle } from './stage'
@@ -214,6 +214,10 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
   }
 
   private refuse (state: RequestState, reason: RejectReason): void {
+    // A refused websocket handshake's socket belongs to no HTTP server any more (Node handed it
+    // to the 'upgrade' listener): once the 503 is out, nothing else would close it when the
+    // plugin's onRequest ran before @fastify/websocket's.
+    if (state.longLived === WEBSOCKET) state.reply.raw.once('finish', endUpgradeSocket)
     this.answer(state.request, state.reply, reason, state.done)
   }
 
@@ -295,4 +299,9 @@ function hasBody (request: FastifyRequest): boolean {
   const length = headers['content-length']
   if (length !== undefined) return length !== '0'
   return headers['transfer-encoding'] !== undefined || headers['content-type'] !== undefined
+}
+
+/** Shared 'finish' listener of a refused websocket handshake's response. */
+function endUpgradeSocket (this: ServerResponse): void {
+  this.socket?.end()
 }

@@ -117,6 +117,19 @@ t.test('expectedWait measures the time per request between batch starts, poll ph
   t.equal(pacer.expectedWait(), 8 * (6 + 0.25 * (8 - 6)), 'smoothed: 6 ms, then 8 ms measured')
 })
 
+t.test('a batch that emptied the queue is no measurement: the loop time after it went to other work', async t => {
+  const { pacer, request, checkPhase, loop } = fakePacer()
+  pacer.start()
+  pacer.run(request(1, 0.1))
+  checkPhase() // batch 1: 0.1 ms, the queue emptied
+  t.equal(pacer.expectedWait(), 0)
+  loop.clock += 100 // a 100 ms poll phase parsing and refusing a flood
+  for (let id = 2; id <= 4; id++) pacer.run(request(id, 0.1))
+  checkPhase() // batch 2: three requests, 0.3 ms, emptied again
+  for (let id = 5; id <= 6; id++) pacer.run(request(id, 0.1))
+  t.equal(pacer.expectedWait(), 2 * 0.1, 'still the handlers\' 0.1 ms each, not 100 ms')
+})
+
 t.test('a continuation that throws does not stall the requests behind it', async t => {
   const { pacer, ran, request, checkPhase } = fakePacer()
   pacer.start()

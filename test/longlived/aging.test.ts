@@ -22,7 +22,7 @@ t.test('AgingList: oldest first, converts only old requests of never-fast routes
   const poll = new LongLivedRoute('GET /poll', undefined, new SampleClass('GET /poll'))
   const fastCls = new SampleClass('GET /work')
   for (let i = 0; i < 20; i++) fastCls.observe(25, false, false)
-  t.equal(fastCls.neverFast, false, 'a window under the threshold: fast')
+  t.equal(fastCls.mayBeLongLived, false, 'a 25 ms route')
   const work = new LongLivedRoute('GET /work', undefined, fastCls)
   const declaredNo = new LongLivedRoute('GET /report', false, new SampleClass('GET /report'))
   const list = new AgingList<Item>(1000)
@@ -44,6 +44,19 @@ t.test('AgingList: oldest first, converts only old requests of never-fast routes
   t.equal(list.reclaim(5000, convert), 1)
   t.same(converted, [['e', 4100]], 'the fast route and the declared one are never looked at again')
   t.notOk(list.active)
+})
+
+t.test('which classes may have long-lived requests', async t => {
+  t.equal(new SampleClass('new').mayBeLongLived, true, 'no baseline yet')
+  const early = new SampleClass('GET /poll')
+  // Polls whose first answers came early (clients connected over the first second): 75 ms to 1.5 s.
+  for (let i = 0; i < 20; i++) early.observe(75 * (i + 1), false, false)
+  t.equal(early.longLived, false, 'a fast window: not learned from it')
+  t.ok(early.baseline >= 250 && early.baseline < 1000, `a baseline of its own of hundreds of ms (${early.baseline})`)
+  t.equal(early.mayBeLongLived, true)
+  const report = new SampleClass('GET /report')
+  for (let i = 0; i < 160; i++) report.observe(400, false, false)
+  t.equal(report.mayBeLongLived, false, 'latched ordinary after 8 fast windows, however slow its baseline')
 })
 
 t.test('AgingList: unlink from the middle and the ends; Infinity links nothing', async t => {

@@ -83,3 +83,18 @@ t.test('signal.timeout as a drop: far slower than the class usually is', async t
   t.equal(defaultOutcome(true, 200, 6000, classTimeout(5000, slow)), 'success', 'a 3 s route at 6 s is not')
   t.equal(defaultOutcome(true, 200, 12_001, classTimeout(5000, slow)), 'drop', 'at four times its usual, it is')
 })
+
+t.test('a route learned long-lived from its polls\' ages feeds nothing when its earlier polls end', async t => {
+  const classes = new SampleClasses()
+  const work = classes.get('GET /work')
+  const poll = classes.get('GET /poll')
+  for (let i = 0; i < 20; i++) classes.normalize(sample(25), work, 20)
+  // 20 polls looked at once they had waited 1 s (lib/longlived/aging.ts): learned.
+  for (let i = 0; i < 20; i++) poll?.observe(1000, false, false)
+  t.equal(poll?.longLived, true)
+  t.equal(poll?.baseline, 1000)
+  // Polls admitted before, never looked at, end after 3 s: against a 1 s baseline, an 80x queue.
+  for (let i = 0; i < 10; i++) t.equal(classes.normalize(sample(3000), poll, 20), undefined, 'not fed')
+  t.equal(classes.normalize(sample(50), work, 20)?.rtt, 2, 'the reference is still the ordinary route\'s 25 ms')
+  t.equal(classes.normalize({ rtt: 3000, inflight: 1, dropped: true }, poll, 20)?.dropped, true, 'a failed poll is still a drop')
+})

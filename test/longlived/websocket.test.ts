@@ -1,6 +1,7 @@
 // Websockets through the real @fastify/websocket, over real sockets: a handshake is admitted or
 // refused at the limit like any request; once admitted it holds no permit and feeds no sample,
 // so any number stay open under a fixed limit of 3 while ordinary requests are still served.
+import net from 'node:net'
 import t from 'tap'
 import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
@@ -112,4 +113,25 @@ t.test('an Upgrade sent to an ordinary route is no websocket: it is counted as a
   t.equal(app.concurrency.longLived.admitted, 0, 'never counted as a websocket')
   t.equal(app.concurrency.admitted, 1)
   t.equal(app.concurrency.admitted, app.concurrency.succeeded + app.concurrency.dropped + app.concurrency.ignored + app.concurrency.inflight)
+})
+
+t.test('the plugin registered before @fastify/websocket: a refused handshake\'s socket is closed by the server', async t => {
+  const app = Fastify()
+  await app.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(0), eventLoop: false })
+  await app.register(websocket)
+  app.get('/ws', { websocket: true }, (socket) => { socket.close() })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as { port: number }
+  // A raw client that never closes its side: only the server can end the exchange.
+  const socket = net.connect(port, '127.0.0.1')
+  let received = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (chunk: string) => { received += chunk })
+  const ended = new Promise<void>((resolve) => { socket.on('end', () => resolve()) })
+  socket.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+  await ended
+  t.match(received, /^HTTP\/1\.1 503 /, 'refused with a 503')
+  t.equal(app.concurrency.rejected, 1)
+  socket.destroy()
 })

@@ -1,16 +1,21 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import plugin from '../../index'
+import { kInternal } from '../../lib/internal'
 import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
 
+// The gate's clock is injected and a CPU-bound handler moves it by its cost, so a loaded machine
+// that deschedules the process between two turns changes nothing: only the burns count.
+let clock = 0
+const loop = { now: () => clock }
+
 function burn (ms: number): void {
-  const start = performance.now()
-  while (performance.now() - start < ms) { /* a CPU-bound handler */ }
+  clock += ms
 }
 
 async function build (opts: FastifyAdaptiveConcurrencyOptions) {
   const app = Fastify()
-  await app.register(plugin, { algorithm: { name: 'fixed', options: { limit: 100 } }, ...opts })
+  await app.register(plugin, { algorithm: { name: 'fixed', options: { limit: 100 } }, ...opts, [kInternal]: { loop } } as FastifyAdaptiveConcurrencyOptions)
   app.get('/cpu', async () => { burn(15); return { ok: true } })
   await app.ready()
   return app
@@ -27,8 +32,8 @@ t.test('one long turn is a blip, not overload: nothing is shed', async t => {
 })
 
 t.test('back-to-back long turns: requests queued past maxWait are shed with reason event-loop', async t => {
-  // maxWait 40: the fourth request of a turn waits at least 45 ms (three 15 ms burns), and the
-  // two turns stay "back to back" unless the process is descheduled for over 40 ms between them.
+  // maxWait 40: the fourth request of a turn waits 45 ms (three 15 ms burns), and the two turns
+  // are back to back (no time passes between them on the injected clock).
   const app = await build({ eventLoop: { maxWait: 40 } })
   t.teardown(() => app.close())
   const burst = async () => await Promise.all(Array.from({ length: 4 }, async () => await app.inject('/cpu')))
@@ -70,8 +75,8 @@ t.test('a bad eventLoop option fails ready()', async t => {
 t.test('with partitions, the first-declared one is shed only past 2 x maxWait: less important traffic goes first', async t => {
   const app = Fastify()
   await app.register(plugin, {
-    algorithm: { name: 'fixed', options: { limit: 100 } }, eventLoop: { maxWait: 100 }, partitions: { shares: { critical: 0.5, batch: 0.5 } }
-  })
+    algorithm: { name: 'fixed', options: { limit: 100 } }, eventLoop: { maxWait: 100 }, partitions: { shares: { critical: 0.5, batch: 0.5 } }, [kInternal]: { loop }
+  } as FastifyAdaptiveConcurrencyOptions)
   app.get('/critical', { config: { adaptiveConcurrency: { partition: 'critical' } } }, async () => { burn(110); return { ok: true } })
   app.get('/batch', { config: { adaptiveConcurrency: { partition: 'batch' } } }, async () => { burn(110); return { ok: true } })
   await app.ready()
@@ -81,9 +86,8 @@ t.test('with partitions, the first-declared one is shed only past 2 x maxWait: l
     await new Promise(resolve => setImmediate(resolve)) // end the loop turn, as between two polls
     return replies.map(r => r.statusCode)
   }
-  // Two requests a turn: the first waits for nobody, the second for the first one's 110 ms burn
-  // (wall-clock, so at least 110 ms): past maxWait (100), and 90 ms short of 2 x maxWait (200),
-  // room for a loaded machine to deschedule the process without changing the outcome.
+  // Two requests a turn: the first waits for nobody, the second for the first one's 110 ms burn:
+  // past maxWait (100), and short of 2 x maxWait (200).
   t.same(await turn(['/batch', '/batch']), [200, 200], 'one long turn: a blip, nothing shed')
   t.same(await turn(['/batch', '/critical']), [200, 200], 'back to back: critical is still admitted')
   t.same(await turn(['/batch', '/batch']), [200, 503], 'batch is shed')
