@@ -1,7 +1,7 @@
 // The seam through which tests give the plugin clocks and timers. It is a symbol-keyed option
 // that the public types do not list: deterministic tests need it, users never should.
 import type { LoopTurnOptions } from './eventloop/loop-turn'
-import type { TimerApi } from './limiter/wait-queue'
+import type { TimerApi } from './limiter/timers'
 import type { DrainTimers } from './sessions/tracker'
 import { objectOption } from './validate'
 

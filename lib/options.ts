@@ -45,7 +45,7 @@ export interface ResolvedOptions {
   eventLoop: { maxWait: number } | undefined
   bypass: BypassFunction | undefined
   rejection: ResolvedRejection
-  /** undefined: requests at the limit are rejected at once, with no deadline checks. */
+  /** undefined (`queue: false`): requests at the limit are rejected at once, with no deadline checks. */
   queue: ResolvedQueue | undefined
   partitions: ResolvedPartitions | undefined
   sessions: ResolvedSessions | undefined

@@ -68,6 +68,9 @@ export const snapshotSchema = {
         size: counter,
         timeout: { type: 'number' },
         order: { type: 'string' },
+        standingTimeout: { type: ['number', 'boolean'] },
+        interval: { type: 'number' },
+        standing: { type: 'boolean' },
         waitP99: { type: 'number' },
         waitCount: counter,
         waitWindow: { type: 'number' },
@@ -78,7 +81,8 @@ export const snapshotSchema = {
         deadlineExpired: counter,
         cancelled: counter,
         rejectedFull: counter,
-        evicted: counter
+        evicted: counter,
+        standingEpisodes: counter
       }
     },
     partitions: {

@@ -133,7 +133,11 @@ export interface FastifyAdaptiveConcurrencyOptions {
   bypass?: BypassFunction
   /** Status, Retry-After and your own answer for refusals. */
   rejection?: RejectionOptions
-  /** A bounded wait queue for requests at the limit, with estimated-wait and deadline checks; absent or false: rejected at once. */
+  /**
+   * The wait queue for requests at the limit: absorbs bursts, cuts waiting once a backlog stands
+   * (see QueueOptions.standingTimeout); estimated-wait and deadline checks. On by default;
+   * false: requests at the limit are refused at once.
+   */
   queue?: QueueOptions | false
   /** Shares of the limit by kind of traffic, and how a request's partition is chosen. */
   partitions?: PartitionsOptions

@@ -7,6 +7,7 @@
 
 const { backlogScenarios } = require('./backlog-scenarios')
 const { trafficScenarios } = require('./traffic-scenarios')
+const { burstScenarios } = require('./burst-scenarios')
 const { cacheScenarios } = require('./cache-scenarios')
 const { longLivedScenarios, hungScenarios } = require('./longlived-scenarios')
 
@@ -94,6 +95,8 @@ const SCENARIOS = [
   ...backlogScenarios(downstream),
   // health-*, errors-*, routes-*, shift-*, cold-*: group 'traffic' (lib/traffic-scenarios.js).
   ...trafficScenarios(),
+  // bursty-30, -50, -80: group 'bursty' (lib/burst-scenarios.js).
+  ...burstScenarios(downstream),
   // cache-*: a share of cached answers that never wait (lib/cache-scenarios.js).
   ...cacheScenarios(),
   // ll-<kind>-<load>, ll-cold-poll: group 'longlived' (lib/longlived-scenarios.js).
@@ -113,16 +116,27 @@ function isCommonProtection (name) {
   return BASELINES.includes(name) || ALGORITHMS.includes(name) || Boolean(parseTuned(name))
 }
 
+// '<algorithm>+noqueue': the algorithm without the default wait queue (queue: false, immediate
+// refusal at the limit), for any scenario.
 function parseTuned (name) {
+  const noQueue = /^([a-z0-9]+)\+noqueue$/.exec(name)
+  if (noQueue && ALGORITHMS.includes(noQueue[1])) return { algorithm: noQueue[1], queue: false }
+  // '<algorithm>+queue:interval=100;standingTimeout=5': the default queue with some options changed.
+  const queue = /^([a-z0-9]+)\+queue:(.+)$/.exec(name)
+  if (queue && ALGORITHMS.includes(queue[1])) return { algorithm: queue[1], queue: pairs(name, queue[2]) }
   const m = /^([a-z0-9]+):([^@]+)$/.exec(name)
   if (!m || !ALGORITHMS.includes(m[1])) return null
+  return { algorithm: { name: m[1], options: pairs(name, m[2]) } }
+}
+
+function pairs (name, text) {
   const options = {}
-  for (const pair of m[2].split(';')) {
+  for (const pair of text.split(';')) {
     const [key, raw] = pair.split('=')
     if (!key || raw === undefined) throw new Error(`protection "${name}": expected key=value pairs separated by ';'`)
     options[key] = raw === 'true' ? true : raw === 'false' ? false : Number(raw)
   }
-  return { algorithm: { name: m[1], options } }
+  return options
 }
 
 // Serializable protection configs for the scenario server.

@@ -89,6 +89,11 @@ function evaluateTargets (scenario, runs) {
       check('≤ 0.1 % rejected', m((r) => r.trial.total.rejectedFraction), (v) => v <= 0.001, (v) => `${(v * 100).toFixed(3)} %`),
       check('goodput ≥ 99 % of offered', m((r) => ratio(r.trial.total.goodput, r.trial.total.offeredRate)), (v) => v >= 0.99, pct)
     ]
+    case 'bursty': return [
+      check('≤ 0.1 % rejected', m((r) => r.trial.total.rejectedFraction), (v) => v <= 0.001, (v) => `${(v * 100).toFixed(3)} %`),
+      check(`admitted p99 ≤ burst + 2 S (${scenario.burstMs + 2 * scenario.serviceMs} ms)`, m((r) => r.trial.total.admittedP99),
+        (v) => v <= scenario.burstMs + 2 * scenario.serviceMs, ms)
+    ]
     case 'class': return [
       check(`${scenario.keyClass} success ≥ 99 %`, m((r) => r.trial.classes?.[scenario.keyClass]?.goodFraction ?? null), (v) => v >= 0.99, pct),
       check('goodput ≥ 95 % of oracle', m((r) => ratio(r.trial.total.goodput, r.oracle?.total.goodput)), (v) => v >= 0.95, pct)

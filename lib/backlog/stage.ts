@@ -38,9 +38,8 @@ export function attachCapacityStage (ctx: StageContext): Capacity {
   const { queue, partitions } = ctx.options
   const deadlineHeader = queue?.deadlineHeader
   const backlog = queue !== undefined || partitions !== undefined
-  const timers = ctx.options.internal.timers
   return {
-    status: new BacklogStatus(limiter, timers !== undefined ? () => timers.now() : () => performance.now()),
+    status: new BacklogStatus(limiter, limiter.now),
     acquire (state: RequestState): Acquired {
       if (!backlog) return limiter.tryAcquire(state) as Acquired
       const budget = deadlineHeader === undefined ? undefined : parseDeadlineHeader(state.request.headers[deadlineHeader])

@@ -17,6 +17,12 @@ export interface QueueSnapshot {
   size: number
   timeout: number
   order: QueueOrder
+  /** Waiters' timeout (ms) while the queue is standing; false: a plain queue, never standing. */
+  standingTimeout: number | false
+  /** The window (ms) over which the queue tells a burst from a backlog. */
+  interval: number
+  /** The queue stayed non-empty for a whole interval without draining: waits are cut to standingTimeout, LIFO. */
+  standing: boolean
   /** p99 queue wait (ms) over the last completed window (see waitWindow); 0 when nobody waited. */
   waitP99: number
   /** Waiters that left the queue in that window (granted, expired or cancelled). */
@@ -34,6 +40,8 @@ export interface QueueSnapshot {
   rejectedFull: number
   /** Waiters pushed out of the full queue by a more important partition's request (rejected 'queue-full'). */
   evicted: number
+  /** Times the queue turned standing. */
+  standingEpisodes: number
 }
 
 export interface BacklogSnapshot {
@@ -67,6 +75,9 @@ export class BacklogStatus<C = unknown> {
         size: queue.size,
         timeout: queue.timeout,
         order: queue.order,
+        standingTimeout: queue.standingTimeout ?? false,
+        interval: queue.interval ?? 0,
+        standing: queue.standing,
         waitP99: wait.p99,
         waitCount: wait.count,
         waitWindow: wait.span,
@@ -77,7 +88,8 @@ export class BacklogStatus<C = unknown> {
         deadlineExpired: queue.deadlineExpired,
         cancelled: queue.cancelled,
         rejectedFull: queue.rejectedFull,
-        evicted: queue.evicted
+        evicted: queue.evicted,
+        standingEpisodes: queue.standingEpisodes
       }
     }
     if (partitions !== undefined) {

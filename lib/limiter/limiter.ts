@@ -25,8 +25,11 @@ export interface LimiterOptions<C = unknown> {
   /** Monotonic clock in ms. Injected by tests; defaults to systemTimers.now (epoch ms, shared by processes). */
   now?: () => number
   observers?: LimiterObserver[]
-  /** A bounded wait queue for requests that find no free permit (acquire() only). */
-  queue?: { size: number, timeout: number, order?: QueueOrder }
+  /**
+   * A bounded wait queue for requests that find no free permit (acquire() only); with
+   * `standingTimeout`, a controlled-delay queue (see wait-queue.ts).
+   */
+  queue?: { size: number, timeout: number, order?: QueueOrder, standingTimeout?: number, interval?: number }
   /** Shares of the limit per class of traffic; one queue level per partition, in declaration order. */
   partitions?: PartitionSet
   /**

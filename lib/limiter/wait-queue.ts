@@ -18,15 +18,22 @@
 //   earliest deadline passes (cost proportional to the waiters that carry deadlines).
 // - Expiry is also checked lazily when a permit is granted, so a timer that fires late (busy event
 //   loop) can never let an expired waiter receive a permit.
+// - Controlled delay (optional `standingTimeout` + `interval`), after Facebook's server queues
+//   and CoDel: standing.ts tells a burst (absorbed: waiters may wait `timeout`, in the configured
+//   order) from a standing backlog (every waiter's timeout becomes `standingTimeout`, those that
+//   already waited longer expire at once, and service turns LIFO, so the permits go to the
+//   freshest requests, whose clients are still there). Cutting the timeouts walks the waiters once
+//   per standing episode, each present for at most one cut: O(1) amortized.
 // - Callbacks (onExpire) run only after every list is consistent again, so they may re-enter the
 //   queue (enqueue, cancel, grantNext) safely.
-import { build } from 'hdr-histogram-js'
-import type { Histogram } from 'hdr-histogram-js'
 import { enumOption, numberOption } from '../validate'
 import { CANCELLED, EVICTED, EXPIRED, ExpiryList, GRANTED, QUEUED, ServiceList, Waiter } from './waiter'
 import type { TimeoutReason } from './waiter'
+import { systemTimers, type TimerApi } from './timers'
+import { WaitStats } from './wait-stats'
+import { DEFAULT_INTERVAL_MS, StandingDetector, TURNED_ABSORBING, TURNED_STANDING } from './standing'
 
-export { Waiter }
+export { Waiter, systemTimers, type TimerApi, DEFAULT_INTERVAL_MS }
 
 export type QueueOrder = 'lifo' | 'fifo'
 
@@ -36,28 +43,17 @@ export type QueueOrder = 'lifo' | 'fifo'
  */
 export type ExpiryReason = TimeoutReason | 'queue-full'
 
-/** Clock and one-shot timer, injected so tests drive time by hand. Times in ms. */
-export interface TimerApi {
-  now (): number
-  /** Run `fn` once after `delayMs`. The timer should not keep the process alive (unref). */
-  setTimer (fn: () => void, delayMs: number): unknown
-  clearTimer (handle: unknown): void
-}
-
-export const systemTimers: TimerApi = {
-  // Monotonic, in epoch milliseconds: the processes of one service then share a clock, on which
-  // Gradient2 lines up its baseline probes (a shared backend drains only when all probe at once).
-  now: () => performance.timeOrigin + performance.now(),
-  setTimer: (fn, delayMs) => setTimeout(fn, delayMs).unref(),
-  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout)
-}
-
 export interface WaitQueueOptions<T> {
   /** Most waiters held at once; a full queue rejects new waiters at once. */
   size: number
-  /** Longest time (ms) a waiter may wait for a permit. */
+  /** Longest time (ms) a waiter may wait for a permit (while absorbing, with controlled delay). */
   timeout: number
+  /** Service order while not standing (a standing queue is always LIFO). Default 'lifo'. */
   order?: QueueOrder
+  /** Controlled delay: the timeout (ms) of every waiter while the queue is standing. Absent: a plain queue. */
+  standingTimeout?: number
+  /** Controlled delay: the window (ms) over which the queue tells a burst from a backlog. Default DEFAULT_INTERVAL_MS. */
+  interval?: number
   /** Number of priority levels (level 0 is served first). Default 1. */
   levels?: number
   timers?: TimerApi
@@ -69,15 +65,19 @@ export interface WaitQueueOptions<T> {
   onExpire: (value: T, reason: ExpiryReason, level: number) => void
 }
 
-// Waits are recorded in µs so sub-millisecond waits still count; an hour is far past any timeout.
-const MAX_RECORDED_WAIT_US = 3_600_000_000
 const MAX_TIMER_MS = 2_147_483_647
 
 export class WaitQueue<T> {
   readonly size: number
   readonly timeout: number
   readonly order: QueueOrder
-  private readonly lifo: boolean
+  readonly standingTimeout: number | undefined
+  /** Controlled delay only: burst or backlog. */
+  private readonly detector: StandingDetector | undefined
+  /** LIFO now: the configured order, or LIFO while standing. */
+  private lifo: boolean
+  /** The waiters' timeout now: `timeout`, or `standingTimeout` while standing. */
+  private timeoutNow: number
   private readonly levels: Array<ServiceList<T>> = []
   private readonly byArrival = new ExpiryList<T>()
   private readonly early = new ExpiryList<T>()
@@ -88,7 +88,7 @@ export class WaitQueue<T> {
   private timer: unknown = undefined
   private armedFor = Infinity
   private readonly fire = (): void => { this.onTimer() }
-  private readonly waits: Histogram
+  private readonly waits = new WaitStats()
   // Waiters expired by the current sweep, linked through `next`, settled once the sweep is done.
   private chainHead: Waiter<T> | null = null
   private chainTail: Waiter<T> | null = null
@@ -108,20 +108,38 @@ export class WaitQueue<T> {
     this.timeout = numberOption('queue.timeout', options.timeout, 0, 0, MAX_TIMER_MS, { minExclusive: true })
     this.order = enumOption('queue.order', options.order, ['lifo', 'fifo'] as const, 'lifo')
     this.lifo = this.order === 'lifo'
+    this.standingTimeout = options.standingTimeout === undefined
+      ? undefined
+      : numberOption('queue.standingTimeout', options.standingTimeout, 0, 0, MAX_TIMER_MS, { minExclusive: true })
+    this.detector = this.standingTimeout === undefined
+      ? undefined
+      : new StandingDetector(numberOption('queue.interval', options.interval, DEFAULT_INTERVAL_MS, 0, MAX_TIMER_MS, { minExclusive: true }))
+    this.timeoutNow = this.timeout
     const levels = numberOption('queue levels', options.levels, 1, 1, 64, { integer: true })
     for (let i = 0; i < levels; i++) this.levels.push(new ServiceList<T>())
     this.timers = options.timers ?? systemTimers
     this.onExpire = options.onExpire
-    // Values are clamped to the highest trackable one, so the histogram never needs to resize.
-    this.waits = build({
-      lowestDiscernibleValue: 1, highestTrackableValue: MAX_RECORDED_WAIT_US, numberOfSignificantValueDigits: 2, autoResize: false
-    })
   }
 
   /** Waiters queued now. */
   get length (): number { return this._length }
 
   get levelCount (): number { return this.levels.length }
+
+  /**
+   * True while the queue is standing (controlled delay only): short timeouts, LIFO. Read-only: a
+   * standing queue that has not shed for an interval reads false, and turns absorbing for real on
+   * the next enqueue or grant.
+   */
+  get standing (): boolean {
+    return this.detector !== undefined && this.detector.isStanding(this.timers.now())
+  }
+
+  /** The window (ms) that tells a burst from a backlog; undefined for a plain queue. */
+  get interval (): number | undefined { return this.detector?.interval }
+
+  /** Times the queue turned standing. */
+  get standingEpisodes (): number { return this.detector === undefined ? 0 : this.detector.episodes }
 
   /** Waiters queued now at one priority level. */
   levelLength (level: number): number { return this.levels[level].length }
@@ -145,6 +163,10 @@ export class WaitQueue<T> {
    */
   enqueue (value: T, level = 0, deadline = Infinity): Waiter<T> | 'full' {
     let now = this.timers.now()
+    if (this.evaluate(now)) {
+      this.sweep(now)
+      now = this.timers.now()
+    }
     // A late timer may leave expired waiters behind: they must not cost a live request its place.
     if (this._length >= this.size) this.sweep(now)
     if (this._length >= this.size) {
@@ -158,10 +180,14 @@ export class WaitQueue<T> {
       // Same or lower priority than everyone queued; or onExpire re-entered and took the place.
       if (this._length >= this.size) {
         this.rejectedFull++
+        this.detector?.shed(now)
         return 'full'
       }
     }
-    const timeoutAt = now + this.timeout
+    // A new busy period opens a window: the timer is armed for its end.
+    const detector = this.detector
+    if (detector !== undefined && detector.arrival(this._length, now)) this.arm(detector.windowEnd, now)
+    const timeoutAt = now + this.timeoutNow
     const early = deadline < timeoutAt
     const expiresAt = early ? deadline : timeoutAt
     const w = new Waiter(value, level, now, expiresAt, early ? 'deadline' : 'queue-timeout', early)
@@ -188,8 +214,9 @@ export class WaitQueue<T> {
     this.detach(w)
     w.state = CANCELLED
     this.cancelled++
-    this.recordWait(w, this.timers.now())
-    this.resetIfEmpty()
+    const now = this.timers.now()
+    this.recordWait(w, now)
+    this.resetIfEmpty(now)
     return true
   }
 
@@ -209,6 +236,8 @@ export class WaitQueue<T> {
   grantNextWaiter (eligible?: (level: number) => boolean): Waiter<T> | undefined {
     if (this._length === 0) return undefined
     const now = this.timers.now()
+    // Turning standing cuts expiresAt: the loop below then settles the waiters it meets that are past it.
+    this.evaluate(now)
     let expiredHead: Waiter<T> | null = null
     let expiredTail: Waiter<T> | null = null
     let winner: Waiter<T> | null = null
@@ -235,7 +264,7 @@ export class WaitQueue<T> {
       this.granted++
       this.recordWait(winner, now)
     }
-    this.resetIfEmpty()
+    this.resetIfEmpty(now)
     this.settleExpired(expiredHead, now)
     return winner === null ? undefined : winner
   }
@@ -257,8 +286,9 @@ export class WaitQueue<T> {
     this.detach(w)
     w.state = EVICTED
     this.evicted++
+    this.detector?.shed(now)
     this.recordWait(w, now)
-    this.resetIfEmpty()
+    this.resetIfEmpty(now)
     this.onExpire(w.value, 'queue-full', w.level)
   }
 
@@ -281,17 +311,17 @@ export class WaitQueue<T> {
         out.push(w)
       }
     }
-    this.resetIfEmpty()
+    this.resetIfEmpty(now)
     this.clearTimer() // closing: no wake-up left behind
     return out
   }
 
   /** Queue-wait percentile in ms over every waiter that left the queue since the last reset. */
   waitPercentile (percentile: number): number {
-    return this.waits.getValueAtPercentile(percentile) / 1000
+    return this.waits.percentile(percentile)
   }
 
-  get waitCount (): number { return this.waits.totalCount }
+  get waitCount (): number { return this.waits.count }
 
   resetWaitStats (): void { this.waits.reset() }
 
@@ -303,8 +333,7 @@ export class WaitQueue<T> {
   }
 
   private recordWait (w: Waiter<T>, now: number): void {
-    const us = Math.round((now - w.enqueuedAt) * 1000)
-    this.waits.recordValue(Math.min(Math.max(us, 0), MAX_RECORDED_WAIT_US))
+    this.waits.record(now - w.enqueuedAt)
   }
 
   /** Arm the shared timer for `at` unless it already fires no later than that. */
@@ -319,8 +348,54 @@ export class WaitQueue<T> {
   // The timer is deliberately NOT cleared when the queue empties: a queue that keeps going from
   // 0 to 1 waiter would otherwise pay a setTimeout + clearTimeout per request (measured ~1 µs).
   // Left armed, it fires at most once more, finds nothing, and is not re-armed.
-  private resetIfEmpty (): void {
-    if (this._length === 0) this.earlyMin = Infinity
+  private resetIfEmpty (_now: number): void {
+    if (this._length !== 0) return
+    this.earlyMin = Infinity
+  }
+
+  /**
+   * Runs the controlled-delay state machine (standing.ts) and applies a change. Returns true if
+   * the queue just turned standing; the caller then settles the waiters now past their cut expiry
+   * (sweep, or the grant loop).
+   */
+  private evaluate (now: number): boolean {
+    const detector = this.detector
+    if (detector === undefined) return false
+    const change = detector.evaluate(this._length, now)
+    if (change === TURNED_STANDING) {
+      this.turnStanding(now)
+      return true
+    }
+    if (change === TURNED_ABSORBING) {
+      // Waiters queued while standing keep their short expiry: they are at most standingTimeout old.
+      this.lifo = this.order === 'lifo'
+      this.timeoutNow = this.timeout
+      if (this._length > 0) this.arm(detector.windowEnd, now)
+    }
+    return false
+  }
+
+  private turnStanding (now: number): void {
+    const cut = this.standingTimeout as number
+    this.lifo = true
+    this.timeoutNow = cut
+    // Arrival order stays expiry order: every waiter on byArrival now expires at enqueuedAt + cut.
+    for (let w = this.byArrival.head; w !== null; w = w.expNext) {
+      w.expiresAt = w.enqueuedAt + cut
+      w.reason = 'queue-timeout'
+    }
+    let min = Infinity
+    for (let w = this.early.head; w !== null; w = w.expNext) {
+      const at = w.enqueuedAt + cut
+      if (at < w.expiresAt) {
+        w.expiresAt = at
+        w.reason = 'queue-timeout'
+      }
+      if (w.expiresAt < min) min = w.expiresAt
+    }
+    this.earlyMin = min
+    const head = this.byArrival.head
+    this.arm(Math.min(head === null ? Infinity : head.expiresAt, min), now)
   }
 
   private clearTimer (): void {
@@ -334,11 +409,13 @@ export class WaitQueue<T> {
     this.timer = undefined
     this.armedFor = Infinity
     const now = this.timers.now()
+    this.evaluate(now)
     this.sweep(now)
     // sweep may have re-entered enqueue (from onExpire) and armed already; arm() keeps the earlier.
     if (this._length === 0) return
     const head = this.byArrival.head
-    const next = Math.min(head === null ? Infinity : head.expiresAt, this.earlyMin)
+    let next = Math.min(head === null ? Infinity : head.expiresAt, this.earlyMin)
+    if (this.detector !== undefined) next = Math.min(next, this.detector.windowEnd)
     this.arm(next, now)
   }
 
@@ -360,7 +437,7 @@ export class WaitQueue<T> {
     // Detach the chain before any callback runs: a callback may re-enter sweep (enqueue when full).
     const head = this.chainHead
     this.chainHead = this.chainTail = null
-    this.resetIfEmpty()
+    this.resetIfEmpty(now)
     this.settleExpired(head, now)
   }
 
@@ -378,7 +455,10 @@ export class WaitQueue<T> {
       const next = w.next
       w.next = null
       if (w.reason === 'deadline') this.deadlineExpired++
-      else this.timedOut++
+      else {
+        this.timedOut++
+        this.detector?.shed(now)
+      }
       this.recordWait(w, now)
       this.onExpire(w.value, w.reason, w.level)
       w = next

@@ -18,9 +18,12 @@ export class Waiter<T> {
   readonly value: T
   readonly level: number
   readonly enqueuedAt: number
-  /** min(enqueuedAt + timeout, client deadline). */
-  readonly expiresAt: number
-  readonly reason: TimeoutReason
+  /**
+   * min(enqueuedAt + timeout, client deadline). Lowered once, when the queue turns standing and
+   * every waiter's timeout is cut (see wait-queue.ts); never raised.
+   */
+  expiresAt: number
+  reason: TimeoutReason
   state: WaiterState = QUEUED
   // Links in the level's service list (reused as a private chain once the waiter is detached).
   prev: Waiter<T> | null = null

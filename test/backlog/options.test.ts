@@ -3,17 +3,22 @@ import { resolvePartitions, resolveQueue } from '../../lib/backlog/options'
 
 const code = 'FST_CONCURRENCY_INVALID_OPTION'
 
-t.test('nothing set: no queue, no partitions', async t => {
-  t.equal(resolveQueue(undefined), undefined)
-  t.equal(resolveQueue(false), undefined)
+t.test('nothing set: the default queue, no partitions; queue: false, no queue', async t => {
+  const defaults = {
+    waiting: { size: 400, timeout: 1000, order: 'fifo', standingTimeout: 5, interval: 250 }, maxEstimatedWait: undefined, deadlineHeader: undefined
+  }
+  t.same(resolveQueue(undefined), defaults, 'absent: the controlled-delay queue')
+  t.same(resolveQueue({}), defaults, '{}: the same')
+  t.equal(resolveQueue(false), undefined, 'false: requests at the limit are refused at once')
   t.equal(resolvePartitions(undefined), undefined)
 })
 
-t.test('queue defaults and explicit values', async t => {
-  t.same(resolveQueue({}), {
-    waiting: { size: 100, timeout: 1000, order: 'lifo' }, maxEstimatedWait: undefined, deadlineHeader: undefined
-  })
-  t.same(resolveQueue({ size: 5, timeout: 250, order: 'fifo' })?.waiting, { size: 5, timeout: 250, order: 'fifo' })
+t.test('queue explicit values', async t => {
+  t.same(resolveQueue({ size: 5, timeout: 250, order: 'lifo' })?.waiting, { size: 5, timeout: 250, order: 'lifo', standingTimeout: 5, interval: 250 },
+    'timeout and order set the burst mode; the standing mode stays')
+  t.same(resolveQueue({ timeout: 250, standingTimeout: 20, interval: 100 })?.waiting, { size: 400, timeout: 250, order: 'fifo', standingTimeout: 20, interval: 100 })
+  t.same(resolveQueue({ standingTimeout: false })?.waiting, { size: 400, timeout: 1000, order: 'fifo', standingTimeout: undefined, interval: 250 },
+    'standingTimeout false: a plain queue')
   t.equal(resolveQueue({ size: 0 })?.waiting, undefined, 'size 0: no waiting room')
 })
 
@@ -23,6 +28,11 @@ t.test('queue values are checked and named', async t => {
   t.throws(() => resolveQueue({ size: 1.5 }), /"queue\.size"/)
   t.throws(() => resolveQueue({ timeout: -1 }), /"queue\.timeout"/)
   t.throws(() => resolveQueue({ order: 'random' }), /"queue\.order".*'lifo', 'fifo'/)
+  t.throws(() => resolveQueue({ standingTimeout: 0 }), { code, message: /"queue\.standingTimeout": expected a number of ms in \(0, 2147483647\] or false, got 0/ })
+  t.throws(() => resolveQueue({ standingTimeout: true }), /"queue\.standingTimeout".*or false, got boolean/)
+  t.throws(() => resolveQueue({ standingTimeout: '5' }), /"queue\.standingTimeout"/)
+  t.throws(() => resolveQueue({ interval: 0 }), { code, message: /"queue\.interval": expected a number in \(0, 2147483647\], got 0/ })
+  t.throws(() => resolveQueue({ interval: '100' }), /"queue\.interval"/)
   t.throws(() => resolveQueue({ sise: 3 }), /"queue\.sise": unknown option/)
   t.throws(() => resolveQueue({ timers: {} }), /"queue\.timers": unknown option/, 'timers are a test seam, not an option')
 })

@@ -81,6 +81,8 @@ async function trafficApp (opts: Partial<FastifyAdaptiveConcurrencyOptions>): Pr
     algorithm: recordingAlgorithm(2),
     eventLoop: false,
     bypass: request => request.url === '/health',
+    // Known traffic: requests at the limit are refused at once, not queued.
+    queue: false,
     ...opts
   } as FastifyAdaptiveConcurrencyOptions)
   const gate = latch()
@@ -190,7 +192,8 @@ test('logs: limit changes at debug, sustained shedding at warn with counts', asy
     onSample () { limit = limit === 1 ? 0 : 1 },
     state: () => ({})
   }
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, signal: { sampleClass: false }, eventLoop: false, observability: { logging: { sheddingInterval: 20 } } })
+  // queue: false: shedding is immediate refusal, counted as it happens.
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, signal: { sampleClass: false }, eventLoop: false, queue: false, observability: { logging: { sheddingInterval: 20 } } })
   app.get('/', async () => 'x')
   t.teardown(() => app.close())
 

@@ -6,7 +6,11 @@ import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
 import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
 import { latch, recordingAlgorithm, settle } from './helpers'
 
-/** An app with a limit of `limit`, a held route /slow and a plain route /fast. */
+/**
+ * An app with a limit of `limit`, a held route /slow and a plain route /fast. Requests at the
+ * limit are refused at once (`queue: false`) unless `opts` brings a queue: these tests are about
+ * the refusal itself.
+ */
 async function saturated (t: tap.Test, limit: number, opts: Partial<FastifyAdaptiveConcurrencyOptions> = {}, setup?: (app: FastifyInstance) => void) {
   const app = Fastify()
   const hold = latch()
@@ -16,7 +20,7 @@ async function saturated (t: tap.Test, limit: number, opts: Partial<FastifyAdapt
     bodyParses++
     done(null, body)
   })
-  await app.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(limit), ...opts } as FastifyAdaptiveConcurrencyOptions)
+  await app.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(limit), queue: false, ...opts } as FastifyAdaptiveConcurrencyOptions)
   setup?.(app)
   app.get('/slow', async () => { await hold.wait(); return { ok: true } })
   app.post('/fast', async () => { handlerRuns++; return { ok: true } })

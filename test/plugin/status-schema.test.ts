@@ -47,6 +47,9 @@ const full: Full<ConcurrencySnapshot> = {
     size: 50,
     timeout: 500,
     order: 'fifo',
+    standingTimeout: 5,
+    interval: 250,
+    standing: true,
     waitP99: 12.5,
     waitCount: 9,
     waitWindow: 10_000,
@@ -57,7 +60,8 @@ const full: Full<ConcurrencySnapshot> = {
     deadlineExpired: 1,
     cancelled: 1,
     rejectedFull: 1,
-    evicted: 1
+    evicted: 1,
+    standingEpisodes: 2
   },
   partitions: { live: { share: 0.7, limit: 8, inflight: 2, admitted: 60, rejected: 1 } },
   unknownPartitions: 3,

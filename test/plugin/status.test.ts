@@ -5,12 +5,16 @@ import type { FastifyContextConfig } from 'fastify'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
 import type { FastifyAdaptiveConcurrencyOptions } from '../../lib/types'
 import { evaluate, readmeCodeBlock } from '../readme-snippets'
+import { kInternal } from '../../lib/internal'
+import { FakeTimers } from '../limiter/fake-timers'
 import { recordingAlgorithm, settle } from './helpers'
 
 t.test('fastify.concurrency is a live, read-only view', async t => {
   const algorithm = recordingAlgorithm(4)
   const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, signal: { sampleClass: false } })
+  // A still clock: the default queue's wait window (ms since it began) is then the same in both reads below.
+  const timers = new FakeTimers()
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, signal: { sampleClass: false }, [kInternal]: { timers } } as FastifyAdaptiveConcurrencyOptions)
   app.get('/', async () => 'x')
   t.teardown(() => app.close())
   const c = app.concurrency
@@ -31,7 +35,8 @@ t.test('fastify.concurrency is a live, read-only view', async t => {
 t.test('the status route serves the snapshot with its schema, unlimited and uncounted', async t => {
   const algorithm = recordingAlgorithm(0)
   const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, signal: { sampleClass: false }, statusRoute: true })
+  const timers = new FakeTimers()
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, signal: { sampleClass: false }, statusRoute: true, [kInternal]: { timers } } as FastifyAdaptiveConcurrencyOptions)
   t.teardown(() => app.close())
   const res = await app.inject('/status')
   t.equal(res.statusCode, 200)
@@ -48,7 +53,30 @@ t.test('the status route serves the snapshot with its schema, unlimited and unco
     overloaded: true,
     shedding: false,
     state: { samples: 0, mode: 'test' },
-    longLived: { open: 0, websockets: 0, waiting: 0, sending: 0, admitted: 0, routes: {} }
+    longLived: { open: 0, websockets: 0, waiting: 0, sending: 0, admitted: 0, routes: {} },
+    // The default queue, empty; and the service time it estimates waits from (no sample yet).
+    queue: {
+      length: 0,
+      size: 400,
+      timeout: 1000,
+      order: 'fifo',
+      standingTimeout: 5,
+      interval: 250,
+      standing: false,
+      waitP99: 0,
+      waitCount: 0,
+      waitWindow: 0,
+      estimatedWait: 0,
+      enqueued: 0,
+      granted: 0,
+      timedOut: 0,
+      deadlineExpired: 0,
+      cancelled: 0,
+      rejectedFull: 0,
+      evicted: 0,
+      standingEpisodes: 0
+    },
+    serviceTime: 0
   })
   t.equal(app.concurrency.rejected, 0)
   t.equal(app.concurrency.bypassed, 0)
@@ -116,7 +144,7 @@ t.test("the README's guarded status route: its routeOpts.onRequest guards it, an
 t.test('shedding: from recent refusals, not from in-flight at one instant; without history, the instant', async t => {
   const algorithm = recordingAlgorithm(0)
   const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false })
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false, queue: false })
   app.get('/', async () => 'x')
   t.teardown(() => app.close())
   t.equal(app.concurrency.shedding, false, 'nothing refused yet')

@@ -194,7 +194,8 @@ t.test('an asynchronous store: the request waits for its seat holding a permit',
 
 t.test('requests shed by the limiter never reach the store', async t => {
   const store = scriptedStore(() => 'granted')
-  const a = await app(t, { maxSessions: 5, store }, { algorithm: recordingAlgorithm(0) as never })
+  // queue: false: the limiter refuses at once (a queued request would only reach the store once granted).
+  const a = await app(t, { maxSessions: 5, store }, { algorithm: recordingAlgorithm(0) as never, queue: false })
   t.equal((await a.inject(as('alice'))).statusCode, 503)
   t.same(store.registered, [])
   t.equal(a.concurrency.rejected, 1)

@@ -16,6 +16,10 @@ test('backlog options are typed', () => {
     }
   })).type.not.toRaiseError()
   expect(app.register(plugin, { queue: false })).type.not.toRaiseError()
+  expect(app.register(plugin, { queue: { timeout: 300, standingTimeout: 10, interval: 100 } })).type.not.toRaiseError()
+  expect(app.register(plugin, { queue: { interval: '100' } })).type.toRaiseError()
+  expect(app.register(plugin, { queue: { standingTimeout: false } })).type.not.toRaiseError()
+  expect(app.register(plugin, { queue: { standingTimeout: true } })).type.toRaiseError()
   expect(app.register(plugin, { queue: { order: 'random' } })).type.toRaiseError()
   expect(app.register(plugin, { queue: { size: '10' } })).type.toRaiseError()
   expect(app.register(plugin, { rejection: { retryAfter: 'later' } })).type.toRaiseError()
