@@ -249,6 +249,14 @@ export class Limiter<C = unknown> implements LimiterStats {
   private readonly belowLimit = (): boolean => this._inflight < this.algorithm.limit
 
   /**
+   * The caller's own admission step refused a request for overload (not a drain or a cap): a
+   * standing wait queue stays standing (WaitQueue.shedUpstream).
+   */
+  shedUpstream (): void {
+    this.queue?.shedUpstream()
+  }
+
+  /**
    * Count a rejection decided by the caller's own admission step (an event-loop gate, a drain, a
    * session cap), before or instead of acquire(). `partition` as given to acquire(): with
    * partitions, the rejection is counted against it (undeclared names: `default`).

@@ -135,6 +135,16 @@ export class WaitQueue<T> {
     return this.detector !== undefined && this.detector.isStanding(this.timers.now())
   }
 
+  /**
+   * Requests were refused before they could queue, for overload (an event-loop gate): a standing
+   * queue stays standing, as if it had shed them itself. Otherwise, with most of the overload
+   * refused upstream, the queue would see no shedding for an interval, turn absorbing, and hold
+   * the next requests for its full timeout while the overload lasts.
+   */
+  shedUpstream (): void {
+    this.detector?.shed(this.timers.now())
+  }
+
   /** The window (ms) that tells a burst from a backlog; undefined for a plain queue. */
   get interval (): number | undefined { return this.detector?.interval }
 

@@ -152,6 +152,7 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
       if (verdict === undefined) continue
       if (verdict === PASS) return done()
       this.limiter.reject(verdict, state.partition)
+      if (verdict === 'event-loop') this.limiter.shedUpstream()
       return this.refuse(state, verdict)
     }
     if (hasBody(request) && !this.limiter.isAtLimit()) {

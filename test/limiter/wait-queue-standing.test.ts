@@ -167,6 +167,24 @@ t.test('a standing queue absorbs again once an interval passes without shedding:
   t.equal(q.standingEpisodes, 1)
 })
 
+t.test('refusals upstream (an event-loop gate) keep a standing queue standing, as its own sheds do', async t => {
+  const { q, clock } = setup()
+  add(q, 'x')
+  clock.advance(100) // standing; x expires at 100
+  for (let at = 100; at < 300; at += 10) {
+    add(q, `s${at}`)
+    grant(q, 1)
+    q.shedUpstream() // the gate refused the rest of the overload before it reached the queue
+    clock.advance(10)
+  }
+  t.equal(q.standing, true, '200 ms without a shed of its own, but the overload goes on upstream')
+  clock.advance(100)
+  t.equal(q.standing, false, 'an interval without either: absorbing')
+  const plain = setup({ standingTimeout: undefined }).q
+  plain.shedUpstream()
+  t.equal(plain.standing, false, 'a plain queue is never standing')
+})
+
 t.test('a full standing queue sheds: refusals and evictions keep it standing, the oldest low-priority waiter goes first', async t => {
   const { q, clock, expired } = setup({ size: 3, levels: 2 })
   add(q, 'x', 1)
