@@ -69,7 +69,8 @@ async function adaptiveConcurrency (fastify: FastifyInstance, opts: FastifyAdapt
     sessions: pipeline.stage.sessions,
     history: observability.history,
     backlog: pipeline.capacity.status,
-    longLived
+    longLived,
+    abandoned: () => pipeline.abandoned
   })
   fastify.decorate('concurrency', status)
   const coordinator = startCoordination(fastify, options, limiter)

@@ -22,6 +22,8 @@ export interface StatusSources {
   backlog: { snapshot (): BacklogSnapshot }
   /** What holds no permit: websockets, long-lived routes' requests, responses still sending. */
   longLived: Pick<LongLivedTracker, 'status'>
+  /** Requests that waited for their body and never asked for a permit. */
+  abandoned: () => number
 }
 
 export class Status implements ConcurrencyStatus {
@@ -31,6 +33,7 @@ export class Status implements ConcurrencyStatus {
   private readonly history: History | undefined
   private readonly backlog: StatusSources['backlog']
   private readonly longLivedSource: StatusSources['longLived']
+  private readonly abandonedSource: StatusSources['abandoned']
 
   constructor (sources: StatusSources) {
     this.limiter = sources.limiter
@@ -39,6 +42,7 @@ export class Status implements ConcurrencyStatus {
     this.history = sources.history
     this.backlog = sources.backlog
     this.longLivedSource = sources.longLived
+    this.abandonedSource = sources.abandoned
   }
 
   get algorithm (): string { return this.limiter.algorithm.name }
@@ -50,6 +54,7 @@ export class Status implements ConcurrencyStatus {
   get dropped (): number { return this.limiter.dropped }
   get ignored (): number { return this.limiter.ignored }
   get bypassed (): number { return this.limiter.bypassed }
+  get abandoned (): number { return this.abandonedSource() }
   get state (): Record<string, number | string> { return this.limiter.algorithm.state() }
   get sessions (): SessionStats | undefined { return this.sessionsStage.stats() }
   get sampleClasses (): SampleClassStats | undefined { return this.limiter.sampleClasses?.stats() }

@@ -226,6 +226,12 @@ export interface ConcurrencyStatus extends LimiterStats {
   readonly longLived: LongLivedStatus
   /** Requests were refused within the last second or so (`isOverloaded()` is the next request only). */
   readonly shedding: boolean
+  /**
+   * Requests with a body that never asked for a permit: they wait for their body before they do
+   * (unless the limit is full on arrival), and Fastify refused the body (400, 413, 415) or the
+   * client left while sending it. Not in `admitted`, `rejected` or `bypassed`.
+   */
+  readonly abandoned: number
   /** Session counters and the drain state; undefined unless `sessions` is set or a drain was started. */
   readonly sessions: SessionStats | undefined
   /**

@@ -77,6 +77,8 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
   private readonly longLived: LongLivedTracker
   private readonly signal: ResolvedOptions['signal']
   private readonly aging: AgingList<RequestState>
+  /** Requests that waited for their body and never asked for a permit (ConcurrencyStatus.abandoned). */
+  abandoned = 0
   /** Per registration, so two instances of the plugin (say, per prefix) never share a slot. */
   private readonly kState = Symbol('adaptive-concurrency.request')
   // Bound once: shared by every request, so no per-request closure.
@@ -157,7 +159,7 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
     }
     if (hasBody(request) && !this.limiter.isAtLimit()) {
       state.awaitingBody = true
-      ;(raw as Carrier)[this.kState] = state
+      this.watch(state)
       return done()
     }
     this.acquire(state)
@@ -178,12 +180,19 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
     if (this.aging.active && limiter.isAtLimit()) this.aging.reclaim(limiter.now(), this.convertAged)
     const result = this.capacity.acquire(state)
     if (typeof result === 'string') return this.refuse(state, result)
-    const raw = state.reply.raw
-    ;(raw as Carrier)[this.kState] = state
-    raw.on('close', this.onClose)
+    this.watch(state)
     if (result instanceof Permit) return this.admit(state, result)
     // Queued: the limiter calls granted() or expired() later.
     state.waiter = result
+  }
+
+  /** The record in its slot of the raw response and the shared 'close' listener, once per request. */
+  private watch (state: RequestState): void {
+    if (state.watched) return
+    state.watched = true
+    const raw = state.reply.raw
+    ;(raw as Carrier)[this.kState] = state
+    raw.on('close', this.onClose)
   }
 
   private admit (state: RequestState, permit: Permit<RequestState>): void {
@@ -234,6 +243,12 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
     const state = (raw as Carrier)[this.kState]
     /* c8 ignore next -- defensive: the listener is only attached together with a record */
     if (state === undefined) return
+    if (state.awaitingBody) {
+      // Its body never came in whole: refused by Fastify (too large, malformed) or its client left.
+      state.awaitingBody = false
+      this.abandoned++
+      return
+    }
     const waiter = state.waiter
     if (waiter !== undefined) {
       // The client left while queued: withdraw it; its request never runs, nothing is answered.

@@ -17,6 +17,8 @@ export class RequestState {
   done: HookHandlerDoneFunction
   /** Set while the request waits for its body before it asks for a permit (see pipeline.ts). */
   awaitingBody = false
+  /** In its slot of the raw response, with the shared 'close' listener attached. */
+  watched = false
   /** The request's partition as named by its route or the chooser (with `partitions` only). */
   partition: string | undefined = undefined
   /** Held from admission until the response headers are written (or it closes first). */

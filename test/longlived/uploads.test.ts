@@ -6,7 +6,7 @@ import http2 from 'node:http2'
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
-import { latch, recordingAlgorithm, until } from '../plugin/helpers'
+import { latch, recordingAlgorithm, settle, until } from '../plugin/helpers'
 import { appFor, connectClient, PROTOCOLS, type Protocol, type Reply } from '../plugin/protocols'
 
 interface Upload {
@@ -132,6 +132,8 @@ for (const protocol of PROTOCOLS) {
     await until(() => app.concurrency.inflight === 0)
     t.equal(app.concurrency.admitted, 2, 'the abandoned upload was never admitted')
     t.equal(app.concurrency.rejected, 0)
+    await until(() => app.concurrency.abandoned === 1)
+    t.pass('counted as abandoned with its body')
   })
 }
 
@@ -150,6 +152,8 @@ t.test('a body Fastify refuses (unsupported type, too large) is answered without
   t.equal(ok.statusCode, 200)
   t.equal(app.concurrency.inflight, 0)
   t.equal(app.concurrency.admitted, 1, 'only the parsed body asked for a permit')
+  await settle()
+  t.equal(app.concurrency.abandoned, 2, 'the two refused bodies are counted as abandoned')
   t.equal(algorithm.samples.length, 1)
 })
 

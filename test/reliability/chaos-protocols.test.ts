@@ -119,7 +119,7 @@ for (const { protocol, setup } of RUNS) {
     t.equal(c.admitted, c.succeeded + c.dropped + c.ignored + c.inflight, 'admitted = succeeded + dropped + ignored + inflight')
     // A new session refused for its seat held a permit first: it counts in admitted and rejected.
     const refusedAfterPermit = s.refusedByReason['session-cap'] + s.refusedByReason['store-unavailable']
-    t.equal(counters.seen, c.admitted + c.rejected + c.bypassed + q.cancelled + counters.goneBeforeUs - refusedAfterPermit,
+    t.equal(counters.seen, c.admitted + c.rejected + c.bypassed + q.cancelled + c.abandoned + counters.goneBeforeUs - refusedAfterPermit,
       'every request reaching the limiter was admitted, rejected, bypassed, withdrawn from the queue or gone before it, exactly once')
     t.equal(q.enqueued, q.granted + q.timedOut + q.deadlineExpired + q.cancelled + q.evicted, 'every waiter left the queue one way')
     t.equal(c.bypassed, bypassSent, 'bypassed = /bypass requests sent (none of them is reset)')

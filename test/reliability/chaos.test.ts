@@ -219,8 +219,8 @@ t.test(`chaos: ${TOTAL} requests over real sockets end with in-flight 0, an empt
   t.equal(c.inflight, 0, 'in-flight is 0')
   t.equal(q.length, 0, 'the queue is empty')
   t.equal(c.admitted, c.succeeded + c.dropped + c.ignored + c.inflight, 'admitted = succeeded + dropped + ignored + inflight')
-  t.equal(seen, c.admitted + c.rejected + c.bypassed + q.cancelled + goneBeforeUs,
-    'every request reaching the limiter was admitted, rejected, bypassed or withdrawn from the queue, exactly once')
+  t.equal(seen, c.admitted + c.rejected + c.bypassed + q.cancelled + c.abandoned + goneBeforeUs,
+    'every request reaching the limiter was admitted, rejected, bypassed, withdrawn from the queue or abandoned with its body, exactly once')
   t.equal(q.enqueued, q.granted + q.timedOut + q.deadlineExpired + q.cancelled, 'every waiter left the queue one way')
   t.equal(c.bypassed, bypassSent, 'bypassed = /bypass requests sent (none of them is aborted)')
   t.ok(rejectionsSeen <= c.rejected && c.rejected <= rejectionsSeen + undetermined,
