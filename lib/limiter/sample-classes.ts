@@ -40,10 +40,12 @@
 // queue": the algorithm's own baseline stays at 1 instead of chasing each class's fastest moment.
 //
 // Long-lived: a class is marked `longLived` (the plugin then stops holding a permit for its
-// requests: long-polls, routes that wait on an event rather than on capacity) once a window of its
-// samples has its low quantile at `longLivedAfter` or more: a quarter of the window at least that
-// long. Only a class's own history can say so, and a class that has been fast for long is not
-// asked again: after RING windows below the threshold (160 samples) it is latched ordinary for
+// requests: long-polls, routes that wait on an event rather than on capacity) once half of a
+// window of its samples are `longLivedAfter` or longer. Half, not the baseline's quarter: polls
+// that clients open together (after a deploy) end early for a while, as their events come, and
+// a quarter of early answers would keep an obvious poll route holding permits for another
+// window's time. Only a class's own history can say so, and a class that has been fast for long is not
+// asked again: after RING windows mostly below the threshold (160 samples) it is latched ordinary for
 // good, so a downstream that hangs on a route that used to be fast stays an overload. Its hung
 // requests could not teach it anyway: past `signal.timeout` and far slower than the class's
 // baseline they are drops, and drops are never observed. Long-lived is for good too: the class
@@ -77,7 +79,7 @@ const REFERENCE_DECAY = 0.005
 const PEAK_DECAY = 0.999
 
 export const DEFAULT_MAX_SAMPLE_CLASSES = 1000
-/** A class a window of whose samples has its low quantile at least this long (ms) is long-lived. */
+/** A class half of a window of whose samples are at least this long (ms) is long-lived. */
 export const DEFAULT_LONG_LIVED_AFTER_MS = 1000
 
 export class SampleClass {
@@ -90,8 +92,10 @@ export class SampleClass {
   longLived = false
   /** A window's low quantile from which on a class is long-lived (ms); Infinity: never. */
   private readonly longLivedAfter: number
-  /** Windows whose low quantile was below `longLivedAfter`; at RING the class is latched ordinary. */
+  /** Windows mostly below `longLivedAfter`; at RING the class is latched ordinary. */
   private fastWindows = 0
+  /** Samples of the open window at `longLivedAfter` or longer. */
+  private longInWindow = 0
   private readonly all = new WindowQuantile(WINDOW)
   // Its median: five samples are too few for a low quantile that two freak answers could set.
   private readonly lowLoad = new WindowQuantile(LOW_WINDOW, 0.5)
@@ -112,8 +116,10 @@ export class SampleClass {
    */
   observe (rtt: number, lowLoad: boolean, spare: boolean): void {
     this.samples++
+    if (rtt >= this.longLivedAfter) this.longInWindow++
     const low = this.all.add(rtt)
-    this.judgeLongLived(low)
+    // NaN: the window is still open.
+    if (!Number.isNaN(low)) this.judgeLongLived()
     this.confirmLower(low)
     // The first baseline comes from a whole window.
     if (lowLoad && this.baseline !== Infinity) this.lower(this.lowLoad.add(rtt))
@@ -134,10 +140,11 @@ export class SampleClass {
     return this.longLived || (this.fastWindows < RING && this.baseline >= LONG_BASELINE * this.longLivedAfter)
   }
 
-  private judgeLongLived (low: number): void {
-    // NaN (no window closed) compares false both ways.
-    if (low < this.longLivedAfter) this.fastWindows++
-    else if (low >= this.longLivedAfter && this.fastWindows < RING) this.longLived = true
+  private judgeLongLived (): void {
+    const long = this.longInWindow
+    this.longInWindow = 0
+    if (2 * long < WINDOW) this.fastWindows++
+    else if (this.fastWindows < RING) this.longLived = true
   }
 
   /**

@@ -209,7 +209,9 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
     const permit = state.permit as Permit<RequestState>
     // Released already: the client left while a stage held the request.
     if (!permit.released) {
-      const kind = state.longLived
+      let kind = state.longLived
+      // Its route was learned long-lived while it waited in the queue (a herd of polls at start).
+      if (kind === 0 && state.route !== undefined && state.route.learned) kind = state.longLived = WAITING
       if (kind !== 0) {
         this.release(state, permit, 'ignore')
         this.longLived.open(state, kind)

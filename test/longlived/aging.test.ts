@@ -119,6 +119,41 @@ t.test('through the plugin: undeclared polls give their permits back once old, a
   t.equal(algorithm.samples.filter(s => s.rtt >= 1000).length, 0, 'no poll fed the algorithm')
 })
 
+t.test('through the plugin: a poll whose route is learned between its arrival and its permit is admitted long-lived', async t => {
+  const timers = new FakeTimers(1000)
+  const algorithm = recordingAlgorithm(2)
+  const app = Fastify()
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false, [kInternal]: { timers } } as never)
+  const event = latch()
+  app.get('/poll', async () => { await event.wait(); return 'event' })
+  app.get('/work', async () => { timers.time += 25; return 'done' })
+  await app.ready()
+  t.teardown(() => app.close())
+  const polls: Array<Promise<unknown>> = []
+  // Nine rounds teach the route 18 samples of age: two short of a window.
+  for (let round = 0; round < 9; round++) {
+    polls.push(app.inject('/poll'), app.inject('/poll'))
+    await event.arrived(2 * (round + 1))
+    timers.time += 1500
+    t.equal((await app.inject('/work')).statusCode, 200)
+  }
+  polls.push(app.inject('/poll'), app.inject('/poll'))
+  await event.arrived(20)
+  timers.time += 1500
+  t.equal(app.concurrency.longLived.routes['GET /poll'].longLived, 'no', 'not learned yet')
+  // A third poll arrives as an ordinary request and finds the limit full of old polls: their
+  // ages close the window, the route is learned, and the poll takes a freed permit.
+  polls.push(app.inject('/poll'))
+  await event.arrived(21)
+  t.equal(app.concurrency.longLived.routes['GET /poll'].longLived, 'learned')
+  t.equal(app.concurrency.inflight, 0, 'the third poll holds no permit')
+  t.equal(app.concurrency.longLived.waiting, 21)
+  event.open()
+  await Promise.all(polls)
+  t.equal(app.concurrency.rejected, 0)
+  t.equal(algorithm.samples.filter(s => s.rtt >= 1000).length, 0, 'no poll fed the algorithm')
+})
+
 t.test('through the plugin: a route that was fast and hangs keeps its permits (overload), as does one declared not long-lived', async t => {
   const timers = new FakeTimers(1000)
   const app = Fastify()

@@ -19,14 +19,25 @@ t.test('a class whose window of samples is long is learned long-lived', async t 
   t.same(classes.longLived(), ['GET /poll'])
 })
 
-t.test('polls whose first answers come early (clients spread over the first seconds) are learned from the next window', async t => {
+t.test('polls whose first answers come early (clients opened together) are learned once half a window is long', async t => {
   const classes = new SampleClasses()
   const poll = classes.get('GET /poll')
-  // The first 20 answers: 0.15 s to 3 s (a quarter of them under 1 s).
+  // The first 20 answers: 0.09 s to 1.8 s, 11 of them under 1 s.
+  for (let i = 0; i < 20; i++) classes.normalize(sample(90 * (i + 1)), poll, 20)
+  t.equal(poll?.longLived, false, 'a window more than half of which was under 1 s')
+  // The next: 0.15 s to 3 s, 6 of them under 1 s.
   for (let i = 0; i < 20; i++) classes.normalize(sample(150 * (i + 1)), poll, 20)
-  t.equal(poll?.longLived, false, 'a window whose quarter was under 1 s')
-  for (let i = 0; i < 20; i++) classes.normalize(sample(3150 + 150 * i), poll, 20)
-  t.equal(poll?.longLived, true, 'the next window says long-lived')
+  t.equal(poll?.longLived, true, 'a window more than half of which was long says long-lived')
+})
+
+t.test('half a window is the threshold: 10 long samples of 20 learn, 9 do not', async t => {
+  const classes = new SampleClasses()
+  const nine = classes.get('GET /nine')
+  for (let i = 0; i < 20; i++) classes.normalize(sample(i < 9 ? 1000 : 999), nine, 20)
+  t.equal(nine?.longLived, false)
+  const ten = classes.get('GET /ten')
+  for (let i = 0; i < 20; i++) classes.normalize(sample(i < 10 ? 1000 : 999), ten, 20)
+  t.equal(ten?.longLived, true)
 })
 
 t.test('a class fast for 160 samples never becomes long-lived: a downstream slowing to 3 s stays an overload', async t => {
