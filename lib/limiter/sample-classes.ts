@@ -53,7 +53,9 @@
 //
 // Until its first window closes a class has no baseline and its samples are not fed to the
 // algorithm (nothing to compare with yet), except drops, which always are: a drop is an overload
-// signal whatever the latency. Classes are capped (`max`): past the cap, a new class's samples
+// signal whatever the latency. Nor are samples of `longLivedAfter` or more of a class that may
+// still be long-lived (see mayBeLongLived): until its route is decided, a poll's answer is not an
+// overload. Classes are capped (`max`): past the cap, a new class's samples
 // are not fed either, and are counted in `unsampled`.
 import type { Sample } from '../algorithms/types'
 import { WindowQuantile } from '../algorithms/window-quantile'
@@ -252,8 +254,13 @@ export class SampleClasses {
     out.dropped = raw.dropped
     out.at = raw.at
     // A failed request's latency says nothing about no-load speed (a failing downstream is fast).
-    if (!raw.dropped) cls.observe(raw.rtt, raw.inflight <= LOW_LOAD * this.peak, raw.inflight * 2 <= limit)
-    return baseline === Infinity && !raw.dropped ? undefined : out
+    if (raw.dropped) return out
+    // A request of `longLivedAfter` or more on a route still undecided (its own no-load latency
+    // long, not latched ordinary) is more likely a poll than a queue: it teaches its class, and
+    // the algorithm does not read a 3 s answer against a 300 ms baseline as a 10x overload.
+    const undecided = raw.rtt >= this.longLivedAfter && cls.mayBeLongLived
+    cls.observe(raw.rtt, raw.inflight <= LOW_LOAD * this.peak, raw.inflight * 2 <= limit)
+    return baseline === Infinity || undecided ? undefined : out
   }
 
   stats (): SampleClassStats {

@@ -30,6 +30,22 @@ t.test('polls whose first answers come early (clients opened together) are learn
   t.equal(poll?.longLived, true, 'a window more than half of which was long says long-lived')
 })
 
+t.test('an undecided route\'s long answers teach it but are not fed to the algorithm; a fast route\'s are', async t => {
+  const classes = new SampleClasses()
+  const poll = classes.get('GET /poll')
+  // A first window of early answers: not learned, a baseline of hundreds of ms.
+  for (let i = 0; i < 20; i++) t.equal(classes.normalize(sample(50 * (i + 1)), poll, 20), undefined, 'no baseline yet')
+  t.equal(poll?.longLived, false)
+  t.ok(poll?.mayBeLongLived, 'undecided')
+  t.ok(classes.normalize(sample(400), poll, 20), 'a short answer is fed as usual')
+  t.equal(classes.normalize(sample(2500), poll, 20), undefined, 'a 2.5 s answer is not read as a 10x queue')
+  t.ok(classes.normalize({ rtt: 2500, inflight: 1, dropped: true }, poll, 20), 'a drop always is')
+  const work = classes.get('GET /work')
+  for (let i = 0; i < 20; i++) classes.normalize(sample(25), work, 20)
+  t.equal(work?.mayBeLongLived, false, 'a 25 ms route is decided')
+  t.ok((classes.normalize(sample(2500), work, 20)?.rtt ?? 0) > 5, 'its 2.5 s answer is a queue')
+})
+
 t.test('half a window is the threshold: 10 long samples of 20 learn, 9 do not', async t => {
   const classes = new SampleClasses()
   const nine = classes.get('GET /nine')
