@@ -195,7 +195,7 @@ export class Limiter<C = unknown> implements LimiterStats {
       return this.grant(context, p, label)
     }
     const queue = this.queue
-    if (queue === undefined || !mayQueue) return this.rejectAt(p === undefined ? 'limit' : 'partition', p, label)
+    if (queue === undefined || !mayQueue || queue.bypassed) return this.rejectAt(p === undefined ? 'limit' : 'partition', p, label)
     const level = p === undefined ? 0 : p.level
     const wait = estimateWait(queue.aheadOf(level), limit, serviceTime)
     if (wait > this.maxEstimatedWait) return this.rejectAt('estimated-wait', p, label)
@@ -249,8 +249,9 @@ export class Limiter<C = unknown> implements LimiterStats {
   private readonly belowLimit = (): boolean => this._inflight < this.algorithm.limit
 
   /**
-   * The caller's own admission step refused a request for overload (not a drain or a cap): a
-   * standing wait queue stays standing (WaitQueue.shedUpstream).
+   * The caller's own admission step refused a request because the event loop is the queue: for an
+   * interval, requests at the limit are refused rather than queued, and a standing wait queue
+   * stays standing (WaitQueue.shedUpstream, WaitQueue.bypassed).
    */
   shedUpstream (): void {
     this.queue?.shedUpstream()

@@ -93,6 +93,8 @@ export class WaitQueue<T> {
   private chainHead: Waiter<T> | null = null
   private chainTail: Waiter<T> | null = null
   private _length = 0
+  /** When the event-loop gate last refused a request (shedUpstream). */
+  private upstreamShedAt = -Infinity
   // Lifetime counters, for status.
   enqueued = 0
   granted = 0
@@ -142,7 +144,19 @@ export class WaitQueue<T> {
    * the next requests for its full timeout while the overload lasts.
    */
   shedUpstream (): void {
-    this.detector?.shed(this.timers.now())
+    const now = this.timers.now()
+    this.upstreamShedAt = now
+    this.detector?.shed(now)
+  }
+
+  /**
+   * The event-loop gate shed within the last interval: the loop itself is the queue, and the gate
+   * holds its wait to `maxWait`. A request that then waited here as well would wait twice, and
+   * the CPU it costs to hold and expire it would go to nobody's handler, so nobody waits here
+   * until an interval passes without such a refusal.
+   */
+  get bypassed (): boolean {
+    return this.timers.now() - this.upstreamShedAt < (this.detector === undefined ? DEFAULT_INTERVAL_MS : this.detector.interval)
   }
 
   /** The window (ms) that tells a burst from a backlog; undefined for a plain queue. */

@@ -153,6 +153,18 @@ t.test('maxEstimatedWait rejects instead of queueing', async t => {
   t.equal(limiter.estimatedBacklogWait(), 80)
 })
 
+t.test('while the event loop is the queue (the gate refused within the interval), the limit refuses instead of queueing', async t => {
+  const { limiter, timers } = setup({ limit: 1 })
+  const a = permit(limiter.acquire('a'))
+  limiter.shedUpstream()
+  t.equal(limiter.acquire('b'), 'limit', 'refused at once')
+  t.equal(limiter.queue?.length, 0)
+  timers.advance(250)
+  t.ok(limiter.acquire('c') instanceof Waiter, 'an interval later it may wait again')
+  limiter.release(a, 'success')
+  t.ok(balanced(limiter))
+})
+
 t.test('without a queue: deadlines still apply, and the limit rejects', async t => {
   const timers = new FakeTimers()
   const serviceTime = new ServiceTimeEwma()

@@ -185,6 +185,20 @@ t.test('refusals upstream (an event-loop gate) keep a standing queue standing, a
   t.equal(plain.standing, false, 'a plain queue is never standing')
 })
 
+t.test('while the event-loop gate refuses, the queue is bypassed: the loop is the queue', async t => {
+  const { q, clock } = setup()
+  t.equal(q.bypassed, false)
+  q.shedUpstream()
+  t.equal(q.bypassed, true, 'right after a refusal upstream')
+  clock.advance(99)
+  t.equal(q.bypassed, true, 'within the interval')
+  clock.advance(1)
+  t.equal(q.bypassed, false, 'an interval without one: requests may wait again')
+  const plain = setup({ standingTimeout: undefined }).q
+  plain.shedUpstream()
+  t.equal(plain.bypassed, true, 'a plain queue too, for the default interval')
+})
+
 t.test('a full standing queue sheds: refusals and evictions keep it standing, the oldest low-priority waiter goes first', async t => {
   const { q, clock, expired } = setup({ size: 3, levels: 2 })
   add(q, 'x', 1)
