@@ -11,61 +11,25 @@
 //   never lock critical requests out. The victim is the least important level's waiter that would
 //   be served last (the oldest under LIFO, the newest under FIFO): the end of one list, O(1) per
 //   level looked at, and the number of levels is fixed by configuration (at most 64).
-// - Timeouts use ONE timer for the whole queue, armed for the earliest expiry. The queue timeout
-//   is the same for every waiter and the clock is monotonic, so waiters without an earlier client
-//   deadline expire in arrival order: that list's head is always the next to expire. Waiters whose
-//   client deadline comes first sit on a second, unsorted list that is scanned only when its
-//   earliest deadline passes (cost proportional to the waiters that carry deadlines).
+// - Timeouts use ONE timer for the whole queue, armed for the earliest expiry, which
+//   expiry-index.ts knows in O(1).
 // - Expiry is also checked lazily when a permit is granted, so a timer that fires late (busy event
 //   loop) can never let an expired waiter receive a permit.
 // - Controlled delay (optional `standingTimeout` + `interval`), after Facebook's server queues
 //   and CoDel: standing.ts tells a burst (absorbed: waiters may wait `timeout`, in the configured
 //   order) from a standing backlog (every waiter's timeout becomes `standingTimeout`, those that
 //   already waited longer expire at once, and service turns LIFO, so the permits go to the
-//   freshest requests, whose clients are still there). Cutting the timeouts walks the waiters once
-//   per standing episode, each present for at most one cut: O(1) amortized.
+//   freshest requests, whose clients are still there).
 // - Callbacks (onExpire) run only after every list is consistent again, so they may re-enter the
 //   queue (enqueue, cancel, grantNext) safely.
-import { enumOption, numberOption } from '../validate'
-import { CANCELLED, EVICTED, EXPIRED, ExpiryList, GRANTED, QUEUED, ServiceList, Waiter } from './waiter'
-import type { TimeoutReason } from './waiter'
+import { CANCELLED, EVICTED, EXPIRED, GRANTED, QUEUED, ServiceList, Waiter } from './waiter'
+import { ExpiryIndex } from './expiry-index'
 import { systemTimers, type TimerApi } from './timers'
 import { WaitStats } from './wait-stats'
 import { DEFAULT_INTERVAL_MS, StandingDetector, TURNED_ABSORBING, TURNED_STANDING } from './standing'
+import { resolveWaitQueueOptions, type ExpiryReason, type QueueOrder, type WaitQueueOptions } from './wait-queue-options'
 
-export { Waiter, systemTimers, type TimerApi, DEFAULT_INTERVAL_MS }
-
-export type QueueOrder = 'lifo' | 'fifo'
-
-/**
- * Why a waiter left the queue without a permit: its timeout or deadline passed, or (`queue-full`)
- * a more important arrival took its place in the full queue.
- */
-export type ExpiryReason = TimeoutReason | 'queue-full'
-
-export interface WaitQueueOptions<T> {
-  /** Most waiters held at once; a full queue rejects new waiters at once. */
-  size: number
-  /** Longest time (ms) a waiter may wait for a permit (while absorbing, with controlled delay). */
-  timeout: number
-  /** Service order while not standing (a standing queue is always LIFO). Default 'lifo'. */
-  order?: QueueOrder
-  /** Controlled delay: the timeout (ms) of every waiter while the queue is standing. Absent: a plain queue. */
-  standingTimeout?: number
-  /** Controlled delay: the window (ms) over which the queue tells a burst from a backlog. Default DEFAULT_INTERVAL_MS. */
-  interval?: number
-  /** Number of priority levels (level 0 is served first). Default 1. */
-  levels?: number
-  timers?: TimerApi
-  /**
-   * Called exactly once for each waiter that times out or whose deadline passes while queued, or
-   * that a more important arrival evicts from the full queue ('queue-full'); `level` is the
-   * waiter's priority level (the limiter maps it back to a partition).
-   */
-  onExpire: (value: T, reason: ExpiryReason, level: number) => void
-}
-
-const MAX_TIMER_MS = 2_147_483_647
+export { Waiter, systemTimers, type TimerApi, DEFAULT_INTERVAL_MS, type ExpiryReason, type QueueOrder, type WaitQueueOptions }
 
 export class WaitQueue<T> {
   readonly size: number
@@ -79,15 +43,13 @@ export class WaitQueue<T> {
   /** The waiters' timeout now: `timeout`, or `standingTimeout` while standing. */
   private timeoutNow: number
   private readonly levels: Array<ServiceList<T>> = []
-  private readonly byArrival = new ExpiryList<T>()
-  private readonly early = new ExpiryList<T>()
-  /** Lower bound of the earliest deadline on `early` (may be stale-low after removals: harmless). */
-  private earlyMin = Infinity
+  private readonly expiries = new ExpiryIndex<T>()
   private readonly timers: TimerApi
   private readonly onExpire: (value: T, reason: ExpiryReason, level: number) => void
   private timer: unknown = undefined
   private armedFor = Infinity
   private readonly fire = (): void => { this.onTimer() }
+  private readonly take = (w: Waiter<T>): void => { this.takeExpired(w) }
   private readonly waits = new WaitStats()
   // Waiters expired by the current sweep, linked through `next`, settled once the sweep is done.
   private chainHead: Waiter<T> | null = null
@@ -106,19 +68,15 @@ export class WaitQueue<T> {
   cancelled = 0
 
   constructor (options: WaitQueueOptions<T>) {
-    this.size = numberOption('queue.size', options.size, 0, 1, 1_000_000, { integer: true })
-    this.timeout = numberOption('queue.timeout', options.timeout, 0, 0, MAX_TIMER_MS, { minExclusive: true })
-    this.order = enumOption('queue.order', options.order, ['lifo', 'fifo'] as const, 'lifo')
+    const o = resolveWaitQueueOptions(options)
+    this.size = o.size
+    this.timeout = o.timeout
+    this.order = o.order
     this.lifo = this.order === 'lifo'
-    this.standingTimeout = options.standingTimeout === undefined
-      ? undefined
-      : numberOption('queue.standingTimeout', options.standingTimeout, 0, 0, MAX_TIMER_MS, { minExclusive: true })
-    this.detector = this.standingTimeout === undefined
-      ? undefined
-      : new StandingDetector(numberOption('queue.interval', options.interval, DEFAULT_INTERVAL_MS, 0, MAX_TIMER_MS, { minExclusive: true }))
+    this.standingTimeout = o.standingTimeout
+    this.detector = o.standingTimeout === undefined ? undefined : new StandingDetector(o.interval)
     this.timeoutNow = this.timeout
-    const levels = numberOption('queue levels', options.levels, 1, 1, 64, { integer: true })
-    for (let i = 0; i < levels; i++) this.levels.push(new ServiceList<T>())
+    for (let i = 0; i < o.levels; i++) this.levels.push(new ServiceList<T>())
     this.timers = options.timers ?? systemTimers
     this.onExpire = options.onExpire
   }
@@ -216,12 +174,7 @@ export class WaitQueue<T> {
     const expiresAt = early ? deadline : timeoutAt
     const w = new Waiter(value, level, now, expiresAt, early ? 'deadline' : 'queue-timeout', early)
     this.levels[level].push(w)
-    if (early) {
-      this.early.push(w)
-      if (expiresAt < this.earlyMin) this.earlyMin = expiresAt
-    } else {
-      this.byArrival.push(w)
-    }
+    this.expiries.add(w)
     this._length++
     this.enqueued++
     this.arm(expiresAt, now)
@@ -351,8 +304,7 @@ export class WaitQueue<T> {
 
   private detach (w: Waiter<T>): void {
     this.levels[w.level].remove(w)
-    if (w.early) this.early.remove(w)
-    else this.byArrival.remove(w)
+    this.expiries.remove(w)
     this._length--
   }
 
@@ -374,7 +326,7 @@ export class WaitQueue<T> {
   // Left armed, it fires at most once more, finds nothing, and is not re-armed.
   private resetIfEmpty (_now: number): void {
     if (this._length !== 0) return
-    this.earlyMin = Infinity
+    this.expiries.clear()
   }
 
   /**
@@ -403,23 +355,8 @@ export class WaitQueue<T> {
     const cut = this.standingTimeout as number
     this.lifo = true
     this.timeoutNow = cut
-    // Arrival order stays expiry order: every waiter on byArrival now expires at enqueuedAt + cut.
-    for (let w = this.byArrival.head; w !== null; w = w.expNext) {
-      w.expiresAt = w.enqueuedAt + cut
-      w.reason = 'queue-timeout'
-    }
-    let min = Infinity
-    for (let w = this.early.head; w !== null; w = w.expNext) {
-      const at = w.enqueuedAt + cut
-      if (at < w.expiresAt) {
-        w.expiresAt = at
-        w.reason = 'queue-timeout'
-      }
-      if (w.expiresAt < min) min = w.expiresAt
-    }
-    this.earlyMin = min
-    const head = this.byArrival.head
-    this.arm(Math.min(head === null ? Infinity : head.expiresAt, min), now)
+    this.expiries.cut(cut)
+    this.arm(this.expiries.next, now)
   }
 
   private clearTimer (): void {
@@ -437,27 +374,14 @@ export class WaitQueue<T> {
     this.sweep(now)
     // sweep may have re-entered enqueue (from onExpire) and armed already; arm() keeps the earlier.
     if (this._length === 0) return
-    const head = this.byArrival.head
-    let next = Math.min(head === null ? Infinity : head.expiresAt, this.earlyMin)
+    let next = this.expiries.next
     if (this.detector !== undefined) next = Math.min(next, this.detector.windowEnd)
     this.arm(next, now)
   }
 
   /** Expire every waiter whose time has come; callbacks run after the lists are consistent. */
   private sweep (now: number): void {
-    // Arrival order is expiry order here, so stop at the first waiter still in time.
-    while (this.byArrival.head !== null && this.byArrival.head.expiresAt <= now) this.takeExpired(this.byArrival.head)
-    if (this.earlyMin <= now) {
-      let min = Infinity
-      let w = this.early.head
-      while (w !== null) {
-        const next = w.expNext
-        if (w.expiresAt <= now) this.takeExpired(w)
-        else if (w.expiresAt < min) min = w.expiresAt
-        w = next
-      }
-      this.earlyMin = min
-    }
+    this.expiries.takeExpired(now, this.take)
     // Detach the chain before any callback runs: a callback may re-enter sweep (enqueue when full).
     const head = this.chainHead
     this.chainHead = this.chainTail = null

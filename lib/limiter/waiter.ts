@@ -20,7 +20,7 @@ export class Waiter<T> {
   readonly enqueuedAt: number
   /**
    * min(enqueuedAt + timeout, client deadline). Lowered once, when the queue turns standing and
-   * every waiter's timeout is cut (see wait-queue.ts); never raised.
+   * every waiter's timeout is cut (see expiry-index.ts); never raised.
    */
   expiresAt: number
   reason: TimeoutReason
