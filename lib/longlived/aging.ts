@@ -92,6 +92,23 @@ export class AgingList<T extends Aging> {
     }
     return converted
   }
+
+  /**
+   * `route` was just learned long-lived: every request of it that still holds a permit is handed
+   * to `convert`, whatever its age. Once per route for the life of the process, O(permits held).
+   * Not from within reclaim(), whose walk it would cut.
+   */
+  releaseRoute (route: LongLivedRoute, convert: (item: T) => void): void {
+    let item = this.oldest
+    while (item !== undefined) {
+      const next = item.newer as T | undefined
+      if (item.route === route) {
+        this.unlink(item)
+        convert(item)
+      }
+      item = next
+    }
+  }
 }
 
 /** An undeclared route whose class may have long-lived requests (SampleClass.mayBeLongLived). */

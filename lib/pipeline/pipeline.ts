@@ -25,7 +25,9 @@
 //
 // When a request finds the limit full, permits held for `signal.longLivedAfter` by requests of
 // routes that were never fast are given back first (lib/longlived/aging.ts): an undeclared
-// long-poll stops crowding the limit within that time, and its route is learned from it.
+// long-poll stops crowding the limit within that time, and its route is learned from it. The
+// moment a route is learned (from those ages or from its answers), every request of it still
+// holding a permit gives it back, and one that gets its permit later is admitted long-lived.
 //
 // Every refusal, from any stage, leaves through `refuse` (lib/refusal.ts).
 import type { ServerResponse } from 'node:http'
@@ -37,7 +39,7 @@ import type { ResolvedOptions } from '../options'
 import { createRefusal, type RefuseFunction, type RejectReason } from '../refusal'
 import type { RequestClasses } from '../signal/request-class'
 import { AgingList } from '../longlived/aging'
-import { SENDING, WAITING, WEBSOCKET, type LongLivedTracker } from '../longlived/tracker'
+import { SENDING, WAITING, WEBSOCKET, type LongLivedRoute, type LongLivedTracker } from '../longlived/tracker'
 import { outcomeOf, type PressureProbe } from '../signal/outcome'
 import { RequestState } from './request-state'
 import { PASS, type AdmissionStage, type CapacityStage, type StageContext, type StageLifecycle } from './stage'
@@ -86,6 +88,9 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
   /** preValidation: a request that waited for its body asks for its permit. */
   readonly onBody: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
   private readonly convertAged: (state: RequestState, age: number) => void
+  private readonly convertLearned: (state: RequestState) => void
+  /** A route that ageing just taught long-lived, to release the rest of once the walk is done. */
+  private learnedNow: LongLivedRoute | undefined = undefined
   private readonly onClose: (this: ServerResponse) => void
   private readonly onWriteHead: (this: Carrier) => unknown
 
@@ -119,6 +124,7 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
     this.onRequest = function onRequest (request, reply, done) { pipeline.enter(request, reply, done) }
     this.onBody = function onBody (_request, reply, done) { pipeline.bodyIn(reply, done) }
     this.convertAged = (state, age) => { this.aged(state, age) }
+    this.convertLearned = (state) => { this.becameLongLived(state) }
     this.onClose = function onResponseClose (this: ServerResponse) { pipeline.closed(this) }
     const kState = this.kState
     this.onWriteHead = function writeHead (this: Carrier) {
@@ -177,7 +183,14 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
 
   private acquire (state: RequestState): void {
     const limiter = this.limiter
-    if (this.aging.active && limiter.isAtLimit()) this.aging.reclaim(limiter.now(), this.convertAged)
+    if (this.aging.active && limiter.isAtLimit()) {
+      this.aging.reclaim(limiter.now(), this.convertAged)
+      const learned = this.learnedNow
+      if (learned !== undefined) {
+        this.learnedNow = undefined
+        this.aging.releaseRoute(learned, this.convertLearned)
+      }
+    }
     const result = this.capacity.acquire(state)
     if (typeof result === 'string') return this.refuse(state, result)
     this.watch(state)
@@ -283,12 +296,24 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
     // Under-pressure sees event-loop and memory saturation that latency alone may hide.
     if (outcome === 'success' && this.pressure.isUnderPressure !== undefined && this.pressure.isUnderPressure()) outcome = 'drop'
     if (classes !== undefined && outcome !== 'ignore') permit.sampleClass = classes.classOf(reply.request)
+    const route = state.route
+    const undecided = route !== undefined && !route.learned
     this.release(state, permit, outcome)
+    // Its sample closed a window that taught its route long-lived: its peers give their permits back now.
+    if (undecided && (route as LongLivedRoute).learned) this.aging.releaseRoute(route as LongLivedRoute, this.convertLearned)
   }
 
   /** A request of a route never fast held its permit past `signal.longLivedAfter`: it is long-lived. */
   private aged (state: RequestState, age: number): void {
-    state.route?.cls?.observe(age, false, false)
+    const route = state.route
+    const undecided = route !== undefined && !route.learned
+    route?.cls?.observe(age, false, false)
+    if (undecided && (route as LongLivedRoute).learned) this.learnedNow = route
+    this.becameLongLived(state)
+  }
+
+  /** A request of a route learned long-lived gives its permit back and stays open as waiting. */
+  private becameLongLived (state: RequestState): void {
     this.release(state, state.permit as Permit<RequestState>, 'ignore')
     this.longLived.open(state, WAITING)
   }

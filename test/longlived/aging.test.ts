@@ -154,6 +154,68 @@ t.test('through the plugin: a poll whose route is learned between its arrival an
   t.equal(algorithm.samples.filter(s => s.rtt >= 1000).length, 0, 'no poll fed the algorithm')
 })
 
+t.test('through the plugin: once ageing teaches the route, its younger polls give their permits back too', async t => {
+  const timers = new FakeTimers(1000)
+  const algorithm = recordingAlgorithm(3)
+  const app = Fastify()
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false, [kInternal]: { timers } } as never)
+  const event = latch()
+  app.get('/poll', async () => { await event.wait(); return 'event' })
+  app.get('/work', async () => { timers.time += 25; return 'done' })
+  await app.ready()
+  t.teardown(() => app.close())
+  const polls: Array<Promise<unknown>> = []
+  // Six rounds of three polls: 18 samples of age, two short of a window.
+  for (let round = 0; round < 6; round++) {
+    polls.push(app.inject('/poll'), app.inject('/poll'), app.inject('/poll'))
+    await event.arrived(3 * (round + 1))
+    timers.time += 1500
+    t.equal((await app.inject('/work')).statusCode, 200)
+  }
+  polls.push(app.inject('/poll'), app.inject('/poll'))
+  await event.arrived(20)
+  timers.time += 1500
+  polls.push(app.inject('/poll'))
+  await event.arrived(21)
+  t.equal(app.concurrency.inflight, 3, 'two old polls and a young one hold the limit')
+  t.equal((await app.inject('/work')).statusCode, 200)
+  t.equal(app.concurrency.longLived.routes['GET /poll'].longLived, 'learned', 'the two old ones closed the window')
+  t.equal(app.concurrency.inflight, 0, 'the young poll gave its permit back as its route was learned')
+  t.equal(app.concurrency.longLived.waiting, 21)
+  event.open()
+  await Promise.all(polls)
+  t.equal(app.concurrency.rejected, 0)
+})
+
+t.test('through the plugin: polls whose answers teach their route release the permits of those still waiting', async t => {
+  const timers = new FakeTimers(1000)
+  const algorithm = recordingAlgorithm(25)
+  const app = Fastify()
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false, [kInternal]: { timers } } as never)
+  const early = latch()
+  const late = latch()
+  app.get('/poll', async (request) => {
+    await ((request.query as { late?: string }).late === undefined ? early : late).wait()
+    return 'event'
+  })
+  await app.ready()
+  t.teardown(() => app.close())
+  const first = Array.from({ length: 20 }, async () => await app.inject('/poll'))
+  await early.arrived(20)
+  const last = app.inject('/poll?late=1')
+  await late.arrived(1)
+  t.equal(app.concurrency.inflight, 21, 'the limit has room: nothing is aged')
+  timers.time += 1500
+  early.open()
+  await Promise.all(first)
+  t.equal(app.concurrency.longLived.routes['GET /poll'].longLived, 'learned', 'twenty answers of 1.5 s')
+  t.equal(app.concurrency.inflight, 0, 'the poll still waiting gave its permit back')
+  t.equal(app.concurrency.longLived.waiting, 1)
+  late.open()
+  t.equal((await last).statusCode, 200)
+  t.equal(app.concurrency.longLived.waiting, 0)
+})
+
 t.test('through the plugin: a route that was fast and hangs keeps its permits (overload), as does one declared not long-lived', async t => {
   const timers = new FakeTimers(1000)
   const app = Fastify()
