@@ -1,8 +1,8 @@
 // Ageing: when the limit is full, the oldest permits are looked at first. A request of a route
 // never seen fast that has held its permit for `signal.longLivedAfter` gives it back and teaches
 // its route; a route that was fast keeps its old requests counted (a hung downstream).
-import t from 'tap'
-import Fastify from 'fastify'
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
 import { kInternal } from '../../lib/internal'
 import { AgingList, type Aging } from '../../lib/longlived/aging'
@@ -16,6 +16,43 @@ interface Item extends Aging { name: string }
 
 function item (name: string, start: number, route: LongLivedRoute | undefined): Item {
   return { name, permit: new Permit(start, 1, undefined, null), route, older: undefined, newer: undefined, aging: false }
+}
+
+/**
+ * An app at a limit of `limit` (the recording algorithm) on a fake clock: `/poll` waits for
+ * `event`, `/work` takes 25 ms of that clock.
+ */
+async function pollApp (t: Test, limit: number): Promise<{
+  app: FastifyInstance
+  timers: FakeTimers
+  event: ReturnType<typeof latch>
+  algorithm: ReturnType<typeof recordingAlgorithm>
+}> {
+  const timers = new FakeTimers(1000)
+  const algorithm = recordingAlgorithm(limit)
+  const app = Fastify()
+  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false, [kInternal]: { timers } } as never)
+  const event = latch()
+  app.get('/poll', async () => { await event.wait(); return 'event' })
+  app.get('/work', async () => { timers.time += 25; return 'done' })
+  await app.ready()
+  t.teardown(() => app.close())
+  return { app, timers, event, algorithm }
+}
+
+/**
+ * `rounds` rounds of `perRound` polls that fill the limit and grow old (1.5 s): a request to
+ * `/work` then ages them out, and each teaches its route a sample. Returns the open polls.
+ */
+async function teach (t: Test, app: FastifyInstance, timers: FakeTimers, event: ReturnType<typeof latch>, rounds: number, perRound: number): Promise<Array<Promise<unknown>>> {
+  const polls: Array<Promise<unknown>> = []
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < perRound; i++) polls.push(app.inject('/poll'))
+    await event.arrived(perRound * (round + 1))
+    timers.time += 1500
+    t.equal((await app.inject('/work')).statusCode, 200)
+  }
+  return polls
 }
 
 t.test('AgingList: oldest first, converts only old requests of never-fast routes, each looked at once', async t => {
@@ -78,15 +115,7 @@ t.test('AgingList: unlink from the middle and the ends; Infinity links nothing',
 })
 
 t.test('through the plugin: undeclared polls give their permits back once old, and their route is learned', async t => {
-  const timers = new FakeTimers(1000)
-  const algorithm = recordingAlgorithm(2)
-  const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false, [kInternal]: { timers } } as never)
-  const event = latch()
-  app.get('/poll', async () => { await event.wait(); return 'event' })
-  app.get('/work', async () => { timers.time += 25; return 'done' })
-  await app.ready()
-  t.teardown(() => app.close())
+  const { app, timers, event, algorithm } = await pollApp(t, 2)
   const polls: Array<Promise<unknown>> = []
   for (let round = 0; round < 10; round++) {
     polls.push(app.inject('/poll'), app.inject('/poll'))
@@ -120,23 +149,9 @@ t.test('through the plugin: undeclared polls give their permits back once old, a
 })
 
 t.test('through the plugin: a poll whose route is learned between its arrival and its permit is admitted long-lived', async t => {
-  const timers = new FakeTimers(1000)
-  const algorithm = recordingAlgorithm(2)
-  const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false, [kInternal]: { timers } } as never)
-  const event = latch()
-  app.get('/poll', async () => { await event.wait(); return 'event' })
-  app.get('/work', async () => { timers.time += 25; return 'done' })
-  await app.ready()
-  t.teardown(() => app.close())
-  const polls: Array<Promise<unknown>> = []
-  // Nine rounds teach the route 18 samples of age: two short of a window.
-  for (let round = 0; round < 9; round++) {
-    polls.push(app.inject('/poll'), app.inject('/poll'))
-    await event.arrived(2 * (round + 1))
-    timers.time += 1500
-    t.equal((await app.inject('/work')).statusCode, 200)
-  }
+  const { app, timers, event, algorithm } = await pollApp(t, 2)
+  // 18 samples of age: two short of a window.
+  const polls = await teach(t, app, timers, event, 9, 2)
   polls.push(app.inject('/poll'), app.inject('/poll'))
   await event.arrived(20)
   timers.time += 1500
@@ -155,23 +170,9 @@ t.test('through the plugin: a poll whose route is learned between its arrival an
 })
 
 t.test('through the plugin: once ageing teaches the route, its younger polls give their permits back too', async t => {
-  const timers = new FakeTimers(1000)
-  const algorithm = recordingAlgorithm(3)
-  const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false, [kInternal]: { timers } } as never)
-  const event = latch()
-  app.get('/poll', async () => { await event.wait(); return 'event' })
-  app.get('/work', async () => { timers.time += 25; return 'done' })
-  await app.ready()
-  t.teardown(() => app.close())
-  const polls: Array<Promise<unknown>> = []
-  // Six rounds of three polls: 18 samples of age, two short of a window.
-  for (let round = 0; round < 6; round++) {
-    polls.push(app.inject('/poll'), app.inject('/poll'), app.inject('/poll'))
-    await event.arrived(3 * (round + 1))
-    timers.time += 1500
-    t.equal((await app.inject('/work')).statusCode, 200)
-  }
+  const { app, timers, event } = await pollApp(t, 3)
+  // 18 samples of age: two short of a window.
+  const polls = await teach(t, app, timers, event, 6, 3)
   polls.push(app.inject('/poll'), app.inject('/poll'))
   await event.arrived(20)
   timers.time += 1500
