@@ -195,7 +195,7 @@ export class Limiter<C = unknown> implements LimiterStats {
       return this.grant(context, p, label)
     }
     const queue = this.queue
-    if (queue === undefined || !mayQueue || queue.bypassed) return this.rejectAt(p === undefined ? 'limit' : 'partition', p, label)
+    if (queue === undefined || !mayQueue || queue.bypass()) return this.rejectAt(p === undefined ? 'limit' : 'partition', p, label)
     const level = p === undefined ? 0 : p.level
     const wait = estimateWait(queue.aheadOf(level), limit, serviceTime)
     if (wait > this.maxEstimatedWait) return this.rejectAt('estimated-wait', p, label)

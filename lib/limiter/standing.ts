@@ -15,6 +15,8 @@
 //   trough to trough (measured: waits of 0.8 s at cpu-bound 2x with a peak reference).
 // - STANDING: the queue stayed non-empty for a whole window and did not drain: arrivals outpace
 //   service. Waiters get the short standing timeout, newest first.
+// - A refusal by the event-loop gate (the loop itself is the queue) makes the queue standing at
+//   once, and counts as shedding.
 // - A standing queue goes back to absorbing once a whole `interval` passes without shedding (no
 //   waiter timed out, none refused or evicted for a full queue): service keeps up again. Not
 //   merely when it empties: a server that works in batches (a synchronous handler) empties its
@@ -79,6 +81,18 @@ export class StandingDetector {
   /** A waiter was shed (timed out, refused or evicted for a full queue). */
   shed (now: number): void {
     if (this.standing) this.lastShedAt = now
+  }
+
+  /**
+   * Requests were refused upstream because the event loop itself is the queue: a sustained
+   * overload, whatever this queue saw. Returns TURNED_STANDING if that made it standing.
+   */
+  overload (now: number): number {
+    this.lastShedAt = now
+    if (this.standing) return UNCHANGED
+    this.standing = true
+    this.episodes++
+    return TURNED_STANDING
   }
 
   /** The state machine, given the queue's length now. */

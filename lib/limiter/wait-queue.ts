@@ -104,17 +104,21 @@ export class WaitQueue<T> {
   shedUpstream (): void {
     const now = this.timers.now()
     this.upstreamShedAt = now
-    this.detector?.shed(now)
+    if (this.detector !== undefined && this.detector.overload(now) === TURNED_STANDING) this.turnStanding(now)
   }
 
   /**
-   * The event-loop gate shed within the last interval: the loop itself is the queue, and the gate
-   * holds its wait to `maxWait`. A request that then waited here as well would wait twice, and
-   * the CPU it costs to hold and expire it would go to nobody's handler, so nobody waits here
-   * until an interval passes without such a refusal.
+   * True if the event-loop gate shed within the last interval: the loop itself is the queue, and
+   * the gate holds its wait to `maxWait`. A request that then waited here as well would wait
+   * twice, and the CPU spent holding and expiring it would go to nobody's handler, so the caller
+   * refuses it instead, and that refusal counts as this queue's shedding: once the gate stops, the
+   * queue stays standing (short waits) for as long as the limit still turns requests away.
    */
-  get bypassed (): boolean {
-    return this.timers.now() - this.upstreamShedAt < (this.detector === undefined ? DEFAULT_INTERVAL_MS : this.detector.interval)
+  bypass (): boolean {
+    const now = this.timers.now()
+    if (now - this.upstreamShedAt >= (this.detector === undefined ? DEFAULT_INTERVAL_MS : this.detector.interval)) return false
+    this.detector?.shed(now)
+    return true
   }
 
   /** The window (ms) that tells a burst from a backlog; undefined for a plain queue. */

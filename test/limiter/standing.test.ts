@@ -48,3 +48,12 @@ t.test('after the first window, draining is measured from the window\'s start, n
   t.equal(b.evaluate(28, 200), UNCHANGED, 'a queue going down from window to window is a draining burst (28 < 15/16 of 30)')
   t.equal(b.evaluate(27, 300), TURNED_STANDING, 'one that stops going down is not (27 >= 15/16 of 28)')
 })
+
+t.test('an overload upstream turns the queue standing at once, and counts as shedding', async t => {
+  const d = new StandingDetector(100)
+  t.equal(d.overload(10), TURNED_STANDING, 'even with nothing queued')
+  t.equal(d.episodes, 1)
+  t.equal(d.overload(60), UNCHANGED, 'already standing')
+  t.equal(d.isStanding(159), true, 'an interval from the last one')
+  t.equal(d.evaluate(0, 160), TURNED_ABSORBING)
+})

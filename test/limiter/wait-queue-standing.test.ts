@@ -178,16 +178,35 @@ t.test('refusals upstream (an event-loop gate) keep a standing queue standing, a
     clock.advance(10)
   }
   t.equal(q.standing, true, '200 ms without a shed of its own, but the overload goes on upstream')
-  t.equal(q.bypassed, true, 'and while the gate refuses, nobody waits here: the loop is the queue')
-  clock.advance(89)
-  t.equal(q.bypassed, true, 'within the interval of the last refusal (at 290)')
-  clock.advance(11)
+  clock.advance(100)
   t.equal(q.standing, false, 'an interval without either: absorbing')
-  t.equal(q.bypassed, false, 'and requests may wait again')
   const plain = setup({ standingTimeout: undefined }).q
   plain.shedUpstream()
   t.equal(plain.standing, false, 'a plain queue is never standing')
-  t.equal(plain.bypassed, true, 'but is bypassed too, for the default interval')
+  t.equal(plain.bypass(), true, 'but is bypassed, for the default interval')
+})
+
+t.test('a refusal upstream makes an absorbing queue standing, and bypasses it for an interval', async t => {
+  const { q, clock, expired } = setup()
+  add(q, 'a')
+  add(q, 'b')
+  clock.advance(20)
+  t.equal(q.standing, false, 'absorbing a burst')
+  q.shedUpstream()
+  t.equal(q.standing, true, 'the loop is the queue: standing at once')
+  clock.advance(1)
+  t.same(expired.map(e => e[0]), ['a', 'b'], 'the waiters\' timeouts were cut to the standing one')
+  t.equal(q.bypass(), true, 'nobody waits here while the gate refuses')
+  clock.advance(98) // t = 119: the last refusal upstream was at 20
+  t.equal(q.bypass(), true, 'within the interval; this refusal counts as shedding')
+  clock.advance(1)
+  t.equal(q.bypass(), false, 'an interval after the gate\'s last refusal, requests may wait again')
+  t.equal(q.standing, true, 'in a queue still standing: the refusals at the limit kept it so')
+  clock.advance(98) // t = 218: the last refusal at the limit was at 119
+  t.equal(q.standing, true)
+  clock.advance(1)
+  t.equal(q.standing, false, 'an interval without any shedding: absorbing')
+  t.equal(q.standingEpisodes, 1)
 })
 
 t.test('a full standing queue sheds: refusals and evictions keep it standing, the oldest low-priority waiter goes first', async t => {
