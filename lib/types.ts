@@ -95,8 +95,8 @@ export interface SignalOptions {
    */
   timeout?: number
   /**
-   * A route half of a window of whose samples (20) are at least this long (ms), before 8 windows
-   * mostly under it, is learned long-lived: its requests are admitted at the limit but then
+   * A route half of whose last 20 samples are at least this long (ms), before 8 windows mostly
+   * under it, is learned long-lived: its requests are admitted at the limit but then
    * hold no permit and feed no sample (see docs/long-lived-requests.md). Default 1000; `false`
    * turns learning off.
    */

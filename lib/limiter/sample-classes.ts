@@ -40,11 +40,11 @@
 // queue": the algorithm's own baseline stays at 1 instead of chasing each class's fastest moment.
 //
 // Long-lived: a class is marked `longLived` (the plugin then stops holding a permit for its
-// requests: long-polls, routes that wait on an event rather than on capacity) once half of a
-// window of its samples are `longLivedAfter` or longer. Half, not the baseline's quarter: polls
-// that clients open together (after a deploy) end early for a while, as their events come, and
-// a quarter of early answers would keep an obvious poll route holding permits for another
-// window's time. Only a class's own history can say so, and a class that has been fast for long is not
+// requests: long-polls, routes that wait on an event rather than on capacity) once half of its
+// last WINDOW samples are `longLivedAfter` or longer, counted over a sliding window: polls that
+// clients open together (after a deploy) end early for a while, as their events come, and their
+// first long answers come only a second later, so each sample counts as it arrives rather than
+// when a window of them closes (that had cost a second more of permits held by polls). Only a class's own history can say so, and a class that has been fast for long is not
 // asked again: after RING windows mostly below the threshold (160 samples) it is latched ordinary for
 // good, so a downstream that hangs on a route that used to be fast stays an overload. Its hung
 // requests could not teach it anyway: past `signal.timeout` and far slower than the class's
@@ -68,6 +68,8 @@ const WINDOW = 20
  * probe lets each probe correct a baseline learned too high (a cold start) at once.
  */
 const LOW_WINDOW = 5
+/** The sliding window of long samples as bits. */
+const RECENT_MASK = (1 << WINDOW) - 1
 /** Windows the baseline is the minimum of. */
 const RING = 8
 
@@ -81,7 +83,7 @@ const REFERENCE_DECAY = 0.005
 const PEAK_DECAY = 0.999
 
 export const DEFAULT_MAX_SAMPLE_CLASSES = 1000
-/** A class half of a window of whose samples are at least this long (ms) is long-lived. */
+/** A class half of whose last 20 samples are at least this long (ms) is long-lived. */
 export const DEFAULT_LONG_LIVED_AFTER_MS = 1000
 
 export class SampleClass {
@@ -98,6 +100,10 @@ export class SampleClass {
   private fastWindows = 0
   /** Samples of the open window at `longLivedAfter` or longer. */
   private longInWindow = 0
+  /** The last WINDOW samples, one bit each: 1 for `longLivedAfter` or longer (newest lowest). */
+  private recent = 0
+  /** Ones in `recent`. */
+  private recentLong = 0
   private readonly all = new WindowQuantile(WINDOW)
   // Its median: five samples are too few for a low quantile that two freak answers could set.
   private readonly lowLoad = new WindowQuantile(LOW_WINDOW, 0.5)
@@ -118,7 +124,11 @@ export class SampleClass {
    */
   observe (rtt: number, lowLoad: boolean, spare: boolean): void {
     this.samples++
-    if (rtt >= this.longLivedAfter) this.longInWindow++
+    const long = rtt >= this.longLivedAfter ? 1 : 0
+    this.longInWindow += long
+    this.recentLong += long - ((this.recent >>> (WINDOW - 1)) & 1)
+    this.recent = ((this.recent << 1) | long) & RECENT_MASK
+    if (2 * this.recentLong >= WINDOW && this.fastWindows < RING) this.longLived = true
     const low = this.all.add(rtt)
     // NaN: the window is still open.
     if (!Number.isNaN(low)) this.judgeLongLived()
@@ -142,11 +152,10 @@ export class SampleClass {
     return this.longLived || (this.fastWindows < RING && this.baseline >= LONG_BASELINE * this.longLivedAfter)
   }
 
+  /** A window closed: mostly short, it counts towards latching the class ordinary. */
   private judgeLongLived (): void {
-    const long = this.longInWindow
+    if (2 * this.longInWindow < WINDOW) this.fastWindows++
     this.longInWindow = 0
-    if (2 * long < WINDOW) this.fastWindows++
-    else if (this.fastWindows < RING) this.longLived = true
   }
 
   /**

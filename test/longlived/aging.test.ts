@@ -117,7 +117,7 @@ t.test('AgingList: unlink from the middle and the ends; Infinity links nothing',
 t.test('through the plugin: undeclared polls give their permits back once old, and their route is learned', async t => {
   const { app, timers, event, algorithm } = await pollApp(t, 2)
   const polls: Array<Promise<unknown>> = []
-  for (let round = 0; round < 10; round++) {
+  for (let round = 0; round < 5; round++) {
     polls.push(app.inject('/poll'), app.inject('/poll'))
     await event.arrived(2 * (round + 1))
     t.equal(app.concurrency.inflight, 2, 'two polls hold the limit')
@@ -135,13 +135,13 @@ t.test('through the plugin: undeclared polls give their permits back once old, a
     }
     t.equal((await app.inject('/work')).statusCode, 200, 'old polls gave their permits back')
   }
-  t.equal(app.concurrency.longLived.waiting, 20)
-  t.same(app.concurrency.longLived.routes['GET /poll'], { open: 20, longLived: 'learned' }, 'a window of their ages taught the route')
+  t.equal(app.concurrency.longLived.waiting, 10)
+  t.same(app.concurrency.longLived.routes['GET /poll'], { open: 10, longLived: 'learned' }, 'half a window of their ages taught the route')
   t.equal(app.concurrency.inflight, 0)
   polls.push(app.inject('/poll'))
-  await event.arrived(21)
+  await event.arrived(11)
   t.equal(app.concurrency.inflight, 0, 'the next poll is admitted as long-lived')
-  t.equal(app.concurrency.longLived.waiting, 21)
+  t.equal(app.concurrency.longLived.waiting, 11)
   event.open()
   await Promise.all(polls)
   t.equal(app.concurrency.rejected, 1)
@@ -150,19 +150,19 @@ t.test('through the plugin: undeclared polls give their permits back once old, a
 
 t.test('through the plugin: a poll whose route is learned between its arrival and its permit is admitted long-lived', async t => {
   const { app, timers, event, algorithm } = await pollApp(t, 2)
-  // 18 samples of age: two short of a window.
-  const polls = await teach(t, app, timers, event, 9, 2)
+  // 8 samples of age: two short of half a window.
+  const polls = await teach(t, app, timers, event, 4, 2)
   polls.push(app.inject('/poll'), app.inject('/poll'))
-  await event.arrived(20)
+  await event.arrived(10)
   timers.time += 1500
   t.equal(app.concurrency.longLived.routes['GET /poll'].longLived, 'no', 'not learned yet')
   // A third poll arrives as an ordinary request and finds the limit full of old polls: their
-  // ages close the window, the route is learned, and the poll takes a freed permit.
+  // ages make half a window, the route is learned, and the poll takes a freed permit.
   polls.push(app.inject('/poll'))
-  await event.arrived(21)
+  await event.arrived(11)
   t.equal(app.concurrency.longLived.routes['GET /poll'].longLived, 'learned')
   t.equal(app.concurrency.inflight, 0, 'the third poll holds no permit')
-  t.equal(app.concurrency.longLived.waiting, 21)
+  t.equal(app.concurrency.longLived.waiting, 11)
   event.open()
   await Promise.all(polls)
   t.equal(app.concurrency.rejected, 0)
@@ -170,19 +170,19 @@ t.test('through the plugin: a poll whose route is learned between its arrival an
 })
 
 t.test('through the plugin: once ageing teaches the route, its younger polls give their permits back too', async t => {
-  const { app, timers, event } = await pollApp(t, 3)
-  // 18 samples of age: two short of a window.
-  const polls = await teach(t, app, timers, event, 6, 3)
+  const { app, timers, event } = await pollApp(t, 4)
+  // 8 samples of age: two short of half a window.
+  const polls = await teach(t, app, timers, event, 2, 4)
   polls.push(app.inject('/poll'), app.inject('/poll'))
-  await event.arrived(20)
+  await event.arrived(10)
   timers.time += 1500
-  polls.push(app.inject('/poll'))
-  await event.arrived(21)
-  t.equal(app.concurrency.inflight, 3, 'two old polls and a young one hold the limit')
+  polls.push(app.inject('/poll'), app.inject('/poll'))
+  await event.arrived(12)
+  t.equal(app.concurrency.inflight, 4, 'two old polls and two young ones hold the limit')
   t.equal((await app.inject('/work')).statusCode, 200)
-  t.equal(app.concurrency.longLived.routes['GET /poll'].longLived, 'learned', 'the two old ones closed the window')
-  t.equal(app.concurrency.inflight, 0, 'the young poll gave its permit back as its route was learned')
-  t.equal(app.concurrency.longLived.waiting, 21)
+  t.equal(app.concurrency.longLived.routes['GET /poll'].longLived, 'learned', 'the two old ones made half a window')
+  t.equal(app.concurrency.inflight, 0, 'the young polls gave their permits back as their route was learned')
+  t.equal(app.concurrency.longLived.waiting, 12)
   event.open()
   await Promise.all(polls)
   t.equal(app.concurrency.rejected, 0)

@@ -9,13 +9,13 @@ import { classTimeout, defaultOutcome, TIMEOUT_FACTOR } from '../../lib/signal/o
 
 const sample = (rtt: number, inflight = 1): Sample => ({ rtt, inflight, dropped: false })
 
-t.test('a class whose window of samples is long is learned long-lived', async t => {
+t.test('a class half of whose last 20 samples are long is learned long-lived, as they come', async t => {
   const classes = new SampleClasses()
   const poll = classes.get('GET /poll')
-  for (let i = 0; i < 19; i++) classes.normalize(sample(8000 + i), poll, 20)
-  t.equal(poll?.longLived, false, 'not before a window closed')
+  for (let i = 0; i < 9; i++) classes.normalize(sample(8000 + i), poll, 20)
+  t.equal(poll?.longLived, false, 'not before half a window is long')
   classes.normalize(sample(8000), poll, 20)
-  t.equal(poll?.longLived, true)
+  t.equal(poll?.longLived, true, 'the tenth: learned before the window closes')
   t.same(classes.longLived(), ['GET /poll'])
 })
 
@@ -54,6 +54,12 @@ t.test('half a window is the threshold: 10 long samples of 20 learn, 9 do not', 
   const ten = classes.get('GET /ten')
   for (let i = 0; i < 20; i++) classes.normalize(sample(i < 10 ? 1000 : 999), ten, 20)
   t.equal(ten?.longLived, true)
+  // The window slides: 11 early answers, then long ones; half of the last 20 at the 21st sample.
+  const sliding = classes.get('GET /sliding')
+  for (let i = 0; i < 20; i++) classes.normalize(sample(i < 11 ? 300 : 3000), sliding, 20)
+  t.equal(sliding?.longLived, false, 'a first window of 9 long samples')
+  classes.normalize(sample(3000), sliding, 20)
+  t.equal(sliding?.longLived, true, 'the 21st: 10 of the last 20')
 })
 
 t.test('a class fast for 160 samples never becomes long-lived: a downstream slowing to 3 s stays an overload', async t => {
@@ -93,7 +99,8 @@ t.test('the threshold is a setting; Infinity turns learning off', async t => {
 })
 
 t.test('signal.timeout as a drop: far slower than the class usually is', async t => {
-  const classes = new SampleClasses()
+  // Learning off: a 3 s route here is a slow report, not a long-poll.
+  const classes = new SampleClasses(undefined, Infinity)
   const fast = classes.get('fast')
   const slow = classes.get('slow')
   const fresh = classes.get('fresh')
