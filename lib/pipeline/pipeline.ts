@@ -299,7 +299,7 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
     const route = state.route
     const undecided = route !== undefined && !route.learned
     this.release(state, permit, outcome)
-    // Its sample closed a window that taught its route long-lived: its peers give their permits back now.
+    // Its sample taught its route long-lived: the route's other requests give their permits back now.
     if (undecided && (route as LongLivedRoute).learned) this.aging.releaseRoute(route as LongLivedRoute, this.convertLearned)
   }
 
