@@ -10,7 +10,9 @@ import { Permit } from '../../lib/limiter/permit'
 import { SampleClass } from '../../lib/limiter/sample-classes'
 import { LongLivedRoute } from '../../lib/longlived/tracker'
 import { FakeTimers } from '../limiter/fake-timers'
-import { latch, recordingAlgorithm } from '../plugin/helpers'
+import { latch, recordingAlgorithm, until } from '../plugin/helpers'
+import { PROTOCOLS, appFor, connectClient } from '../plugin/protocols'
+import type { AddressInfo } from 'node:net'
 
 interface Item extends Aging { name: string }
 
@@ -188,34 +190,37 @@ t.test('through the plugin: once ageing teaches the route, its younger polls giv
   t.equal(app.concurrency.rejected, 0)
 })
 
-t.test('through the plugin: polls whose answers teach their route release the permits of those still waiting', async t => {
-  const timers = new FakeTimers(1000)
-  const algorithm = recordingAlgorithm(25)
-  const app = Fastify()
-  await app.register(fastifyAdaptiveConcurrency, { algorithm, eventLoop: false, [kInternal]: { timers } } as never)
-  const early = latch()
-  const late = latch()
-  app.get('/poll', async (request) => {
-    await ((request.query as { late?: string }).late === undefined ? early : late).wait()
-    return 'event'
+for (const protocol of PROTOCOLS) {
+  t.test(`${protocol}: polls whose answers teach their route release the permits of those still waiting`, async t => {
+    const timers = new FakeTimers(1000)
+    const app = appFor(protocol)
+    await app.register(fastifyAdaptiveConcurrency, { algorithm: recordingAlgorithm(25), eventLoop: false, [kInternal]: { timers } } as never)
+    const early = latch()
+    const late = latch()
+    app.get('/poll', async (request) => {
+      await ((request.query as { late?: string }).late === undefined ? early : late).wait()
+      return 'event'
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const client = connectClient(protocol, (app.server.address() as AddressInfo).port)
+    t.teardown(async () => { client.close(); await app.close() })
+    const first = Array.from({ length: 20 }, () => client.request('/poll').reply)
+    await early.arrived(20)
+    const last = client.request('/poll?late=1').reply
+    await late.arrived(1)
+    t.equal(app.concurrency.inflight, 21, 'the limit has room: nothing is aged')
+    timers.time += 1500
+    early.open()
+    t.ok((await Promise.all(first)).every(r => r?.status === 200))
+    t.equal(app.concurrency.longLived.routes['GET /poll'].longLived, 'learned', 'twenty answers of 1.5 s')
+    t.equal(app.concurrency.inflight, 0, 'the poll still waiting gave its permit back')
+    t.equal(app.concurrency.longLived.waiting, 1)
+    late.open()
+    t.equal((await last)?.status, 200)
+    await until(() => app.concurrency.longLived.waiting === 0)
+    t.equal(app.concurrency.limiter.admitted, app.concurrency.limiter.succeeded + app.concurrency.limiter.dropped + app.concurrency.limiter.ignored, 'every permit released once')
   })
-  await app.ready()
-  t.teardown(() => app.close())
-  const first = Array.from({ length: 20 }, async () => await app.inject('/poll'))
-  await early.arrived(20)
-  const last = app.inject('/poll?late=1')
-  await late.arrived(1)
-  t.equal(app.concurrency.inflight, 21, 'the limit has room: nothing is aged')
-  timers.time += 1500
-  early.open()
-  await Promise.all(first)
-  t.equal(app.concurrency.longLived.routes['GET /poll'].longLived, 'learned', 'twenty answers of 1.5 s')
-  t.equal(app.concurrency.inflight, 0, 'the poll still waiting gave its permit back')
-  t.equal(app.concurrency.longLived.waiting, 1)
-  late.open()
-  t.equal((await last).statusCode, 200)
-  t.equal(app.concurrency.longLived.waiting, 0)
-})
+}
 
 t.test('through the plugin: a route that was fast and hangs keeps its permits (overload), as does one declared not long-lived', async t => {
   const timers = new FakeTimers(1000)
