@@ -77,6 +77,8 @@ function parseFlags (argv) {
     durationMs: values.duration ? number('duration', values.duration) * 1000 : (preset.durationS ? preset.durationS * 1000 : null),
     runs: Math.round(number('runs', values.runs)),
     warmupMs: number('warmup', values.warmup ?? preset.warmupS) * 1000,
+    // A scenario may name its own warm-up (scenario.warmupMs), used unless --warmup is given.
+    warmupExplicit: values.warmup !== undefined,
     sloMs: number('slo', values.slo),
     timeoutMs: number('timeout', values.timeout ?? preset.timeoutS) * 1000,
     connections: Math.round(number('connections', values.connections)),
@@ -148,12 +150,13 @@ async function main () {
   let done = 0
   const started = Date.now()
   for (const scenario of plan) {
-    if (flags.warmupMs >= scenario.durationMs) throw new Error(`--warmup must be shorter than the run (${scenario.durationMs / 1000} s)`)
+    const warmupMs = flags.warmupExplicit || scenario.warmupMs === undefined ? flags.warmupMs : Math.min(scenario.warmupMs, scenario.durationMs / 2)
+    if (warmupMs >= scenario.durationMs) throw new Error(`--warmup must be shorter than the run (${scenario.durationMs / 1000} s)`)
     const trials = []
     const protections = protectionsFor(scenario, flags.protections, pluginReason)
     if (scenario.run) {
       const log = (line) => console.error(`[${++done}/${total}] ${line}`)
-      console.log(await scenario.run({ ...flags, durationMs: scenario.durationMs, scenario, protections, meta, log }))
+      console.log(await scenario.run({ ...flags, warmupMs, durationMs: scenario.durationMs, scenario, protections, meta: { ...meta, warmupMs }, log }))
       continue
     }
     // Runs are the outer loop so that slow drifts of a shared machine hit every protection.
@@ -163,7 +166,7 @@ async function main () {
           scenario,
           protection,
           durationMs: scenario.durationMs,
-          warmupMs: flags.warmupMs,
+          warmupMs,
           sloMs: flags.sloMs,
           timeoutMs: flags.timeoutMs,
           connections: flags.connections,
@@ -175,7 +178,7 @@ async function main () {
         console.error(`[${done}/${total}] ${scenario.name} x ${protection.name} run ${run}: ${describe(trial)}`)
       }
     }
-    const md = writeScenarioResults(scenario, trials, { ...meta, durationMs: scenario.durationMs }, flags.resultsDir)
+    const md = writeScenarioResults(scenario, trials, { ...meta, warmupMs, durationMs: scenario.durationMs }, flags.resultsDir)
     console.log(md)
   }
   if (plan.some((s) => s.groups?.includes('traffic'))) writeTrafficSummary(SCENARIOS, flags.resultsDir)

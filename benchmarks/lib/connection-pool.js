@@ -61,7 +61,11 @@ class Exchange {
 }
 
 // onWritten(exchange) runs when a request is actually written to a socket.
-function createConnectionPool (origin, { connections, connectTimeoutMs, onWritten = () => {} }) {
+// rotate: hand out idle sockets in turn (FIFO) instead of the most recently freed one (LIFO).
+// Behind node:cluster each socket belongs to one process; LIFO keeps sending on the few sockets
+// that answer fastest, so a process that refuses more is offered more. In turn, every socket, and
+// so every process, is offered the same traffic, as behind a round-robin load balancer.
+function createConnectionPool (origin, { connections, connectTimeoutMs, rotate = false, onWritten = () => {} }) {
   const idleMs = 10 * 60 * 1000
   const clients = Array.from({ length: connections }, () => new Client(origin, {
     pipelining: 1,
@@ -71,7 +75,16 @@ function createConnectionPool (origin, { connections, connectTimeoutMs, onWritte
     keepAliveTimeout: idleMs,
     keepAliveMaxTimeout: idleMs
   }))
-  const idle = clients.slice()
+  let idle = clients.slice()
+  let idleHead = 0
+  const takeIdle = rotate
+    ? () => {
+        if (idleHead === idle.length) return undefined
+        const client = idle[idleHead++]
+        if (idleHead > 1024 && idleHead * 2 > idle.length) { idle = idle.slice(idleHead); idleHead = 0 }
+        return client
+      }
+    : () => idle.pop()
   let waiting = []
   let waitingHead = 0
 
@@ -102,7 +115,7 @@ function createConnectionPool (origin, { connections, connectTimeoutMs, onWritte
     // Returns the exchange so the caller can time it out; onDone(exchange, err) runs once.
     request (spec, scheduled, onDone) {
       const exchange = new Exchange(pool, spec, scheduled, onDone)
-      const client = idle.pop()
+      const client = takeIdle()
       if (client) start(exchange, client)
       else waiting.push(exchange)
       return exchange
@@ -120,9 +133,17 @@ function createConnectionPool (origin, { connections, connectTimeoutMs, onWritte
       exchange.record(err)
     },
     // One request per client at once, so every socket is opened before measuring.
+    // With rotate, one socket at a time: node:cluster hands a new connection to the worker free
+    // the longest, so sockets opened in sequence are spread evenly over the workers, and opened
+    // all at once go to whichever workers take their handles fastest.
     async warmUp (path) {
-      const results = await Promise.allSettled(clients.map((client) =>
-        client.request({ path, method: 'GET' }).then((res) => res.body.dump())))
+      const open = (client) => client.request({ path, method: 'GET' }).then((res) => res.body.dump())
+      const results = []
+      if (rotate) {
+        for (const client of clients) results.push(...await Promise.allSettled([open(client)]))
+      } else {
+        results.push(...await Promise.allSettled(clients.map(open)))
+      }
       const failed = results.filter((r) => r.status === 'rejected')
       if (failed.length > 0) {
         throw new Error(`${failed.length} of ${clients.length} warm-up connections failed: ${failed[0].reason.message}`)

@@ -20,7 +20,7 @@ const SWEEP_MS = 20
  * Every request is given up timeoutMs after its scheduled time (client timeout) and counted
  * as a timeout. Resolves once every scheduled request has answered or timed out.
  */
-async function runOpenLoop ({ origin, schedule, durationMs, routes, phases = [], pattern, recorder, timeoutMs, connections, seed = 7, onStart = () => {} }) {
+async function runOpenLoop ({ origin, schedule, durationMs, routes, phases = [], pattern, recorder, timeoutMs, connections, rotate = false, seed = 7, onStart = () => {} }) {
   let start = 0
   let writtenInRun = 0
   const now = () => performance.now() - start
@@ -31,7 +31,7 @@ async function runOpenLoop ({ origin, schedule, durationMs, routes, phases = [],
     recorder.sent(exchange.scheduled, t - exchange.scheduled)
     if (t <= durationMs) writtenInRun++
   }
-  const pool = createConnectionPool(origin, { connections, connectTimeoutMs: timeoutMs, onWritten })
+  const pool = createConnectionPool(origin, { connections, connectTimeoutMs: timeoutMs, rotate, onWritten })
   // The scenario server answers these before Fastify sees them (see scenario-server.js), so
   // no protection learns from warm-up traffic. Without it the first seconds would measure
   // the TCP handshakes of a thousand new sockets, not the protection.

@@ -48,14 +48,24 @@ function scenario (name, load, extra = {}) {
     serviceMs: SERVICE_MS,
     rate: CAPACITY * load,
     arrival: { mode: overloaded ? 'fixed' : 'poisson' },
-    durationMs: 10000,
+    // Every process is offered the same traffic, as behind a round-robin balancer (see
+    // connection-pool.js); otherwise the generator favours the processes that answer fastest.
+    rotateConnections: true,
+    // N processes start at once and learn together; the steady state is measured after 8 s
+    // (--warmup overrides it). The start-up itself is what the rolling deploy measures.
+    durationMs: 20000,
+    warmupMs: 8000,
     targets: null,
     procsTargets: overloaded ? 'overload' : 'under',
-    protections: ['oracle', ...COUNTS.map((n) => `gradient2@${n}`), ...COUNTS.filter((n) => n > 1).map((n) => `gradient2+redis@${n}`)],
+    protections: ['oracle', ...COUNTS.map((n) => `gradient2@${n}`), ...COUNTS.filter((n) => n > 1).map((n) => `gradient2+redis@${n}`), ...COUNTS.filter((n) => n > 1).map((n) => `oracle/${n}`)],
     variants: variants(COUNTS),
     // 'gradient2:headroom=0.05@4': any protection every scenario knows, on N processes;
     // 'gradient2+redis@4': with `coordination` through a Redis the cluster starts for the run.
     variantOf (name) {
+      // 'oracle/4': the backend's capacity split evenly, a static limit of C / N in each of N
+      // processes: what the cluster itself allows with a perfect split.
+      const split = /^oracle\/(\d+)$/.exec(name)
+      if (split) return { name, kind: 'static', limit: Math.max(1, Math.floor(SLOTS / Number(split[1]))), processes: Number(split[1]) }
       const m = /^(.+?)(\+redis)?@(\d+)$/.exec(name)
       if (!m || !isCommonProtection(m[1])) return null
       const base = protectionConfig(m[1], this)
@@ -77,6 +87,7 @@ function multiprocessScenarios () {
       titlePrefix: `Rolling deploy (one of 4 processes replaced every ${REPLACE_EVERY_MS / 1000} s)`,
       server: { kind: 'multiprocess', slots: SLOTS, serviceMs: SERVICE_MS, jitter: 0.2, replaceEveryMs: REPLACE_EVERY_MS },
       durationMs: 20000,
+      warmupMs: 3000,
       procsTargets: 'rolling',
       protections: ['oracle', 'gradient2@4', 'gradient2+redis@4']
     })

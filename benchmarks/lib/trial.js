@@ -68,6 +68,7 @@ async function runTrial ({ scenario, protection, durationMs, warmupMs, sloMs, ti
       recorder,
       timeoutMs,
       connections,
+      rotate: Boolean(scenario.rotateConnections),
       seed,
       // The load clock starts once the server has switched to Fastify and sent its own
       // pre-load requests (scenario.server.preload), so the protection sees those first.

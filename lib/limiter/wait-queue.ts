@@ -19,7 +19,8 @@
 //   and CoDel: standing.ts tells a burst (absorbed: waiters may wait `timeout`, in the configured
 //   order) from a standing backlog (every waiter's timeout becomes `standingTimeout`, those that
 //   already waited longer expire at once, and service turns LIFO, so the permits go to the
-//   freshest requests, whose clients are still there).
+//   freshest requests, whose clients are still there). With priority levels, the first keeps
+//   its timeout.
 // - Callbacks (onExpire) run only after every list is consistent again, so they may re-enter the
 //   queue (enqueue, cancel, grantNext) safely.
 import { CANCELLED, EVICTED, EXPIRED, GRANTED, QUEUED, ServiceList, Waiter } from './waiter'
@@ -43,7 +44,7 @@ export class WaitQueue<T> {
   /** The waiters' timeout now: `timeout`, or `standingTimeout` while standing. */
   private timeoutNow: number
   private readonly levels: Array<ServiceList<T>> = []
-  private readonly expiries = new ExpiryIndex<T>()
+  private readonly expiries: ExpiryIndex<T>
   private readonly timers: TimerApi
   private readonly onExpire: (value: T, reason: ExpiryReason, level: number) => void
   private timer: unknown = undefined
@@ -77,6 +78,10 @@ export class WaitQueue<T> {
     this.detector = o.standingTimeout === undefined ? undefined : new StandingDetector(o.interval)
     this.timeoutNow = this.timeout
     for (let i = 0; i < o.levels; i++) this.levels.push(new ServiceList<T>())
+    // With priority levels, the first is the one its user declared must get through, and it is
+    // served first: its waiters wait only while that level alone asks for more than the limit.
+    // A standing queue shortens the others' waits (LIFO, standingTimeout), never its own.
+    this.expiries = new ExpiryIndex<T>(o.levels > 1 && o.standingTimeout !== undefined)
     this.timers = options.timers ?? systemTimers
     this.onExpire = options.onExpire
   }
@@ -173,7 +178,7 @@ export class WaitQueue<T> {
     // A new busy period opens a window: the timer is armed for its end.
     const detector = this.detector
     if (detector !== undefined && detector.arrival(this._length, now)) this.arm(detector.windowEnd, now)
-    const timeoutAt = now + this.timeoutNow
+    const timeoutAt = now + (level === 0 && this.levels.length > 1 ? this.timeout : this.timeoutNow)
     const early = deadline < timeoutAt
     const expiresAt = early ? deadline : timeoutAt
     const w = new Waiter(value, level, now, expiresAt, early ? 'deadline' : 'queue-timeout', early)

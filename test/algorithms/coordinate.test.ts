@@ -53,6 +53,28 @@ t.test('alone, or without a view, nothing changes but the headroom split', async
   t.equal(g.limit, 20)
 })
 
+t.test('a coordinated group tolerates 70 % of the queue one process does', async t => {
+  const alone = new Gradient2Limit({ initialLimit: 20 })
+  const grouped = new Gradient2Limit({ initialLimit: 20 })
+  settle(alone)
+  settle(grouped)
+  const start = alone.report().limit
+  t.equal(grouped.report().limit, start)
+  grouped.coordinate(view({ processes: 4, totalLimit: 4 * start, medianLimit: start }))
+  // 1.3 x the no-load latency (10): within noLoadTolerance 1.35, beyond the group's 1.245.
+  const at = 1_700_000_000_000 + 5000
+  for (let i = 0; i < 10; i++) {
+    alone.onSample({ rtt: 13, inflight: alone.limit, dropped: false, at: at + i })
+    grouped.onSample({ rtt: 13, inflight: grouped.limit, dropped: false, at: at + i })
+  }
+  t.ok(alone.report().limit > start, `alone it grows: ${alone.report().limit}`)
+  t.ok(grouped.report().limit < start, `in a group it shrinks: ${grouped.report().limit}`)
+  grouped.coordinate(undefined)
+  const back = grouped.report().limit
+  for (let i = 0; i < 10; i++) grouped.onSample({ rtt: 13, inflight: grouped.limit, dropped: false, at: at + 100 + i })
+  t.ok(grouped.report().limit > back, 'back on local control, the tolerance is its own again')
+})
+
 // The model of test/limiter/multi-sender.test.ts with a perfect coordination channel.
 function coordinated (n: number, load: number): ReturnType<typeof runMultiSender> {
   const senders = Array.from({ length: n }, () => ({ algorithm: new Gradient2Limit() }))

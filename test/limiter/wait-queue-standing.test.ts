@@ -238,6 +238,31 @@ t.test('a full standing queue sheds: refusals and evictions keep it standing, th
   t.equal(f.q.standing, false)
 })
 
+t.test('with priority levels the first keeps its full timeout while standing; the others are cut', async t => {
+  const { q, clock, expired } = setup({ levels: 3 })
+  add(q, 'k', 0)
+  add(q, 'kd', 0, 500) // a client deadline before the timeout
+  add(q, 'o', 1)
+  add(q, 'p', 2)
+  clock.advance(100) // standing: o and p, 100 ms old, are cut; k and kd are not
+  t.equal(q.standing, true)
+  t.same(expired, [['o', 'queue-timeout', 100], ['p', 'queue-timeout', 100]])
+  add(q, 'k2', 0)
+  add(q, 'o2', 1)
+  clock.advance(10)
+  t.same(expired.at(-1), ['o2', 'queue-timeout', 105], 'a lower level queued while standing gets standingTimeout')
+  t.equal(q.length, 3, 'k, kd and k2 wait on')
+  clock.advance(390) // t = 500
+  t.same(expired.at(-1), ['kd', 'deadline', 500])
+  clock.advance(500) // t = 1000
+  t.same(expired.at(-1), ['k', 'queue-timeout', 1000], 'the full timeout, as configured')
+  t.same(grant(q, 1), ['k2'])
+  const one = setup({ levels: 1 })
+  add(one.q, 'k', 0)
+  one.clock.advance(100)
+  t.same(one.expired, [['k', 'queue-timeout', 100]], 'a single level is cut like any other')
+})
+
 t.test('a late timer: standing is found on the next arrival or grant', async t => {
   const { q, clock, expired } = setup()
   add(q, 'a')
