@@ -195,3 +195,28 @@ test('targets: a shift that never recovers fails; no 503s is n/a, not a pass', (
   const [, , rejection] = evaluateTargets({ targets: 'downstream' }, [{ trial: { total: { goodput: 0, admittedP99: null, rejectionP99: null } }, oracle: null }])
   assert.strictEqual(rejection.pass, null)
 })
+
+test('connection pool: rotate hands out idle sockets in turn; the default reuses the one freed last', async () => {
+  const http = require('node:http')
+  const { createConnectionPool } = require('../lib/connection-pool')
+  const server = http.createServer((req, res) => res.end(String(req.socket.remotePort)))
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const origin = `http://127.0.0.1:${server.address().port}`
+  const order = async (rotate) => {
+    const used = []
+    const pool = createConnectionPool(origin, { connections: 3, connectTimeoutMs: 2000, rotate, onWritten: (e) => used.push(e.client) })
+    await pool.warmUp('/')
+    for (let i = 0; i < 6; i++) {
+      await new Promise((resolve, reject) => pool.request({ path: '/', headers: {} }, 0, (e, err) => err ? reject(err) : resolve()))
+      await new Promise((resolve) => setImmediate(resolve)) // the socket goes back on the next tick
+    }
+    await pool.destroy()
+    return used
+  }
+  const rotated = await order(true)
+  assert.equal(new Set(rotated.slice(0, 3)).size, 3, 'three different sockets in turn')
+  assert.deepEqual(rotated.slice(3), rotated.slice(0, 3), 'then the same turn again')
+  const lifo = await order(false)
+  assert.equal(new Set(lifo).size, 1, 'the default: the socket freed last, every time')
+  server.close()
+})

@@ -31,7 +31,14 @@ test('the procs scenarios: the reference, N = 1, 2, 4, 8 and coordinated N = 2, 
   const byName = Object.fromEntries(multiprocessScenarios().map((s) => [s.name, s]))
   assert.deepEqual(Object.keys(byName), ['procs-50', 'procs-80', 'procs-2x', 'procs-5x', 'procs-rolling'])
   assert.deepEqual(byName['procs-2x'].protections, ['oracle', 'gradient2@1', 'gradient2@2', 'gradient2@4', 'gradient2@8',
-    'gradient2+redis@2', 'gradient2+redis@4', 'gradient2+redis@8'])
+    'gradient2+redis@2', 'gradient2+redis@4', 'gradient2+redis@8', 'oracle/2', 'oracle/4', 'oracle/8'])
+  // The static split: C / N slots in each of N processes.
+  assert.deepEqual(byName['procs-2x'].variantOf('oracle/4'), { name: 'oracle/4', kind: 'static', limit: 4, processes: 4 })
+  assert.equal(byName['procs-2x'].variantOf('oracle/32').limit, 1)
+  // Equal traffic per process, and the start-up left out of the steady cases.
+  assert.equal(byName['procs-2x'].rotateConnections, true)
+  assert.equal(byName['procs-2x'].warmupMs, 8000)
+  assert.equal(byName['procs-rolling'].warmupMs, 3000)
   assert.deepEqual(byName['procs-rolling'].protections, ['oracle', 'gradient2@4', 'gradient2+redis@4'])
   assert.equal(byName['procs-2x'].rate, 1280)
   assert.equal(byName['procs-50'].arrival.mode, 'poisson')
