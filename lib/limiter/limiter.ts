@@ -199,6 +199,7 @@ export class Limiter<C = unknown> implements LimiterStats {
     const level = p === undefined ? 0 : p.level
     const wait = estimateWait(queue.aheadOf(level), limit, serviceTime)
     if (wait > this.maxEstimatedWait) return this.rejectAt('estimated-wait', p, label)
+    if (queue.wouldExpire(wait, level)) return this.rejectAt(p === undefined ? 'limit' : 'partition', p, label)
     if (budget !== undefined && deadlineUnreachable(budget, wait, serviceTime)) return this.rejectAt('deadline', p, label)
     const waiter = queue.enqueue(context, level, budget === undefined ? Infinity : this.now() + budget)
     if (waiter === 'full') return this.rejectAt('queue-full', p, label)

@@ -126,6 +126,22 @@ export class WaitQueue<T> {
     return true
   }
 
+  /**
+   * True if a waiter at `level` that expects to wait `wait` ms would expire first: while standing,
+   * a request whose permit is not expected within standingTimeout (few permits, slow service:
+   * service time / limit longer than it) would only hold its client that long before its refusal,
+   * and spend the CPU of a waiter on it. The caller refuses it at once; that counts as shedding.
+   */
+  wouldExpire (wait: number, level: number): boolean {
+    const detector = this.detector
+    if (detector === undefined || wait <= (this.standingTimeout as number)) return false
+    if (level === 0 && this.levels.length > 1) return false // the first partition keeps its timeout
+    const now = this.timers.now()
+    if (!detector.isStanding(now)) return false
+    detector.shed(now)
+    return true
+  }
+
   /** The window (ms) that tells a burst from a backlog; undefined for a plain queue. */
   get interval (): number | undefined { return this.detector?.interval }
 

@@ -410,3 +410,34 @@ t.test('property: random acquire/release/cancel/time keeps the books and settles
     return outcome.size + queued === n && queued === limiter.queue?.length
   }), { numRuns: 300 })
 })
+
+t.test('while the queue stands, a request whose permit is not expected within standingTimeout is refused at once', async t => {
+  const run = (serviceMs: number): { reason: unknown, queued: number } => {
+    const timers = new FakeTimers(1000)
+    const limiter = new Limiter<string>({
+      algorithm: new StepAlgorithm(1, 0),
+      timers,
+      queue: { size: 10, timeout: 1000, standingTimeout: 5, interval: 100 },
+      onGranted: () => {},
+      onQueueReject: () => {}
+    })
+    // One permit, freed every serviceMs: the estimated wait of a newcomer is serviceMs.
+    for (let i = 0; i < 5; i++) {
+      const p = permit(limiter.acquire(`s${i}`))
+      timers.advance(serviceMs)
+      limiter.release(p, 'success')
+    }
+    const holder = permit(limiter.acquire('holder'))
+    t.ok(limiter.acquire('w') instanceof Waiter)
+    timers.advance(100) // non-empty for a whole interval: standing, w shed
+    const reason = limiter.acquire('late')
+    const queued = limiter.queue?.length ?? -1
+    limiter.release(holder, 'success')
+    t.ok(balanced(limiter))
+    return { reason, queued }
+  }
+  t.same(run(20), { reason: 'limit', queued: 0 }, 'a permit every 20 ms: refused now rather than after 5 ms')
+  const fast = run(2)
+  t.ok(fast.reason instanceof Waiter, 'a permit every 2 ms: it may wait for it')
+  t.equal(fast.queued, 1)
+})

@@ -263,6 +263,25 @@ t.test('with priority levels the first keeps its full timeout while standing; th
   t.same(one.expired, [['k', 'queue-timeout', 100]], 'a single level is cut like any other')
 })
 
+t.test('while standing, a request that expects to wait longer than standingTimeout would expire first: refused, and counted as shedding', async t => {
+  const { q, clock } = setup({ levels: 2 })
+  t.equal(q.wouldExpire(50, 1), false, 'absorbing: it may wait')
+  add(q, 'x', 1)
+  clock.advance(100) // standing; x shed at 100
+  t.equal(q.standing, true)
+  t.equal(q.wouldExpire(STANDING, 1), false, 'a permit expected within standingTimeout: it may wait')
+  t.equal(q.wouldExpire(STANDING + 1, 0), false, 'the first partition keeps its timeout')
+  clock.advance(99) // t = 199: the last shed was at 100
+  t.equal(q.wouldExpire(STANDING + 1, 1), true, 'expected later than standingTimeout: refuse now')
+  clock.advance(99) // t = 298
+  t.equal(q.standing, true, 'that refusal was shedding: still standing 99 ms after it')
+  clock.advance(1)
+  t.equal(q.standing, false, 'an interval without shedding: absorbing again')
+  t.equal(q.wouldExpire(STANDING + 1, 1), false)
+  const plain = setup({ standingTimeout: undefined })
+  t.equal(plain.q.wouldExpire(10_000, 0), false, 'a plain queue never does')
+})
+
 t.test('a late timer: standing is found on the next arrival or grant', async t => {
   const { q, clock, expired } = setup()
   add(q, 'a')
