@@ -58,8 +58,8 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
   readonly name = 'gradient2'
   private readonly rttTolerance: number
   private readonly noLoadTolerance: number
-  /** noLoadTolerance, or the group's while coordinated with other processes. */
-  private tolerance: number
+  /** The tolerance while coordinated with other processes (GROUP_TOLERANCE of the excess). */
+  private readonly groupTolerance: number
   private readonly smoothing: number
   private readonly queueSize: number
   private readonly headroom: number
@@ -81,7 +81,7 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
     this.initialLimit = this.estimate
     this.rttTolerance = r.number('rttTolerance', 1.5, 1, Infinity)
     this.noLoadTolerance = r.number('noLoadTolerance', 1.35, 1, Infinity)
-    this.tolerance = this.noLoadTolerance
+    this.groupTolerance = 1 + (this.noLoadTolerance - 1) * GROUP_TOLERANCE
     this.smoothing = r.fraction('smoothing', 0.2)
     this.queueSize = r.number('queueSize', 2, 0, Infinity)
     this.headroom = r.number('headroom', 0.1, 0, Infinity)
@@ -100,12 +100,12 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
       // A probe just showed latency scaling with concurrency: the limit is above what the backend
       // serves without a queue by about that factor. Cut it now (by at most half) instead of
       // 10 % per round trip, whose round trips are themselves stretched by that queue.
-      this.setEstimate(this.estimate * clamp(this.tolerance / this.probe.excess, 0.5, 1))
+      this.setEstimate(this.estimate * clamp(this.tolerance() / this.probe.excess, 0.5, 1))
       this.probe.excess = 0
     }
     if (probing || !this.probe.known) return
 
-    this.gradient = Math.min(ratio(this.rttTolerance * this.longRtt, rtt), ratio(this.tolerance * this.probe.rtt, rtt))
+    this.gradient = Math.min(ratio(this.rttTolerance * this.longRtt, rtt), ratio(this.tolerance() * this.probe.rtt, rtt))
     // With a shared clock (other processes may share the backend), no doubling until a probe has
     // confirmed the baseline: a first window taken in others' queue would read it as no load.
     const unconfirmed = sample.at !== undefined && !this.probe.confirmed && this.gradient === 1
@@ -124,6 +124,11 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
     }
   }
 
+  /** noLoadTolerance, or the group's while coordinated with other processes. */
+  private tolerance (): number {
+    return this.peers > 1 ? this.groupTolerance : this.noLoadTolerance
+  }
+
   report (): PeerReport {
     return { limit: this.estimate, settled: this.probe.known, warming: this.probe.warming }
   }
@@ -138,14 +143,12 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
   coordinate (view: PeerView | undefined): void {
     if (view === undefined) {
       this.peers = 1
-      this.tolerance = this.noLoadTolerance
       this.dither = 0
       this.probe.group(1)
       this.probe.groupWarming = false
       return
     }
     this.peers = Math.max(1, view.processes)
-    this.tolerance = this.peers > 1 ? 1 + (this.noLoadTolerance - 1) * GROUP_TOLERANCE : this.noLoadTolerance
     this.probe.group(this.peers)
     this.probe.groupWarming = view.warming
     // N limits of about 2.5 each, all rounded down, would admit 2 x N: a sum of floors loses up

@@ -45,6 +45,8 @@ export class WaitQueue<T> {
   private timeoutNow: number
   private readonly levels: Array<ServiceList<T>> = []
   private readonly expiries: ExpiryIndex<T>
+  /** The first of several priority levels keeps `timeout` while standing (see the constructor). */
+  private readonly keepFirst: boolean
   private readonly timers: TimerApi
   private readonly onExpire: (value: T, reason: ExpiryReason, level: number) => void
   private timer: unknown = undefined
@@ -81,7 +83,8 @@ export class WaitQueue<T> {
     // With priority levels, the first is the one its user declared must get through, and it is
     // served first: its waiters wait only while that level alone asks for more than the limit.
     // A standing queue shortens the others' waits (LIFO, standingTimeout), never its own.
-    this.expiries = new ExpiryIndex<T>(o.levels > 1 && o.standingTimeout !== undefined)
+    this.keepFirst = o.levels > 1 && o.standingTimeout !== undefined
+    this.expiries = new ExpiryIndex<T>(this.keepFirst)
     this.timers = options.timers ?? systemTimers
     this.onExpire = options.onExpire
   }
@@ -135,12 +138,15 @@ export class WaitQueue<T> {
   wouldExpire (wait: number, level: number): boolean {
     const detector = this.detector
     if (detector === undefined || wait <= (this.standingTimeout as number)) return false
-    if (level === 0 && this.levels.length > 1) return false // the first partition keeps its timeout
+    if (this.keeps(level)) return false
     const now = this.timers.now()
     if (!detector.isStanding(now)) return false
     detector.shed(now)
     return true
   }
+
+  /** Whether waiters at this level keep `timeout` while standing. */
+  private keeps (level: number): boolean { return this.keepFirst && level === 0 }
 
   /** The window (ms) that tells a burst from a backlog; undefined for a plain queue. */
   get interval (): number | undefined { return this.detector?.interval }
@@ -194,7 +200,7 @@ export class WaitQueue<T> {
     // A new busy period opens a window: the timer is armed for its end.
     const detector = this.detector
     if (detector !== undefined && detector.arrival(this._length, now)) this.arm(detector.windowEnd, now)
-    const timeoutAt = now + (level === 0 && this.levels.length > 1 ? this.timeout : this.timeoutNow)
+    const timeoutAt = now + (this.keeps(level) ? this.timeout : this.timeoutNow)
     const early = deadline < timeoutAt
     const expiresAt = early ? deadline : timeoutAt
     const w = new Waiter(value, level, now, expiresAt, early ? 'deadline' : 'queue-timeout', early)
