@@ -9,7 +9,11 @@
 //   (the long average catches up with it) lets the limit creep to maxLimit in a few hundred
 //   samples;
 // - the gradient is also taken against a probed no-load RTT (see baseline.ts), so a long
-//   average that drifted up with a sustained queue cannot hide that queue.
+//   average that drifted up with a sustained queue cannot hide that queue;
+// - the gradient is taken on the mean latency of about the last quarter round trip, not on each
+//   sample, and each sample steps by its weight (its share of a round trip, from the per-route
+//   classes): with a share of requests that never wait (cached answers) each of their samples
+//   read "no queue" and voted to grow, and the limit crept to 4x the queue it should keep.
 import { ADAPTIVE_KEYS, AdaptiveLimit, OptionReader, clamp, readAdaptive, round3 } from './common'
 import { BaselineProbe, PROBE_KEYS, readProbe, type ProbeOptions } from './baseline'
 import type { BaseLimitOptions, CoordinatedLimit, PeerReport, PeerView, Sample } from './types'
@@ -54,6 +58,15 @@ const SPREAD = 0.15
  */
 const GROUP_TOLERANCE = 0.7
 
+/**
+ * The recent mean latency spans this share of a round trip (L samples of full weight), and at
+ * least MIN_SPAN samples' weight: long enough to average a slow route's own spread, short enough
+ * that a decision lags the queue it reads by little (with half a round trip, the limits of
+ * coordinated processes drifted further apart in test/algorithms/coordinate.test.ts's model).
+ */
+const SPAN = 0.25
+const MIN_SPAN = 2
+
 export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
   readonly name = 'gradient2'
   private readonly rttTolerance: number
@@ -73,6 +86,9 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
   /** Processes sharing the backend, per the last coordination view (1: local control). */
   private peers = 1
   private rounds = 0
+  /** The recent mean latency's decayed sum and count (see recentMean). */
+  private meanSum = 0
+  private meanCount = 0
 
   constructor (options: Gradient2LimitOptions = {}, prefix = '') {
     const r = new OptionReader(prefix, options, [...ADAPTIVE_KEYS, ...PROBE_KEYS,
@@ -93,7 +109,14 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
     const rtt = sample.rtt
     this.lastRtt = rtt
     this.updateLongRtt(rtt)
-    const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit, sample.at)
+    // A sample moves the limit by its share of a round trip: nine cached answers to one slow
+    // request must not take nine steps per round trip of the slow one.
+    const w = sample.weight
+    const weight = w !== undefined && w > 0 && w < 1 ? w : 1
+    const mean = this.recentMean(rtt, weight)
+    // The loaded latency a probe compares with is the mean too: one slow route's sample is not
+    // the queue of the whole traffic.
+    const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit, sample.at, mean)
     this.cap = this.probe.cap
     // Until the first window of samples closed there is no no-load RTT to compare with.
     if (this.probe.excess > 0) {
@@ -105,7 +128,7 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
     }
     if (probing || !this.probe.known) return
 
-    this.gradient = Math.min(ratio(this.rttTolerance * this.longRtt, rtt), ratio(this.tolerance() * this.probe.rtt, rtt))
+    this.gradient = Math.min(ratio(this.rttTolerance * this.longRtt, mean), ratio(this.tolerance() * this.probe.rtt, mean))
     // With a shared clock (other processes may share the backend), no doubling until a probe has
     // confirmed the baseline: a first window taken in others' queue would read it as no load.
     const unconfirmed = sample.at !== undefined && !this.probe.confirmed && this.gradient === 1
@@ -114,14 +137,30 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
 
     const limit = this.estimate
     if (this.gradient === 1) {
-      this.setEstimate(limit + this.smoothing * (this.queueSize / (limit * this.peers) + this.headroom))
+      this.setEstimate(limit + weight * this.smoothing * (this.queueSize / (limit * this.peers) + this.headroom))
     } else {
       // One smoothing step per round trip (L samples), not per sample: a loop stall or a GC
       // pause delays every request in flight at once, and L slow samples each taking 20 % off
       // would cut the limit by (0.8 + 0.2 g)^L (to a third for L = 16, g = 2/3) for one blip.
       // Per sample the limit moves smoothing * (g L - L) / L; over a round trip, smoothing * (g L - L).
-      this.setEstimate(limit - this.smoothing * (1 - this.gradient))
+      this.setEstimate(limit - weight * this.smoothing * (1 - this.gradient))
     }
+  }
+
+  /**
+   * The recent mean latency, with this sample. Every sample counts once in the mean, so requests
+   * that never wait (cached answers, reading "no queue") dilute the waiting ones' inflation by
+   * their share, which the per-route classes' traffic-weighted reference amplifies by the same
+   * share: the mean reads the pool's queue whatever the mix, and a slow route's own spread, which
+   * one of its samples reads as a queue against the traffic's mean service time, averages out.
+   * The mean forgets by weight, not by count: it spans about a quarter of a round trip whether one
+   * request in ten or every one holds its permit for the round trip.
+   */
+  private recentMean (rtt: number, weight: number): number {
+    const keep = 1 - weight / Math.max(MIN_SPAN, SPAN * this.estimate)
+    this.meanSum = this.meanSum * keep + rtt
+    this.meanCount = this.meanCount * keep + 1
+    return this.meanSum / this.meanCount
   }
 
   /** noLoadTolerance, or the group's while coordinated with other processes. */

@@ -8,6 +8,12 @@ export interface Sample {
   dropped: boolean
   /** Completion time in ms (any monotonic origin). Used by windows and probes. */
   at?: number
+  /**
+   * The share of a round trip this sample stands for, in (0, 1]; absent: 1. Per-route classes set
+   * it to the route's no-load latency over the traffic's mean (at most 1): a cached answer next to
+   * 100 ms requests stands for almost none of the time the permits are held.
+   */
+  weight?: number
 }
 
 /**

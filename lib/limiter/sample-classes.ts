@@ -219,7 +219,7 @@ export class SampleClasses {
   /** The recent peak limit, against which "low concurrency" is judged. */
   private peak = 0
   /** Reused for every normalized sample: the algorithm must not keep it past onSample. */
-  private readonly sample: Sample = { rtt: 0, inflight: 0, dropped: false, at: 0 }
+  private readonly sample: Sample = { rtt: 0, inflight: 0, dropped: false, at: 0, weight: 1 }
 
   constructor (max = DEFAULT_MAX_SAMPLE_CLASSES, longLivedAfter = DEFAULT_LONG_LIVED_AFTER_MS) {
     this.max = max
@@ -262,6 +262,9 @@ export class SampleClasses {
     out.inflight = raw.inflight
     out.dropped = raw.dropped
     out.at = raw.at
+    // The share of a round trip this sample stands for: a class faster than the traffic's mean
+    // holds its permit for that fraction of it (see Sample.weight).
+    out.weight = baseline === Infinity || baseline >= this.reference ? 1 : baseline / this.reference
     // A failed request's latency says nothing about no-load speed (a failing downstream is fast).
     if (raw.dropped) return out
     // A request of `longLivedAfter` or more on a route still undecided (its own no-load latency

@@ -54,29 +54,34 @@ t.test('alone, or without a view, nothing changes but the headroom split', async
 })
 
 t.test('a coordinated group tolerates 70 % of the queue one process does', async t => {
-  const alone = new Gradient2Limit({ initialLimit: 20 })
-  const grouped = new Gradient2Limit({ initialLimit: 20 })
+  // No probe in the way (it would re-measure 13 as the no-load latency), no doubling.
+  const options = { initialLimit: 20, slowStart: false, probeInterval: 100_000 }
+  const alone = new Gradient2Limit(options)
+  const grouped = new Gradient2Limit(options)
   settle(alone)
   settle(grouped)
   const start = alone.report().limit
   t.equal(grouped.report().limit, start)
   grouped.coordinate(view({ processes: 4, totalLimit: 4 * start, medianLimit: start }))
-  // 1.3 x the no-load latency (10): within noLoadTolerance 1.35, beyond the group's 1.245.
-  const at = 1_700_000_000_000 + 5000
-  for (let i = 0; i < 10; i++) {
-    alone.onSample({ rtt: 13, inflight: alone.limit, dropped: false, at: at + i })
-    grouped.onSample({ rtt: 13, inflight: grouped.limit, dropped: false, at: at + i })
+  // 1.3 x the no-load latency (10): within noLoadTolerance 1.35, beyond the group's 1.245. The
+  // first samples only bring the recent mean (half a round trip) up to 1.3; then each step shows.
+  const feed = (g: Gradient2Limit, n: number): number => {
+    for (let i = 0; i < n; i++) g.onSample({ rtt: 13, inflight: g.limit, dropped: false })
+    return g.report().limit
   }
-  t.ok(alone.report().limit > start, `alone it grows: ${alone.report().limit}`)
-  t.ok(grouped.report().limit < start, `in a group it shrinks: ${grouped.report().limit}`)
+  const aloneBefore = feed(alone, 40)
+  const groupedBefore = feed(grouped, 40)
+  const aloneAfter = feed(alone, 10)
+  const groupedAfter = feed(grouped, 10)
+  t.ok(aloneAfter > aloneBefore, `alone it grows: ${aloneBefore} -> ${aloneAfter}`)
+  t.ok(groupedAfter < groupedBefore, `in a group it shrinks: ${groupedBefore} -> ${groupedAfter}`)
   grouped.coordinate(undefined)
   const back = grouped.report().limit
-  for (let i = 0; i < 10; i++) grouped.onSample({ rtt: 13, inflight: grouped.limit, dropped: false, at: at + 100 + i })
-  t.ok(grouped.report().limit > back, 'back on local control, the tolerance is its own again')
+  t.ok(feed(grouped, 10) > back, 'back on local control, the tolerance is its own again')
 })
 
 // The model of test/limiter/multi-sender.test.ts with a perfect coordination channel.
-function coordinated (n: number, load: number): ReturnType<typeof runMultiSender> {
+function coordinated (n: number, load: number, seed = 1): ReturnType<typeof runMultiSender> {
   const senders = Array.from({ length: n }, () => ({ algorithm: new Gradient2Limit() }))
   return runMultiSender({
     senders,
@@ -86,24 +91,27 @@ function coordinated (n: number, load: number): ReturnType<typeof runMultiSender
     rate: 0.64 * load,
     durationMs: 12_000,
     warmupMs: 5000,
-    rand: seeded(1),
+    rand: seeded(seed),
     every: coordinatedEvery(senders)
   })
 }
+
+const spreadOf = (r: ReturnType<typeof runMultiSender>): number => Math.max(...r.limits) / Math.min(...r.limits)
 
 t.test('with a shared budget the queue and the limits do not depend on N', async t => {
   for (const load of [2, 5]) {
     const one = coordinated(1, load)
     for (const n of [2, 4, 8]) {
       const r = coordinated(n, load)
-      const max = Math.max(...r.limits)
-      const min = Math.min(...r.limits)
+      // The spread of limits as the benchmark states it, a median of 3 runs: one run of this
+      // model is chaotic (a change in the fourth digit of one sample moves its spread by 10 %).
+      const spread = [r, coordinated(n, load, 2), coordinated(n, load, 3)].map(spreadOf).sort((a, b) => a - b)[1]
       const summary = `${load}x, ${n} processes: queue ${r.queue.toFixed(1)} (1: ${one.queue.toFixed(1)}), p50 ${r.p50.toFixed(1)} ms, ` +
-        `throughput ${(r.throughput / 0.64 * 100).toFixed(1)} %, limits ${r.limits.map((l) => l.toFixed(1)).join(', ')}`
+        `throughput ${(r.throughput / 0.64 * 100).toFixed(1)} %, limits ${r.limits.map((l) => l.toFixed(1)).join(', ')}; median spread ${spread.toFixed(2)}`
       t.ok(r.queue <= one.queue + 2.5, summary)
       // Limits of about 3 are integers (dithered): at N = 8 their averages differ by up to 30 %.
-      const spread = n === 8 ? 1.3 : 1.25
-      t.ok(max / min <= spread, `limits within ${Math.round((spread - 1) * 100)} %: ${summary}`)
+      const bound = n === 8 ? 1.3 : 1.25
+      t.ok(spread <= bound, `limits within ${Math.round((bound - 1) * 100)} %: ${summary}`)
       t.ok(r.throughput >= 0.92 * 0.64, `at least 92 % of capacity: ${summary}`)
     }
   }

@@ -28,6 +28,34 @@ t.test('gradient2: app-limited hold, no headroom below gradient 1, fast fall of 
   t.ok(Number(high.state().longRtt) < 95, `long RTT falls fast (${high.state().longRtt})`)
 })
 
+t.test('gradient2: a sample steps by its weight, and reads the recent mean, not itself alone', async t => {
+  const settled = (): Gradient2Limit => {
+    const g = new Gradient2Limit({ initialLimit: 20, slowStart: false })
+    feed(g, 30, fullUse(10))
+    return g
+  }
+  const whole = settled()
+  const light = settled()
+  const before = Number(light.state().estimate)
+  t.equal(Number(whole.state().estimate), before)
+  whole.onSample({ rtt: 10, inflight: 20, dropped: false })
+  light.onSample({ rtt: 10, inflight: 20, dropped: false, weight: 0.01 })
+  const step = Number(whole.state().estimate) - before
+  t.ok(step > 0, `a sample of full weight grows the limit (${step})`)
+  t.ok(Math.abs(Number(light.state().estimate) - before - step / 100) < 1e-3, 'one of weight 0.01 by a hundredth of that')
+  for (const weight of [0, -1, Number.NaN, 2]) {
+    const g = settled()
+    g.onSample({ rtt: 10, inflight: 20, dropped: false, weight })
+    t.equal(Number(g.state().estimate), Number(whole.state().estimate), `weight ${weight} counts as 1`)
+  }
+  // One slow sample among fast ones is the spread of a mean, not a queue: it does not shrink.
+  const g = settled()
+  g.onSample({ rtt: 20, inflight: 20, dropped: false })
+  t.ok(Number(g.state().estimate) >= before, `one sample at 2x the no-load latency does not shrink it (${before} -> ${g.state().estimate})`)
+  feed(g, 10, fullUse(20))
+  t.ok(Number(g.state().estimate) < before, `a run of them does (${g.state().estimate})`)
+})
+
 t.test('vegas: explicit threshold and the alpha..beta band', async t => {
   const v = new VegasLimit({ initialLimit: 100, threshold: 0, alpha: 2, beta: 50, slowStart: false, baselineWindow: 1, rttWindow: 1, noLoadTolerance: 1 })
   v.onSample({ rtt: 10, inflight: 100, dropped: false })

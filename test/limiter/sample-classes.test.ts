@@ -65,6 +65,21 @@ t.test('the baseline rises only on windows admitted with spare capacity', async 
   t.equal(cls?.baseline, 30, 'the eighth raises it')
 })
 
+t.test('a sample weighs its class\'s share of a round trip: its no-load latency over the traffic\'s mean, at most 1', async t => {
+  const classes = new SampleClasses()
+  const cheap = classes.get('cheap')
+  const slow = classes.get('slow')
+  // The reference (the traffic-weighted mean no-load latency, 50.5 ms) follows the mix over a
+  // few hundred samples.
+  for (let i = 0; i < 1000; i++) {
+    classes.normalize(sample(1, 1), cheap, 20)
+    classes.normalize(sample(100, 1), slow, 20)
+  }
+  const reference = Number(classes.normalize(sample(1, 1), cheap, 20)?.weight)
+  t.ok(reference > 0.015 && reference < 0.025, `a 1 ms route next to a 100 ms one: ${reference}`)
+  t.equal(classes.normalize(sample(100, 1), slow, 20)?.weight, 1, 'the slow route: 1')
+})
+
 t.test('past the cap a new class is not sampled, and is counted', async t => {
   const classes = new SampleClasses(3)
   t.ok(classes.get('a'))
@@ -168,4 +183,27 @@ t.test('property: Vegas with a random share (0-90 %) of never-waiting requests n
   const mix: TrafficClass[] = [{ name: 'work', serviceMs: 10, share: 60, pool: true }, { name: 'cached', serviceMs: 0.05, share: 40, pool: false, instant: true }]
   const reference = runModel(new VegasLimit({ rttWindow: 1, noLoadTolerance: 1 }), new SampleClasses(), { slots: SLOTS, mix, jitter: 0.2, rand: lcg(7) }, 30_000)
   t.ok(median(reference.slice(10_000)) > 10 * SLOTS, `rttWindow 1, 40 % cached: the limit creeps (median ${median(reference.slice(10_000))})`)
+})
+
+// Gradient2, the default, on the same traffic. It keeps a queue of up to noLoadTolerance's 35 %
+// of the pool-filling limit (its mean latency may reach 1.35 x the no-load level), plus the
+// spread of a mean over a quarter round trip (a few samples of the pooled route at 1 ms next to
+// 90 % cached answers): 16 + 0.35 x 16 + 6, where the per-sample rule crept past 100.
+const GRADIENT2_HEADROOM = Math.floor(0.35 * SLOTS + 6)
+
+t.test('property: Gradient2 with a random share (0-90 %) of never-waiting requests never creeps past the pool-filling limit by more than its headroom', async t => {
+  fc.assert(fc.property(
+    fc.integer({ min: 0, max: 90 }),
+    fc.constantFrom(1, 10, 100),
+    fc.integer({ min: 1, max: 1_000_000 }),
+    fc.constantFrom(0, 0.001),
+    (cachedPct, serviceMs, seed, freakRate) => {
+      const mix: TrafficClass[] = [{ name: 'work', serviceMs, share: 100 - cachedPct, pool: true }]
+      if (cachedPct > 0) mix.push({ name: 'cached', serviceMs: 0.05, share: cachedPct, pool: false, instant: true })
+      const limits = runModel(new Gradient2Limit(), new SampleClasses(), { slots: SLOTS, mix, jitter: 0.2, rand: lcg(seed), freakRate }, 30_000)
+      const settled = limits.slice(10_000)
+      return Math.max(...settled) <= SLOTS + GRADIENT2_HEADROOM && median(settled) >= SLOTS
+    }
+  ), { numRuns: 30, seed: 3333 })
+  t.pass(`gradient2: limit at most ${SLOTS} + ${GRADIENT2_HEADROOM} after the first 10,000 samples, median at least ${SLOTS}`)
 })
