@@ -172,7 +172,7 @@ export class BaselineProbe {
    * Feed one healthy sample. Returns true while a probe is running: the algorithm should hold
    * its estimate, because samples taken under the cap say nothing about the uncapped limit.
    */
-  observe (rtt: number, inflight: number, estimate: number, minLimit: number, at?: number, loaded = rtt): boolean {
+  observe (rtt: number, inflight: number, estimate: number, minLimit: number, at?: number): boolean {
     if (at !== undefined) {
       if (Number.isNaN(this.firstAt)) this.firstAt = at
       this.lastAt = at
@@ -198,7 +198,7 @@ export class BaselineProbe {
     }
     const low = this.window.add(rtt)
     if (low < this.rtt) this.rtt = low
-    this.loadedRtt = this.loadedRtt < 0 ? loaded : this.loadedRtt + (loaded - this.loadedRtt) * this.loadedDecay
+    this.loadedRtt = this.loadedRtt < 0 ? rtt : this.loadedRtt + (rtt - this.loadedRtt) * this.loadedDecay
     // Traffic below the probe's cap already is the measurement a probe would make, at no cost:
     // a window of such samples counts as a probe, and no capped one is needed.
     if (inflight <= Math.floor(estimate * this.settings.ratio)) {
