@@ -2,7 +2,7 @@
 // of routes, fast answers or freak samples moves the limit.
 import t from 'tap'
 import fc from 'fast-check'
-import { Gradient2Limit, VegasLimit, type Sample } from '../../lib/algorithms'
+import { Gradient2Limit, VegasLimit, type LimitAlgorithm, type Sample } from '../../lib/algorithms'
 import { SampleClasses } from '../../lib/limiter/sample-classes'
 import { median, runModel, type TrafficClass } from './shared-pool-model'
 
@@ -162,22 +162,32 @@ t.test('property: random mixes, freak samples and cold starts neither collapse n
 // level (noLoadTolerance x its baseline); its documented headroom over the pool-filling limit is
 // (noLoadTolerance - 1) x that limit + beta + 1: 0.1 x 16 + 7 below a limit of 100.
 const VEGAS_HEADROOM = Math.floor(0.1 * SLOTS + 7)
+// Gradient2, the default, on the same traffic. It keeps a queue of up to noLoadTolerance's 35 %
+// of the pool-filling limit (its mean latency may reach 1.35 x the no-load level), plus the
+// spread of a mean over a quarter round trip (a few samples of the pooled route at 1 ms next to
+// 90 % cached answers): 16 + 0.35 x 16 + 6, where the per-sample rule crept past 100.
+const GRADIENT2_HEADROOM = Math.floor(0.35 * SLOTS + 6)
 
-t.test('property: Vegas with a random share (0-90 %) of never-waiting requests never creeps past the pool-filling limit by more than its headroom', async t => {
+/** A random share (0-90 %) of never-waiting requests beside one pooled route of 1, 10 or 100 ms. */
+function neverCreeps (make: () => LimitAlgorithm, headroom: number, seed: number): void {
   fc.assert(fc.property(
     fc.integer({ min: 0, max: 90 }),
     fc.constantFrom(1, 10, 100),
     fc.integer({ min: 1, max: 1_000_000 }),
     fc.constantFrom(0, 0.001),
-    (cachedPct, serviceMs, seed, freakRate) => {
+    (cachedPct, serviceMs, runSeed, freakRate) => {
       const mix: TrafficClass[] = [{ name: 'work', serviceMs, share: 100 - cachedPct, pool: true }]
       if (cachedPct > 0) mix.push({ name: 'cached', serviceMs: 0.05, share: cachedPct, pool: false, instant: true })
-      const limits = runModel(new VegasLimit(), new SampleClasses(), { slots: SLOTS, mix, jitter: 0.2, rand: lcg(seed), freakRate }, 30_000)
+      const limits = runModel(make(), new SampleClasses(), { slots: SLOTS, mix, jitter: 0.2, rand: lcg(runSeed), freakRate }, 30_000)
       const settled = limits.slice(10_000)
       // And it keeps the pool full: no creep bought with a limit under it.
-      return Math.max(...settled) <= SLOTS + VEGAS_HEADROOM && median(settled) >= SLOTS
+      return Math.max(...settled) <= SLOTS + headroom && median(settled) >= SLOTS
     }
-  ), { numRuns: 30, seed: 2222 })
+  ), { numRuns: 30, seed })
+}
+
+t.test('property: Vegas with a random share (0-90 %) of never-waiting requests never creeps past the pool-filling limit by more than its headroom', async t => {
+  neverCreeps(() => new VegasLimit(), VEGAS_HEADROOM, 2222)
   t.pass(`vegas: limit at most ${SLOTS} + ${VEGAS_HEADROOM} after the first 10,000 samples, median at least ${SLOTS}`)
   // The reference rule (rttWindow 1) on the same traffic, to show what the property guards.
   const mix: TrafficClass[] = [{ name: 'work', serviceMs: 10, share: 60, pool: true }, { name: 'cached', serviceMs: 0.05, share: 40, pool: false, instant: true }]
@@ -185,25 +195,7 @@ t.test('property: Vegas with a random share (0-90 %) of never-waiting requests n
   t.ok(median(reference.slice(10_000)) > 10 * SLOTS, `rttWindow 1, 40 % cached: the limit creeps (median ${median(reference.slice(10_000))})`)
 })
 
-// Gradient2, the default, on the same traffic. It keeps a queue of up to noLoadTolerance's 35 %
-// of the pool-filling limit (its mean latency may reach 1.35 x the no-load level), plus the
-// spread of a mean over a quarter round trip (a few samples of the pooled route at 1 ms next to
-// 90 % cached answers): 16 + 0.35 x 16 + 6, where the per-sample rule crept past 100.
-const GRADIENT2_HEADROOM = Math.floor(0.35 * SLOTS + 6)
-
 t.test('property: Gradient2 with a random share (0-90 %) of never-waiting requests never creeps past the pool-filling limit by more than its headroom', async t => {
-  fc.assert(fc.property(
-    fc.integer({ min: 0, max: 90 }),
-    fc.constantFrom(1, 10, 100),
-    fc.integer({ min: 1, max: 1_000_000 }),
-    fc.constantFrom(0, 0.001),
-    (cachedPct, serviceMs, seed, freakRate) => {
-      const mix: TrafficClass[] = [{ name: 'work', serviceMs, share: 100 - cachedPct, pool: true }]
-      if (cachedPct > 0) mix.push({ name: 'cached', serviceMs: 0.05, share: cachedPct, pool: false, instant: true })
-      const limits = runModel(new Gradient2Limit(), new SampleClasses(), { slots: SLOTS, mix, jitter: 0.2, rand: lcg(seed), freakRate }, 30_000)
-      const settled = limits.slice(10_000)
-      return Math.max(...settled) <= SLOTS + GRADIENT2_HEADROOM && median(settled) >= SLOTS
-    }
-  ), { numRuns: 30, seed: 3333 })
+  neverCreeps(() => new Gradient2Limit(), GRADIENT2_HEADROOM, 3333)
   t.pass(`gradient2: limit at most ${SLOTS} + ${GRADIENT2_HEADROOM} after the first 10,000 samples, median at least ${SLOTS}`)
 })
