@@ -82,6 +82,9 @@ const REFERENCE_DECAY = 0.005
 /** Per sample: the peak limit forgets a level in ~700 samples, far longer than a probe. */
 const PEAK_DECAY = 0.999
 
+/** The least weight a sample gets (see Sample.weight, which must be above 0). */
+const MIN_WEIGHT = 1e-6
+
 export const DEFAULT_MAX_SAMPLE_CLASSES = 1000
 /** A class half of whose last 20 samples are at least this long (ms) is long-lived. */
 export const DEFAULT_LONG_LIVED_AFTER_MS = 1000
@@ -264,7 +267,9 @@ export class SampleClasses {
     out.at = raw.at
     // The share of a round trip this sample stands for: a class faster than the traffic's mean
     // holds its permit for that fraction of it (see Sample.weight).
-    out.weight = baseline === Infinity || baseline >= this.reference ? 1 : baseline / this.reference
+    // A class answered in 0 ms (timer resolution) still stands for almost nothing, not for a
+    // whole round trip: a weight of 0 reads as "absent" (1) to the algorithm.
+    out.weight = baseline === Infinity || baseline >= this.reference ? 1 : Math.max(baseline / this.reference, MIN_WEIGHT)
     // A failed request's latency says nothing about no-load speed (a failing downstream is fast).
     if (raw.dropped) return out
     // A request of `longLivedAfter` or more on a route still undecided (its own no-load latency

@@ -78,6 +78,11 @@ t.test('a sample weighs its class\'s share of a round trip: its no-load latency 
   const reference = Number(classes.normalize(sample(1, 1), cheap, 20)?.weight)
   t.ok(reference > 0.015 && reference < 0.025, `a 1 ms route next to a 100 ms one: ${reference}`)
   t.equal(classes.normalize(sample(100, 1), slow, 20)?.weight, 1, 'the slow route: 1')
+  // A route answered in 0 ms (timer resolution) weighs almost nothing, never 0 (which reads as 1).
+  const instant = classes.get('instant')
+  for (let i = 0; i < 20; i++) classes.normalize(sample(0, 1), instant, 20)
+  const w = Number(classes.normalize(sample(0, 1), instant, 20)?.weight)
+  t.ok(w > 0 && w < 0.001, `a 0 ms route: ${w}`)
 })
 
 t.test('past the cap a new class is not sampled, and is counted', async t => {
