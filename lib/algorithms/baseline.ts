@@ -88,7 +88,7 @@ const WARMUP_MS = 10_000
  * warm-up early for Gradient2 alone on its backend: each capped probe costs a round trip or two at
  * half the limit, 7-10 % of a second at a 100 ms service, which a process whose baseline has
  * stopped moving need not pay every second (cache-0-5x: 92.7 % of the static limit's goodput in
- * seconds 2-8 with the whole warm-up, 98.3 % with this rule). Three, not two: the warm-up probes that
+ * seconds 2-8 with the whole warm-up, 100.3 % with two). Three, not two: the warm-up probes that
  * see a queue are also what bring an overshooting limit down (with two, 1 of 30 random mixes of
  * test/limiter/sample-classes.test.ts held Gradient2 past its headroom). Vegas keeps the whole
  * warm-up, as its queue estimate is only as good as its baseline; so does a coordinated group,
