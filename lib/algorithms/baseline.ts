@@ -80,23 +80,8 @@ export function readProbe (r: OptionReader): ProbeSettings {
   }
 }
 
-/** For at most this long after the first sample (ms), routine probes do not wait probeMinInterval. */
+/** For this long after the first sample (ms), routine probes do not wait probeMinInterval. */
 const WARMUP_MS = 10_000
-
-/**
- * Consecutive probes that confirm the baseline (no queue, within RAISE_MARGIN of it) that end the
- * warm-up early for Gradient2 alone on its backend: each capped probe costs a round trip or two at
- * half the limit, 7-10 % of a second at a 100 ms service, which a process whose baseline has
- * stopped moving need not pay every second (cache-0-5x: 92.7 % of the static limit's goodput in
- * seconds 2-8 with the whole warm-up, 100.3 % with two). Three, not two: the warm-up probes that
- * see a queue are also what bring an overshooting limit down (with two, 1 of 30 random mixes of
- * test/limiter/sample-classes.test.ts held Gradient2 past its headroom). Vegas keeps the whole
- * warm-up, as its queue estimate is only as good as its baseline; so does a coordinated group,
- * whose probes taken together are what bring the processes' baselines, and so their limits,
- * together (in test/algorithms/coordinate.test.ts's model, ending it early spreads 4 and 8
- * processes' limits by 1.31-1.36x instead of 1.13-1.24x).
- */
-const SETTLED_PROBES = 3
 
 /** A probe raises the baseline only past this multiple of it. */
 const RAISE_MARGIN = 1.2
@@ -145,10 +130,6 @@ export class BaselineProbe {
    */
   groupWarming = false
   private seen = 0
-  /** Consecutive probes that confirmed the baseline (see SETTLED_PROBES). */
-  private agreed = 0
-  /** Processes probing together (coordination), this one included. */
-  private peers = 1
   /** The running probe's qualifying samples. */
   private probeWindow: WindowQuantile
   /** Healthy samples admitted below the probe cap outside probes: a probe for free. */
@@ -252,8 +233,6 @@ export class BaselineProbe {
     // A probe that could not lower concurrency (the limit sits at minLimit) has no scaling to
     // test: what it saw at the lowest concurrency allowed is the best no-load estimate there is.
     const queued = this.fraction < 1 && this.loadedRtt >= probeRtt * Math.pow(this.fraction, -QUEUE_EVIDENCE)
-    const agrees = !queued && probeRtt <= this.rtt * RAISE_MARGIN && probeRtt * RAISE_MARGIN >= this.rtt
-    this.agreed = agrees ? this.agreed + 1 : 0
     // At minLimit a deeper probe is impossible: take what this one saw and wait a full interval.
     if (queued && this.cap > this.floor) {
       this.depth *= this.settings.ratio
@@ -272,12 +251,9 @@ export class BaselineProbe {
     return this.rtt + (probeRtt - this.rtt) * PROBE_WEIGHT
   }
 
-  /**
-   * In the first seconds of samples that carry a time, or before any: until WARMUP_MS have passed
-   * or SETTLED_PROBES probes in a row found the baseline where it was.
-   */
+  /** In the first seconds (WARMUP_MS) of samples that carry a time, or before any. */
   get warming (): boolean {
-    return Number.isNaN(this.firstAt) || (this.lastAt - this.firstAt < WARMUP_MS && (this.agreed < SETTLED_PROBES || !this.shared || this.peers > 1))
+    return Number.isNaN(this.firstAt) || this.lastAt - this.firstAt < WARMUP_MS
   }
 
   /**
@@ -286,7 +262,6 @@ export class BaselineProbe {
    * of its limit, lasts as long as one process's alone would. Not while a probe runs.
    */
   group (peers: number): void {
-    this.peers = peers
     const size = Math.max(MIN_GROUP_SAMPLES, Math.ceil(this.settings.samples / peers))
     if (this.probing || size === this.probeWindow.size) return
     this.probeWindow = new WindowQuantile(Math.min(size, this.settings.samples))
@@ -309,7 +284,7 @@ export class BaselineProbe {
     }
     if (since < Math.min(this.settings.interval, FRESH * this.probeWindow.size)) return false
     if (estimate <= minLimit) return since >= this.settings.interval || !this.tooSoon(at)
-    const grid = this.depth < this.settings.ratio || this.warming || this.groupWarming ? Math.min(every, SHORT_GRID_MS) : every
+    const grid = this.depth < this.settings.ratio || at - this.firstAt < WARMUP_MS || this.groupWarming ? Math.min(every, SHORT_GRID_MS) : every
     // The first probe too waits for a grid line, so that processes started together probe together.
     const last = Number.isNaN(this.lastProbeAt) ? this.firstAt : this.lastProbeAt
     return Math.floor(at / grid) !== Math.floor(last / grid)
@@ -317,13 +292,13 @@ export class BaselineProbe {
 
   /**
    * A routine probe within minInterval of the last one. Without a time on the sample, never.
-   * Never while warming either: a process warms up (JIT, caches, connection pools) in its first
-   * seconds, so the baselines learned then are the least reliable, and each probe re-measures
-   * them until two in a row find nothing to change.
+   * Never in the first WARMUP_MS either: a process warms up (JIT, caches, connection pools) in
+   * its first seconds, so the baselines learned then are the least reliable, and each probe
+   * re-measures them.
    */
   private tooSoon (at: number | undefined): boolean {
     if (at === undefined) return false
-    return !this.warming && at - this.lastProbeAt < this.settings.minInterval
+    return at - this.firstAt >= WARMUP_MS && at - this.lastProbeAt < this.settings.minInterval
   }
 
   private finish (baseline: number, at: number | undefined): void {
