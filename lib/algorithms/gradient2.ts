@@ -117,7 +117,7 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
     // when the probe ends. The probes themselves compare with each sample's latency: fed this
     // mean, 8 coordinated processes' probes cost 300-500 ms p99 spikes in 4 of 7 runs.
     const mean = this.recentMean(rtt, weight)
-    const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit, sample.at)
+    const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit, sample.at, sample.burst === true)
     this.cap = this.probe.cap
     // Until the first window of samples closed there is no no-load RTT to compare with.
     if (this.probe.excess > 0) {

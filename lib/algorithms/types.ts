@@ -14,6 +14,12 @@ export interface Sample {
    * 100 ms requests stands for almost none of the time the permits are held.
    */
   weight?: number
+  /**
+   * Requests were waiting for a permit when this one completed, in a queue absorbing a burst (not
+   * a standing backlog). A capped probe then would halve admissions while the burst's backlog
+   * drains, so Vegas and Gradient2 hold their probes until a sample without it.
+   */
+  burst?: boolean
 }
 
 /**

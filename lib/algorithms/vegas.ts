@@ -116,7 +116,7 @@ export class VegasLimit extends AdaptiveLimit {
     const running = (this.sum + rtt) / (this.count + 1)
     const average = Number.isNaN(this.rtt) || running > this.rtt ? running : this.rtt
     const before = this.probe.rtt
-    const probing = this.probe.observe(rtt < average ? rtt : average, sample.inflight, this.estimate, this.minLimit, sample.at)
+    const probing = this.probe.observe(rtt < average ? rtt : average, sample.inflight, this.estimate, this.minLimit, sample.at, sample.burst === true)
     this.cap = this.probe.cap
     // A lower baseline only moves the baseline (reference behaviour): it is not evidence about
     // the limit, and until the first window closed there is nothing to compare against.

@@ -315,6 +315,7 @@ export class Limiter<C = unknown> implements LimiterStats {
       this.account(permit, outcome)
       return true
     }
+    permit.burst = queue.absorbing
     // Drain even if a custom algorithm throws: waiters must not be stranded by someone else's bug.
     try {
       this.account(permit, outcome)

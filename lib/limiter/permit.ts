@@ -1,5 +1,5 @@
 // One admitted request. It is the only allocation the limiter makes per request, so it doubles
-// as the latency Sample handed to the algorithm (rtt, inflight, dropped, at): no second object.
+// as the latency Sample handed to the algorithm (rtt, inflight, dropped, at, burst): no second object.
 import type { Sample } from '../algorithms/types'
 import type { SampleClass } from './sample-classes'
 
@@ -23,6 +23,8 @@ export class Permit<C = unknown> implements Sample {
   rtt = 0
   at = Number.NaN
   dropped = false
+  /** Set by Limiter.release: waiters were queued behind a burst when this request completed. */
+  burst = false
   /**
    * What kind of request this was, for a limiter with sample classes: set by the caller before
    * release (undefined: the fallback class; null: a class past the cap, not sampled).

@@ -104,6 +104,14 @@ export class WaitQueue<T> {
   }
 
   /**
+   * True while waiters ride out a burst: queued, and the queue not standing. Never without
+   * controlled delay (`standingTimeout: false`): a plain queue cannot tell a burst from a backlog.
+   */
+  get absorbing (): boolean {
+    return this.detector !== undefined && this.length > 0 && !this.detector.isStanding(this.timers.now())
+  }
+
+  /**
    * Requests were refused before they could queue, for overload (an event-loop gate): a standing
    * queue stays standing, as if it had shed them itself. Otherwise, with most of the overload
    * refused upstream, the queue would see no shedding for an interval, turn absorbing, and hold

@@ -301,3 +301,23 @@ t.test('Gradient2: light traffic only lowers the baseline; a probe within 20 % m
   while (at < 1100) g.onSample({ rtt: 11, inflight: g.limit, dropped: false, at: EPOCH + at++ })
   t.equal(g.state().minRtt, 10.5, 'a probe within 20 % moves it halfway')
 })
+
+t.test('a probe due while requests wait behind a burst starts at the first sample without one', async t => {
+  const EPOCH = 1_700_000_000_000
+  for (const make of [
+    () => new Gradient2Limit({ initialLimit: 40, probeInterval: 1000, probeSamples: 3, slowStart: false }),
+    () => new VegasLimit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false })
+  ]) {
+    const alg = make()
+    let at = 0
+    const step = (burst: boolean): string => {
+      alg.onSample({ rtt: 10, inflight: alg.limit, dropped: false, at: EPOCH + at++, burst })
+      return String(alg.state().probing)
+    }
+    // Past the first probe's due point (Gradient2: the 1000 ms line; Vegas: 10 samples) in a burst.
+    let started = -1
+    for (let i = 0; i < 1200 && started < 0; i++) if (step(true) === 'on') started = i
+    t.equal(started, -1, `${alg.name}: no probe starts while the samples say a burst is queued`)
+    t.equal(step(false), 'on', `${alg.name}: the first sample after the burst starts it`)
+  }
+})

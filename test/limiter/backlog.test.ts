@@ -10,6 +10,7 @@ import { Waiter } from '../../lib/limiter/wait-queue'
 import type { QueueOrder } from '../../lib/limiter/wait-queue'
 import { FakeTimers } from './fake-timers'
 import { StepAlgorithm } from './helpers'
+import type { Sample } from '../../lib/algorithms/types'
 
 interface Setup {
   limit?: number
@@ -440,4 +441,43 @@ t.test('while the queue stands, a request whose permit is not expected within st
   const fast = run(2)
   t.ok(fast.reason instanceof Waiter, 'a permit every 2 ms: it may wait for it')
   t.equal(fast.queued, 1)
+})
+
+t.test('a release with waiters behind a burst marks its sample (probes wait for the backlog to drain); a standing or plain queue does not', async t => {
+  const run = (queue: { standingTimeout?: number, interval?: number }): { limiter: Limiter<string>, timers: FakeTimers, granted: Array<Permit<string>>, bursts: boolean[] } => {
+    const timers = new FakeTimers(1000)
+    const granted: Array<Permit<string>> = []
+    const bursts: boolean[] = []
+    const algorithm = { name: 'record', limit: 1, onSample (s: Sample): void { bursts.push(s.burst === true) }, state: () => ({}) }
+    const limiter = new Limiter<string>({
+      algorithm, timers, queue: { size: 50, timeout: 1000, ...queue }, onGranted: (_c, p) => { granted.push(p) }, onQueueReject: () => {}
+    })
+    return { limiter, timers, granted, bursts }
+  }
+  const cd = run({ standingTimeout: 50, interval: 100 })
+  const a = permit(cd.limiter.acquire('a'))
+  t.ok(cd.limiter.acquire('b') instanceof Waiter)
+  t.ok(cd.limiter.acquire('c') instanceof Waiter)
+  cd.timers.advance(10)
+  cd.limiter.release(a, 'success')
+  t.same(cd.bursts, [true], 'two waiters, the queue absorbing: a burst')
+  cd.timers.advance(10)
+  cd.limiter.release(cd.granted[0], 'success')
+  t.same(cd.bursts, [true, true], 'one waiter left: still a burst')
+  cd.timers.advance(10)
+  cd.limiter.release(cd.granted[1], 'success')
+  t.same(cd.bursts, [true, true, false], 'nobody waits: no burst')
+  // A backlog: the only permit is held and the queue does not drain for a whole interval.
+  const held = permit(cd.limiter.acquire('d'))
+  for (let i = 0; i < 12; i++) { cd.limiter.acquire(`w${i}`); cd.timers.advance(10) }
+  t.equal(cd.limiter.queue?.standing, true, 'the queue stands')
+  t.ok((cd.limiter.queue?.length ?? 0) > 0, 'with the waiters younger than standingTimeout still in it')
+  cd.limiter.release(held, 'success')
+  t.same(cd.bursts.slice(3), [false], 'waiters in a standing queue: a backlog, not a burst')
+
+  const plain = run({})
+  const p = permit(plain.limiter.acquire('a'))
+  plain.limiter.acquire('b')
+  plain.limiter.release(p, 'success')
+  t.same(plain.bursts, [false], 'a plain queue cannot tell a burst from a backlog: never marked')
 })
