@@ -132,6 +132,8 @@ export class BaselineProbe {
    */
   groupWarming = false
   private seen = 0
+  /** Samples a due probe has waited behind a burst (see observe). */
+  private held = 0
   /** The running probe's qualifying samples. */
   private probeWindow: WindowQuantile
   /** Healthy samples admitted below the probe cap outside probes: a probe for free. */
@@ -174,7 +176,7 @@ export class BaselineProbe {
    * Feed one healthy sample. Returns true while a probe is running: the algorithm should hold
    * its estimate, because samples taken under the cap say nothing about the uncapped limit.
    * `burst`: requests wait behind a burst (Sample.burst); a capped probe due now waits until a
-   * sample without it, when the burst's backlog has drained.
+   * sample without it, when the burst's backlog has drained, or `interval` samples at most.
    */
   observe (rtt: number, inflight: number, estimate: number, minLimit: number, at?: number, burst = false): boolean {
     if (at !== undefined) {
@@ -221,7 +223,10 @@ export class BaselineProbe {
     // A deeper retry (depth below the ratio: the last probe still saw a queue) does not wait, nor
     // does a probe at minLimit: its cap is the limit, so it costs no admission at all, and a limit
     // held at the floor is the very sign of a baseline that may be too low.
-    if (this.due(++this.sinceProbe, estimate, minLimit, at) && !burst) {
+    // Held behind a burst for at most `interval` samples: a queue that never empties and never
+    // turns standing must not keep the baseline from ever being measured again.
+    if (this.due(++this.sinceProbe, estimate, minLimit, at) && !(burst && ++this.held <= this.settings.interval)) {
+      this.held = 0
       this.cap = Math.max(minLimit, Math.floor(estimate * this.depth))
       this.qualifying = this.cap + Math.max(1, Math.floor((estimate - this.cap) / 2))
       this.fraction = this.cap / estimate

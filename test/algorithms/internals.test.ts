@@ -302,22 +302,22 @@ t.test('Gradient2: light traffic only lowers the baseline; a probe within 20 % m
   t.equal(g.state().minRtt, 10.5, 'a probe within 20 % moves it halfway')
 })
 
-t.test('a probe due while requests wait behind a burst starts at the first sample without one', async t => {
+t.test('a probe due while requests wait behind a burst starts at the first sample without one, or after probeInterval samples', async t => {
   const EPOCH = 1_700_000_000_000
-  for (const make of [
-    () => new Gradient2Limit({ initialLimit: 40, probeInterval: 1000, probeSamples: 3, slowStart: false }),
-    () => new VegasLimit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false })
-  ]) {
-    const alg = make()
-    let at = 0
-    const step = (burst: boolean): string => {
-      alg.onSample({ rtt: 10, inflight: alg.limit, dropped: false, at: EPOCH + at++, burst })
-      return String(alg.state().probing)
+  const run = (alg: Gradient2Limit | VegasLimit, bursts: number): number => {
+    // Returns the index of the sample that started a probe (-1: none), feeding `bursts` samples
+    // marked burst and then unmarked ones.
+    for (let i = 0; i < bursts + 5; i++) {
+      alg.onSample({ rtt: 10, inflight: alg.limit, dropped: false, at: EPOCH + i, burst: i < bursts })
+      if (alg.state().probing === 'on') return i
     }
-    // Past the first probe's due point (Gradient2: the 1000 ms line; Vegas: 10 samples) in a burst.
-    let started = -1
-    for (let i = 0; i < 1200 && started < 0; i++) if (step(true) === 'on') started = i
-    t.equal(started, -1, `${alg.name}: no probe starts while the samples say a burst is queued`)
-    t.equal(step(false), 'on', `${alg.name}: the first sample after the burst starts it`)
+    return -1
   }
+  // Gradient2 is due at the 1000 ms line (sample 1000); Vegas after probeInterval (10) samples.
+  t.equal(run(new Gradient2Limit({ initialLimit: 40, probeInterval: 1000, probeSamples: 3, slowStart: false }), 1200), 1200,
+    'gradient2: held through 200 samples of a burst, started by the first sample after it')
+  t.equal(run(new VegasLimit({ initialLimit: 40, probeInterval: 10, probeSamples: 3, slowStart: false }), 18), 18,
+    'vegas: the same')
+  t.equal(run(new Gradient2Limit({ initialLimit: 40, probeInterval: 100, probeSamples: 3, slowStart: false }), 1500), 1100,
+    'held for probeInterval (100) samples at most: a queue that never drains does not stop probes for good')
 })
