@@ -37,10 +37,11 @@
 //
 // Each probe halves admissions for a round trip or two: traffic that needs all of the capacity
 // (a protected partition, active sessions) is queued or shed meanwhile, as Envoy's pinned minRTT
-// windows shed in bursts. So a probe never starts while requests wait behind a burst (a sample
-// marked `burst`): at 80 % load with 200 ms bursts, each warm-up probe landed in the burst and
-// added its round trips to the burst's own backlog; it runs once the backlog has drained. At a high request rate `probeInterval` samples pass in well under a
-// second, so when samples carry their completion time (`at`), a routine probe also waits
+// windows shed in bursts. So a probe does not start while requests wait behind a burst (a sample
+// marked `burst`): at 80 % load with 200 ms bursts, the warm-up probes landed in the bursts and
+// added their round trips to the bursts' own backlog; it runs once the backlog has drained (or
+// after `probeInterval` such samples). At a high request rate `probeInterval` samples pass in well
+// under a second, so when samples carry their completion time (`at`), a routine probe also waits
 // `probeMinInterval` ms after the last one. A deeper retry (the last probe still saw a queue)
 // does not wait: until it runs, the baseline is known to be wrong.
 import type { OptionReader } from './common'
