@@ -94,6 +94,9 @@ function primary () {
         probing: e.status.probing,
         peers: e.status.peers,
         inflight: e.status.inflight,
+        queued: e.status.queued,
+        standing: e.status.standing,
+        standingEpisodes: e.status.standingEpisodes,
         admitted: e.status.admitted,
         rejected: e.status.rejected
       })),
@@ -220,6 +223,8 @@ function worker () {
   function report () {
     const v = view()
     const state = app.concurrency ? app.concurrency.state : null
+    const snap = app.concurrency ? app.concurrency.snapshot() : null
+    const queue = snap && snap.queue ? snap.queue : null
     process.send({
       type: 'status',
       id,
@@ -232,6 +237,10 @@ function worker () {
       minRtt: state && typeof state.minRtt === 'number' ? state.minRtt : null,
       probing: state ? state.probing === 'on' : null,
       peers: state && typeof state.peers === 'number' ? state.peers : null,
+      // The wait queue, to tell where a request's wait went (queue or backend).
+      queued: queue ? queue.length : null,
+      standing: queue ? queue.standing : null,
+      standingEpisodes: queue ? queue.standingEpisodes : null,
       eventLoopDelayP99: delay.percentile(99) / 1e6
     })
     delay.reset()
