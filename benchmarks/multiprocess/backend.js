@@ -5,7 +5,7 @@
 // beyond the slots (a database's connection pool, a downstream service's workers). Every
 // Fastify process of the scenario calls it over loopback, so they all queue in one place.
 // argv[2]: JSON { slots, serviceMs, jitter }. IPC: -> { type: 'ready', port };
-// <- { type: 'stats' } -> { type: 'stats', queued, busy, served }.
+// <- { type: 'stats' } -> { type: 'stats', queued, busy, served } (queued and busy: means since the last stats).
 
 const http = require('node:http')
 const { createDownstreamPool } = require('../lib/downstream-pool')
@@ -15,14 +15,17 @@ const { slots, serviceMs, jitter } = JSON.parse(process.argv[2])
 const pool = createDownstreamPool(slots)
 const random = seededRandom(42)
 let served = 0
-// Time-weighted queue length since the last stats request: the standing queue, not a snapshot.
+// Time-weighted queue length and busy slots since the last stats request: the standing queue and
+// the slots left idle, not snapshots.
 let queueArea = 0
+let busyArea = 0
 let lastChange = performance.now()
 let windowStart = lastChange
 
 function account () {
   const now = performance.now()
   queueArea += pool.queued * (now - lastChange)
+  busyArea += pool.busy * (now - lastChange)
   lastChange = now
 }
 
@@ -45,8 +48,9 @@ process.on('message', (msg) => {
   if (msg.type !== 'stats') return
   account()
   const span = lastChange - windowStart
-  process.send({ type: 'stats', queued: span > 0 ? queueArea / span : pool.queued, busy: pool.busy, served })
+  process.send({ type: 'stats', queued: span > 0 ? queueArea / span : pool.queued, busy: span > 0 ? busyArea / span : pool.busy, served })
   queueArea = 0
+  busyArea = 0
   windowStart = lastChange
 })
 process.on('disconnect', () => process.exit(0))

@@ -7,7 +7,7 @@
 // -> { type: 'ready', port }; <- 'start' -> 'started'; -> 'sample' every sampleMs; <- 'stop' -> 'final'.
 // argv[2]: JSON { scenario: { slots, serviceMs, jitter, replaceEveryMs? }, protection: { ..., processes }, sampleMs }.
 // A sample carries the sums over workers (limit, in flight) for the charts, each worker's own
-// limit / in flight / admitted / refused (`workers`), and the backend's mean queue since the last sample.
+// limit / in flight / admitted / refused (`workers`), the backend's mean queue and busy slots since the last sample, and its running count of requests served.
 
 const cluster = require('node:cluster')
 const { fork } = require('node:child_process')
@@ -86,6 +86,8 @@ function primary () {
       handlerInflight: sum((s) => s.handlerInflight),
       eventLoopDelayP99: Math.max(0, ...live.map((e) => e.status.eventLoopDelayP99)),
       backendQueued: backendStats.queued,
+      backendBusy: backendStats.busy,
+      backendServed: backendStats.served,
       workers: live.map((e) => ({
         id: e.id,
         limit: e.status.limit,

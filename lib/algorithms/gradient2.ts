@@ -16,7 +16,7 @@
 //   read "no queue" and voted to grow, and the limit crept to 4x the queue it should keep.
 import { ADAPTIVE_KEYS, AdaptiveLimit, OptionReader, clamp, readAdaptive, round3 } from './common'
 import { BaselineProbe, PROBE_KEYS, readProbe, type ProbeOptions } from './baseline'
-import type { BaseLimitOptions, CoordinatedLimit, PeerReport, PeerView, Sample } from './types'
+import { KEPT_SPARE, type BaseLimitOptions, type CoordinatedLimit, type PeerReport, type PeerView, type Sample } from './types'
 
 export interface Gradient2LimitOptions extends BaseLimitOptions, ProbeOptions {
   /** RTT may reach rttTolerance x the long-term RTT before the limit shrinks, >= 1. Default 1.5. */
@@ -86,6 +86,14 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
   /** Processes sharing the backend, per the last coordination view (1: local control). */
   private peers = 1
   private rounds = 0
+  /** In flight at each completion since the last report (probes left out): sum and count. */
+  private usedSum = 0
+  private usedCount = 0
+  /** This process's spare at its last report (PeerReport.spare). */
+  private spare = NaN
+  /** The median the last view held this limit under, and the permits it may borrow above it. */
+  private heldAt = NaN
+  private borrowed = 0
   /** The recent mean latency's decayed sum and count (see recentMean). */
   private meanSum = 0
   private meanCount = 0
@@ -119,6 +127,10 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
     const mean = this.recentMean(rtt, weight)
     const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit, sample.at, sample.burst === true)
     this.cap = this.probe.cap
+    if (!probing) {
+      this.usedSum += sample.inflight
+      this.usedCount++
+    }
     // Until the first window of samples closed there is no no-load RTT to compare with.
     if (this.probe.excess > 0) {
       // A probe just showed latency scaling with concurrency: the limit is above what the backend
@@ -170,7 +182,13 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
   }
 
   report (): PeerReport {
-    return { limit: this.estimate, settled: this.probe.known, warming: this.probe.warming }
+    this.spare = this.usedCount === 0 ? NaN : this.estimate - this.usedSum / this.usedCount
+    this.usedSum = 0
+    this.usedCount = 0
+    // Borrowed permits are not this process's part of the budget: the median the group holds its
+    // limits under must not rise with them, or lending would ratchet every limit up.
+    const own = this.borrowed > 0 ? this.estimate - clamp(this.estimate - this.heldAt, 0, this.borrowed) : this.estimate
+    return { limit: own, settled: this.probe.known, warming: this.probe.warming, spare: this.spare }
   }
 
   /**
@@ -178,9 +196,14 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
    * share a backend as one budget: the constant headroom is split among them (the proportional
    * one already adds up to a share of their total), each interval holds this process's limit
    * within [0.85, 1] x the group's median, and a process starts from a share, not from
-   * initialLimit on top of the others' (see docs/algorithms.md).
+   * initialLimit on top of the others' (see docs/algorithms.md). A process whose limit is full
+   * may go above the median by its part of the permits the others leave unused: with traffic
+   * spread unevenly (a newcomer gets only the connections opened after it listens), the busy
+   * processes use what the idle ones hold, and the group's total stays what it was.
    */
   coordinate (view: PeerView | undefined): void {
+    this.borrowed = 0
+    this.heldAt = NaN
     if (view === undefined) {
       this.peers = 1
       this.dither = 0
@@ -214,7 +237,9 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
       // queue as smaller than the others do (a newcomer whose route baselines were learned in the
       // group's queue) cannot grow away from them, and the group follows the ones that see the
       // queue, which all share; none falls more than SPREAD behind.
-      this.setEstimate(clamp(this.estimate, (1 - SPREAD) * view.medianLimit, view.medianLimit))
+      if (this.spare <= KEPT_SPARE && view.borrowers > 0) this.borrowed = view.lent / view.borrowers
+      this.heldAt = view.medianLimit
+      this.setEstimate(clamp(this.estimate, (1 - SPREAD) * view.medianLimit, view.medianLimit + this.borrowed))
     }
   }
 

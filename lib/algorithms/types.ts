@@ -50,7 +50,19 @@ export interface PeerReport {
   settled: boolean
   /** Whether it is in its first seconds, when it probes often. */
   warming: boolean
+  /**
+   * Permits it left unused since its last report: its limit estimate minus the mean number in
+   * flight when its requests completed (probes left out). About 0 while its limit is full, NaN
+   * when nothing completed.
+   */
+  spare: number
 }
+
+/**
+ * A process keeps this many unused permits for its own bursts and lends the rest of its spare
+ * (PeerView.lent); one with at most this much spare has a full limit and may borrow.
+ */
+export const KEPT_SPARE = 1
 
 /** What the processes on one backend reported, as one of them sees it. */
 export interface PeerView {
@@ -68,6 +80,10 @@ export interface PeerView {
   rank: number
   /** Whether another of them is warming up: all then probe as often as it does, together. */
   warming: boolean
+  /** Permits the processes with room to spare leave unused, beyond KEPT_SPARE each (see PeerReport.spare). */
+  lent: number
+  /** Processes whose limit is full (a spare of at most KEPT_SPARE), this one included if it is. */
+  borrowers: number
 }
 
 /** An algorithm whose processes can share one budget (the `coordination` option). */

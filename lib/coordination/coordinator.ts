@@ -1,15 +1,16 @@
 // Processes that share a backend share one limit budget through Redis (the `coordination`
 // option). Once per interval each process sends one Lua script: it stores this process's report
-// (limit, settled, requests offered since the last report, warming up) under its own field of one hash,
+// (limit, settled, requests offered since the last report, warming up, permits unused) under its own field of one hash,
 // stamped with Redis's clock, drops the fields not refreshed within three intervals, and returns
-// the rest. From them the algorithm gets a view of the group (lib/algorithms/types.ts PeerView).
+// the rest. A report also says how many permits the process left unused, so that processes whose
+// limit is full can use them (see Gradient2's coordinate). From them the algorithm gets a view of the group (lib/algorithms/types.ts PeerView).
 // One round trip per interval, none per request; one timer.
 //
 // Redis slow or gone: a call that has not answered within `timeout` is ignored (and no second
 // call is sent while one is outstanding), and after STALE_INTERVALS intervals without a view the
 // algorithm is told to run on local control, until Redis answers again.
 import { randomUUID } from 'node:crypto'
-import type { CoordinatedLimit, PeerView } from '../algorithms/types'
+import { KEPT_SPARE, type CoordinatedLimit, type PeerReport, type PeerView } from '../algorithms/types'
 import type { TimerApi } from '../limiter/wait-queue'
 
 /**
@@ -129,7 +130,7 @@ export class Coordinator {
     const report = this.o.algorithm.report()
     this.outstanding = true
     const call = this.client.fastifyConcurrencyCoordinate(this.o.key, this.id,
-      `${report.limit} ${report.settled ? 1 : 0} ${delta} ${report.warming ? 1 : 0}`, STALE_INTERVALS * this.o.interval)
+      encodeReport(report, delta), STALE_INTERVALS * this.o.interval)
     // Whatever happens to it, the call is no longer outstanding once it settles.
     call.then(() => { this.outstanding = false }, () => { this.outstanding = false })
     try {
@@ -172,6 +173,12 @@ export class Coordinator {
   }
 }
 
+/** One field's report: limit, settled, requests offered since the last report, warming, spare ('-': unknown). */
+export function encodeReport (report: PeerReport, offered: number): string {
+  const spare = Number.isFinite(report.spare) ? String(report.spare) : '-'
+  return `${report.limit} ${report.settled ? 1 : 0} ${offered} ${report.warming ? 1 : 0} ${spare}`
+}
+
 /**
  * The group as this process sees it, from the script's field, report pairs. Reports that do not
  * parse are skipped (another version of the plugin, or a key shared by mistake).
@@ -184,6 +191,8 @@ export function viewOf (reply: unknown, self: string): PeerView {
   let offered = 0
   let own = NaN
   let rank = 0
+  let lent = 0
+  let borrowers = 0
   const reports: Array<{ limit: number, count: number }> = []
   let warming = false
   const pairs = Array.isArray(reply) ? reply : []
@@ -192,12 +201,16 @@ export function viewOf (reply: unknown, self: string): PeerView {
     const limit = Number(parts[0])
     const isSettled = parts[1] === '1'
     const count = Number(parts[2])
-    if (parts.length !== 4 || !Number.isFinite(limit) || limit < 0 || !Number.isFinite(count) || count < 0) continue
+    const spare = parts[4] === '-' ? NaN : Number(parts[4])
+    if (parts.length !== 5 || !Number.isFinite(limit) || limit < 0 || !Number.isFinite(count) || count < 0 ||
+      !(parts[4] === '-' || Number.isFinite(spare))) continue
     processes++
     if (String(pairs[i]) < self) rank++
     totalLimit += limit
     offered += count
     reports.push({ limit, count })
+    if (spare > KEPT_SPARE) lent += spare - KEPT_SPARE
+    else if (spare <= KEPT_SPARE) borrowers++
     if (pairs[i] === self) {
       own = count
       continue
@@ -216,7 +229,9 @@ export function viewOf (reply: unknown, self: string): PeerView {
     settledLimit: settled === 0 ? NaN : settledSum / settled,
     share: offered > 0 && !Number.isNaN(own) ? own / offered : NaN,
     rank,
-    warming
+    warming,
+    lent,
+    borrowers
   }
 }
 

@@ -5,7 +5,7 @@ import { Gradient2Limit, isCoordinated, type PeerView } from '../../lib/algorith
 import { runMultiSender, seeded } from '../limiter/multi-sender-model'
 import { coordinatedEvery } from '../coordination/model'
 
-const view = (v: Partial<PeerView>): PeerView => ({ processes: 1, totalLimit: 20, medianLimit: 20, settledLimit: NaN, share: NaN, rank: 0, warming: false, ...v })
+const view = (v: Partial<PeerView>): PeerView => ({ processes: 1, totalLimit: 20, medianLimit: 20, settledLimit: NaN, share: NaN, rank: 0, warming: false, lent: 0, borrowers: 0, ...v })
 
 t.test('Gradient2 can share a budget; the others cannot', async t => {
   t.ok(isCoordinated(new Gradient2Limit()))
@@ -13,7 +13,7 @@ t.test('Gradient2 can share a budget; the others cannot', async t => {
 
 t.test('processes that start together split initialLimit', async t => {
   const g = new Gradient2Limit({ initialLimit: 20 })
-  t.same(g.report(), { limit: 20, settled: false, warming: true })
+  t.same(g.report(), { limit: 20, settled: false, warming: true, spare: NaN })
   g.coordinate(view({ processes: 8, totalLimit: 160 }))
   t.equal(g.report().limit, 2.5)
   t.equal(g.limit, 2)
@@ -136,4 +136,53 @@ t.test('a rolling deploy (one of 4 replaced every 5 s) keeps the queue of a stea
   t.ok(shared.queue <= 6, summary)
   t.ok(Math.max(...shared.limits) / Math.min(...shared.limits) <= 1.25, `every incarnation within 25 %: ${summary}`)
   t.ok(shared.throughput >= 0.93 * 0.64, summary)
+})
+
+t.test('a process whose limit is full may use the permits the others leave unused', async t => {
+  // No probe in the way, no doubling.
+  const options = { initialLimit: 20, slowStart: false, probeInterval: 100_000 }
+  /** Samples with `inflight` in flight at each completion: the spare of the next report. */
+  const load = (g: Gradient2Limit, inflight: number, n = 20): void => {
+    for (let i = 0; i < n; i++) g.onSample({ rtt: 10, inflight, dropped: false })
+  }
+  const full = new Gradient2Limit(options)
+  settle(full)
+  load(full, 20)
+  t.ok(full.report().spare <= 1, 'full: no spare')
+  full.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 5, lent: 3, borrowers: 2 }))
+  t.equal(full.state().estimate, 6.5, 'the median plus its part of what is lent')
+  load(full, 6)
+  const estimate = Number(full.state().estimate)
+  t.ok(estimate > 6.5, `it grows on: ${estimate}`)
+  t.ok(Math.abs(full.report().limit - (estimate - 1.5)) < 0.001, 'it reports its own part: the median does not rise with what it borrowed')
+  full.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 5, lent: 0, borrowers: 4 }))
+  t.equal(full.state().estimate, 5, 'nothing lent any more: back to the median')
+
+  const idle = new Gradient2Limit(options)
+  settle(idle)
+  load(idle, 2)
+  t.ok(Math.abs(idle.report().spare - (Number(idle.state().estimate) - 2)) < 0.001, 'its estimate, 2 in flight')
+  idle.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 5, lent: 3, borrowers: 2 }))
+  t.equal(idle.state().estimate, 5, 'a process with room to spare borrows nothing')
+
+  const unknown = new Gradient2Limit(options)
+  settle(unknown)
+  unknown.report()
+  t.ok(Number.isNaN(unknown.report().spare), 'nothing completed since the last report: unknown')
+  unknown.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 5, lent: 3, borrowers: 2 }))
+  t.equal(unknown.state().estimate, 5, 'and nothing borrowed')
+})
+
+t.test('one process offered a tenth of the others\' traffic: the group keeps its queue', async t => {
+  for (const load of [2, 5]) {
+    const run = (weights: number[]): ReturnType<typeof runMultiSender> => {
+      const senders = weights.map((weight) => ({ weight, algorithm: new Gradient2Limit() }))
+      return runMultiSender({ senders, slots: 16, serviceMs: 25, jitter: 0.2, rate: 0.64 * load, durationMs: 12_000, warmupMs: 5000, rand: seeded(1), every: coordinatedEvery(senders) })
+    }
+    const even = run([1, 1, 1, 1])
+    const uneven = run([1, 1, 1, 0.1])
+    const summary = `${load}x: queue ${uneven.queue.toFixed(1)} (even traffic ${even.queue.toFixed(1)}), throughput ${(uneven.throughput / 0.64 * 100).toFixed(1)} %, limits ${uneven.limits.map((l) => l.toFixed(1)).join(', ')}`
+    t.ok(uneven.queue <= even.queue + 1, summary)
+    t.ok(uneven.throughput >= 0.95 * 0.64, summary)
+  }
 })

@@ -4,7 +4,7 @@
 import t from 'tap'
 import Redis from 'ioredis'
 import Fastify from 'fastify'
-import { Coordinator, STALE_INTERVALS, viewOf } from '../../lib/coordination/coordinator'
+import { Coordinator, STALE_INTERVALS, encodeReport, viewOf } from '../../lib/coordination/coordinator'
 import type { CoordinatedLimit, PeerReport, PeerView } from '../../lib/algorithms/types'
 import type { TimerApi } from '../../lib/limiter/wait-queue'
 import { fastifyAdaptiveConcurrency } from '../../lib/plugin'
@@ -17,10 +17,11 @@ class Recorder implements CoordinatedLimit {
   readonly name = 'recorder'
   limit = 10
   settled = true
+  spare = NaN
   views: Array<PeerView | undefined> = []
   onSample (): void {}
   state (): Record<string, number | string> { return {} }
-  report (): PeerReport { return { limit: this.limit, settled: this.settled, warming: false } }
+  report (): PeerReport { return { limit: this.limit, settled: this.settled, warming: false, spare: this.spare } }
   coordinate (view: PeerView | undefined): void { this.views.push(view) }
   get last (): PeerView | undefined { return this.views[this.views.length - 1] }
 }
@@ -34,12 +35,20 @@ const timers: TimerApi = {
 }
 
 t.test('viewOf: the group from the script\'s reply', async t => {
-  // limit, settled, requests offered since the last report, warming
-  const reply = ['b', '10 1 30 0', 'a', '6 0 10 1', 'c', '4 1 60 0', 'd', 'garbage']
-  t.same(viewOf(reply, 'b'), { processes: 3, totalLimit: 20, medianLimit: 6, settledLimit: 4, share: 0.3, rank: 1, warming: true })
-  t.same(viewOf(reply, 'a'), { processes: 3, totalLimit: 20, medianLimit: 6, settledLimit: 7, share: 0.1, rank: 0, warming: false })
-  t.same(viewOf(['a', '6 0 0 1', 'b', '8 0 0 0'], 'a'), { processes: 2, totalLimit: 14, medianLimit: 7, settledLimit: NaN, share: NaN, rank: 0, warming: false }, 'no traffic: no share')
+  // limit, settled, requests offered since the last report, warming, spare
+  const reply = ['b', '10 1 30 0 0.5', 'a', '6 0 10 1 3.5', 'c', '4 1 60 0 -', 'd', 'garbage', 'e', '5 1 0 0']
+  const group = { processes: 3, totalLimit: 20, medianLimit: 6, lent: 2.5, borrowers: 1 }
+  t.same(viewOf(reply, 'b'), { ...group, settledLimit: 4, share: 0.3, rank: 1, warming: true })
+  t.same(viewOf(reply, 'a'), { ...group, settledLimit: 7, share: 0.1, rank: 0, warming: false })
+  t.same(viewOf(['a', '6 0 0 1 -', 'b', '8 0 0 0 -'], 'a'), { processes: 2, totalLimit: 14, medianLimit: 7, settledLimit: NaN, share: NaN, rank: 0, warming: false, lent: 0, borrowers: 0 }, 'no traffic: no share, nothing lent')
+  t.equal(viewOf(['a', '6 0 0 1 x', 'b', '8 0 0 0 1'], 'b').processes, 1, 'a spare that is not a number: skipped')
   t.equal(viewOf(null, 'a').processes, 1, 'a reply that is not a list: this process alone')
+})
+
+t.test('encodeReport: what viewOf reads', async t => {
+  t.equal(encodeReport({ limit: 5.25, settled: true, warming: false, spare: 2 }, 7), '5.25 1 7 0 2')
+  t.equal(encodeReport({ limit: 5, settled: false, warming: true, spare: NaN }, 0), '5 0 0 1 -', 'nothing completed: unknown')
+  t.same(viewOf(['a', encodeReport({ limit: 6, settled: true, warming: false, spare: 3 }, 1)], 'b').lent, 2)
 })
 
 t.test('against a real Redis', async t => {
@@ -72,7 +81,7 @@ t.test('against a real Redis', async t => {
 
   t.test('each process sees the group: count, total, shares, one order', async t => {
     await ca.exchange()
-    t.same(a.last, { processes: 1, totalLimit: 12, medianLimit: 12, settledLimit: NaN, share: 1, rank: 0, warming: false }, 'alone so far')
+    t.same(a.last, { processes: 1, totalLimit: 12, medianLimit: 12, settledLimit: NaN, share: 1, rank: 0, warming: false, lent: 0, borrowers: 0 }, 'alone so far')
     await cb.exchange()
     t.match(b.last, { processes: 2, totalLimit: 16, medianLimit: 8, settledLimit: 12, share: 0.25 })
     await ca.exchange()

@@ -2,7 +2,7 @@
 // every `ms`, each live process gets the view the Redis script would give it (the same report
 // strings, through the coordinator's own viewOf).
 import type { Gradient2Limit } from '../../lib/algorithms'
-import { viewOf } from '../../lib/coordination/coordinator'
+import { encodeReport, viewOf } from '../../lib/coordination/coordinator'
 
 export interface ModelSender { joinAt?: number, leaveAt?: number, algorithm: Gradient2Limit }
 
@@ -14,8 +14,7 @@ export function coordinatedEvery (senders: ModelSender[], ms = 500): { ms: numbe
       const reply: string[] = []
       senders.forEach((s, i) => {
         if (!alive(s, t)) return
-        const r = s.algorithm.report()
-        reply.push(`p${String(i).padStart(4, '0')}`, `${r.limit} ${r.settled ? 1 : 0} ${offered[i]} ${r.warming ? 1 : 0}`)
+        reply.push(`p${String(i).padStart(4, '0')}`, encodeReport(s.algorithm.report(), offered[i]))
       })
       senders.forEach((s, i) => {
         if (alive(s, t)) s.algorithm.coordinate(viewOf(reply, `p${String(i).padStart(4, '0')}`))

@@ -1,6 +1,7 @@
 // A deterministic model of N processes sharing one backend, for the many-senders tests: each
 // process has its own algorithm and latency classes (as each Limiter does), requests arrive at a
-// fixed rate spread round robin over the processes alive, each process admits while its in-flight
+// fixed rate spread over the processes alive by weight (smooth weighted round robin: equal
+// weights take turns), each process admits while its in-flight
 // is below its limit, and every admitted request waits in one FIFO backend of `slots` slots.
 // Samples carry their completion time on a clock shared by the processes (`epochMs` + model time),
 // as the plugin's do.
@@ -11,6 +12,8 @@ export interface Sender {
   /** Model time (ms) the process starts taking traffic, and stops (default: never). */
   joinAt?: number
   leaveAt?: number
+  /** Its part of the traffic, relative to the others' (default 1): arrivals are spread by weight. */
+  weight?: number
   algorithm: LimitAlgorithm
 }
 
@@ -103,7 +106,7 @@ export function runMultiSender (o: MultiSenderOptions): MultiSenderResult {
   let offered = 0
   let refused = 0
   let served = 0
-  let turn = 0
+  const credit = new Array<number>(n).fill(0)
   const sample: Sample = { rtt: 0, inflight: 0, dropped: false, at: 0 }
   const alive = (s: Sender, t: number): boolean => (s.joinAt ?? 0) <= t && t < (s.leaveAt ?? Infinity)
 
@@ -149,10 +152,21 @@ export function runMultiSender (o: MultiSenderOptions): MultiSenderResult {
       offeredBy.fill(0)
       nextEvery += o.every.ms
     }
+    // Smooth weighted round robin: each live process earns its weight, the richest is served and
+    // pays the total. Equal weights take turns.
     const live: number[] = []
-    for (let i = 0; i < n; i++) if (alive(o.senders[i], t)) live.push(i)
-    if (live.length === 0) continue
-    const s = live[turn++ % live.length]
+    let total = 0
+    let s = -1
+    for (let i = 0; i < n; i++) {
+      if (!alive(o.senders[i], t)) continue
+      live.push(i)
+      const w = o.senders[i].weight ?? 1
+      total += w
+      credit[i] += w
+      if (s < 0 || credit[i] > credit[s]) s = i
+    }
+    if (s < 0) continue
+    credit[s] -= total
     offeredBy[s]++
     const alg = o.senders[s].algorithm
     const counted = t >= o.warmupMs
