@@ -52,10 +52,10 @@ export interface PeerReport {
   warming: boolean
   /**
    * Permits it left unused since its last report: its limit estimate minus the mean number in
-   * flight when its requests completed (probes left out). About 0 while its limit is full, NaN
-   * when nothing completed.
+   * flight when its requests completed (probes left out). About 0 while its limit is full; NaN
+   * or absent when unknown (nothing completed): it then neither lends nor borrows.
    */
-  spare: number
+  spare?: number
 }
 
 /**

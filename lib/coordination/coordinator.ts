@@ -1,9 +1,9 @@
 // Processes that share a backend share one limit budget through Redis (the `coordination`
 // option). Once per interval each process sends one Lua script: it stores this process's report
-// (limit, settled, requests offered since the last report, warming up, permits unused) under its own field of one hash,
-// stamped with Redis's clock, drops the fields not refreshed within three intervals, and returns
-// the rest. A report also says how many permits the process left unused, so that processes whose
-// limit is full can use them (see Gradient2's coordinate). From them the algorithm gets a view of the group (lib/algorithms/types.ts PeerView).
+// (limit, settled, requests offered since the last report, warming up, permits left unused)
+// under its own field of one hash, stamped with Redis's clock, drops the fields not refreshed
+// within three intervals, and returns the rest. From them the algorithm gets a view of the group
+// (lib/algorithms/types.ts PeerView).
 // One round trip per interval, none per request; one timer.
 //
 // Redis slow or gone: a call that has not answered within `timeout` is ignored (and no second
@@ -175,7 +175,7 @@ export class Coordinator {
 
 /** One field's report: limit, settled, requests offered since the last report, warming, spare ('-': unknown). */
 export function encodeReport (report: PeerReport, offered: number): string {
-  const spare = Number.isFinite(report.spare) ? String(report.spare) : '-'
+  const spare = report.spare !== undefined && Number.isFinite(report.spare) ? String(report.spare) : '-'
   return `${report.limit} ${report.settled ? 1 : 0} ${offered} ${report.warming ? 1 : 0} ${spare}`
 }
 

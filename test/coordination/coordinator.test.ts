@@ -48,6 +48,7 @@ t.test('viewOf: the group from the script\'s reply', async t => {
 t.test('encodeReport: what viewOf reads', async t => {
   t.equal(encodeReport({ limit: 5.25, settled: true, warming: false, spare: 2 }, 7), '5.25 1 7 0 2')
   t.equal(encodeReport({ limit: 5, settled: false, warming: true, spare: NaN }, 0), '5 0 0 1 -', 'nothing completed: unknown')
+  t.equal(encodeReport({ limit: 5, settled: false, warming: true }, 0), '5 0 0 1 -', 'an algorithm of your own that does not say: unknown')
   t.same(viewOf(['a', encodeReport({ limit: 6, settled: true, warming: false, spare: 3 }, 1)], 'b').lent, 2)
 })
 
