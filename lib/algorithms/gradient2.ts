@@ -86,7 +86,7 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
   /** Processes sharing the backend, per the last coordination view (1: local control). */
   private peers = 1
   private rounds = 0
-  /** In flight at each completion since the last report (probes left out): sum and count. */
+  /** In flight at each completion since the last report (probes left out), with peers: sum and count. */
   private usedSum = 0
   private usedCount = 0
   /** This process's spare at its last report (PeerReport.spare). */
@@ -127,7 +127,8 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
     const mean = this.recentMean(rtt, weight)
     const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit, sample.at, sample.burst === true)
     this.cap = this.probe.cap
-    if (!probing) {
+    // Only a process with peers to lend to or borrow from reports what it left unused.
+    if (!probing && this.peers > 1) {
       this.usedSum += sample.inflight
       this.usedCount++
     }

@@ -53,7 +53,7 @@ export interface PeerReport {
   /**
    * Permits it left unused since its last report: its limit estimate minus the mean number in
    * flight when its requests completed (probes left out). About 0 while its limit is full; NaN
-   * or absent when unknown (nothing completed): it then neither lends nor borrows.
+   * or absent when unknown (nothing completed, or no peers yet): it then neither lends nor borrows.
    */
   spare?: number
 }

@@ -145,8 +145,18 @@ t.test('a process whose limit is full may use the permits the others leave unuse
   const load = (g: Gradient2Limit, inflight: number, n = 20): void => {
     for (let i = 0; i < n; i++) g.onSample({ rtt: 10, inflight, dropped: false })
   }
-  const full = new Gradient2Limit(options)
-  settle(full)
+  /** Settled, in a group of 4 whose median holds it where it is. */
+  const member = (): Gradient2Limit => {
+    const g = new Gradient2Limit(options)
+    settle(g)
+    g.coordinate(view({ processes: 4, totalLimit: 80, medianLimit: 20 }))
+    return g
+  }
+  const alone = new Gradient2Limit(options)
+  settle(alone)
+  load(alone, 2)
+  t.ok(Number.isNaN(alone.report().spare), 'alone: nobody to lend to, nothing counted')
+  const full = member()
   load(full, 20)
   t.ok((full.report().spare ?? NaN) <= 1, 'full: no spare')
   full.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 5, lent: 3, borrowers: 2 }))
@@ -158,15 +168,13 @@ t.test('a process whose limit is full may use the permits the others leave unuse
   full.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 5, lent: 0, borrowers: 4 }))
   t.equal(full.state().estimate, 5, 'nothing lent any more: back to the median')
 
-  const idle = new Gradient2Limit(options)
-  settle(idle)
+  const idle = member()
   load(idle, 2)
   t.ok(Math.abs((idle.report().spare ?? NaN) - (Number(idle.state().estimate) - 2)) < 0.001, 'its estimate, 2 in flight')
   idle.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 5, lent: 3, borrowers: 2 }))
   t.equal(idle.state().estimate, 5, 'a process with room to spare borrows nothing')
 
-  const unknown = new Gradient2Limit(options)
-  settle(unknown)
+  const unknown = member()
   unknown.report()
   t.ok(Number.isNaN(unknown.report().spare), 'nothing completed since the last report: unknown')
   unknown.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 5, lent: 3, borrowers: 2 }))
