@@ -89,6 +89,10 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
   /** In flight at each completion since the last report (probes left out), with peers: sum and count. */
   private usedSum = 0
   private usedCount = 0
+  /** The limit turned requests away since the last report (Sample.limited), probes left out. */
+  private turnedAway = false
+  /** The previous sample was taken during a probe (whose refusals the next one may still carry). */
+  private probedLast = false
   /** This process's spare at its last report (PeerReport.spare). */
   private spare = NaN
   /** The median the last view held this limit under, and the permits it may borrow above it. */
@@ -127,11 +131,14 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
     const mean = this.recentMean(rtt, weight)
     const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit, sample.at, sample.burst === true)
     this.cap = this.probe.cap
-    // Only a process with peers to lend to or borrow from reports what it left unused.
+    // Only a process with peers to lend to or borrow from reports what it left unused, and whether
+    // it turned requests away. A probe turns requests away by design.
     if (!probing && this.peers > 1) {
       this.usedSum += sample.inflight
       this.usedCount++
+      if (sample.limited === true && !this.probedLast) this.turnedAway = true
     }
+    this.probedLast = probing
     // Until the first window of samples closed there is no no-load RTT to compare with.
     if (this.probe.excess > 0) {
       // A probe just showed latency scaling with concurrency: the limit is above what the backend
@@ -183,9 +190,17 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
   }
 
   report (): PeerReport {
-    this.spare = this.usedCount === 0 ? NaN : this.estimate - this.usedSum / this.usedCount
+    // Only a process that turned requests away needs more permits (spare 0: it may borrow); one
+    // that did not lends what it leaves unused beyond KEPT_SPARE, or neither lends nor borrows.
+    // Counting every process with little spare as a borrower spread the lent permits over
+    // processes that had all they needed: after a rolling deploy's replacement, one process
+    // refused 60 % of its traffic while two others, just under their limits, refused nothing
+    // and took two thirds of what the newcomer lent.
+    const unused = this.usedCount === 0 ? NaN : this.estimate - this.usedSum / this.usedCount
+    this.spare = this.turnedAway ? 0 : unused > KEPT_SPARE ? unused : NaN
     this.usedSum = 0
     this.usedCount = 0
+    this.turnedAway = false
     // Borrowed permits are not this process's part of the budget: the median the group holds its
     // limits under must not rise with them, or lending would ratchet every limit up.
     const own = this.borrowed > 0 ? this.estimate - clamp(this.estimate - this.heldAt, 0, this.borrowed) : this.estimate
@@ -197,8 +212,8 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
    * share a backend as one budget: the constant headroom is split among them (the proportional
    * one already adds up to a share of their total), each interval holds this process's limit
    * within [0.85, 1] x the group's median, and a process starts from a share, not from
-   * initialLimit on top of the others' (see docs/algorithms.md). A process whose limit is full
-   * may go above the median by its part of the permits the others leave unused: with traffic
+   * initialLimit on top of the others' (see docs/algorithms.md). A process whose limit turned
+   * requests away may go above the median by its part of the permits the others leave unused: with traffic
    * spread unevenly (a newcomer gets only the connections opened after it listens), the busy
    * processes use what the idle ones hold, and the group's total stays what it was.
    */

@@ -20,6 +20,13 @@ export interface Sample {
    * drains, so Vegas and Gradient2 hold their probes until a sample without it.
    */
   burst?: boolean
+  /**
+   * The limit turned requests away (refused them, or they timed out waiting for a permit) since
+   * the previous completion: this process had more requests than permits. Refusals by the caller's
+   * own admission steps (the event-loop gate, a drain, a session cap) do not count: more permits
+   * would not have admitted them. Gradient2 reports it to its peers (PeerReport.spare).
+   */
+  limited?: boolean
 }
 
 /**
@@ -52,15 +59,17 @@ export interface PeerReport {
   warming: boolean
   /**
    * Permits it left unused since its last report: its limit estimate minus the mean number in
-   * flight when its requests completed (probes left out). About 0 while its limit is full; NaN
-   * or absent when unknown (nothing completed, or no peers yet): it then neither lends nor borrows.
+   * flight when its requests completed (probes left out). At most KEPT_SPARE (Gradient2: 0) when
+   * its limit turned requests away (Sample.limited): it needs more, and may borrow. NaN or absent
+   * when it neither needs more nor has more than KEPT_SPARE to give, or when unknown (nothing
+   * completed, or no peers yet): it then neither lends nor borrows.
    */
   spare?: number
 }
 
 /**
  * A process keeps this many unused permits for its own bursts and lends the rest of its spare
- * (PeerView.lent); one with at most this much spare has a full limit and may borrow.
+ * (PeerView.lent); one that reports at most this much spare needs more permits and may borrow.
  */
 export const KEPT_SPARE = 1
 
@@ -70,7 +79,10 @@ export interface PeerView {
   processes: number
   /** Sum of their limits. */
   totalLimit: number
-  /** Median of their limits, this one's included. */
+  /**
+   * Median of the limits of those that do not lend (PeerReport.spare above KEPT_SPARE: their limit
+   * is not in use), this one's included; of all of them when every one lends.
+   */
   medianLimit: number
   /** Mean limit of the other processes that have settled; NaN when none has. */
   settledLimit: number
@@ -82,7 +94,7 @@ export interface PeerView {
   warming: boolean
   /** Permits the processes with room to spare leave unused, beyond KEPT_SPARE each (see PeerReport.spare). */
   lent: number
-  /** Processes whose limit is full (a spare of at most KEPT_SPARE), this one included if it is. */
+  /** Processes that need more permits (a spare of at most KEPT_SPARE), this one included if it does. */
   borrowers: number
 }
 

@@ -85,6 +85,9 @@ export class Limiter<C = unknown> implements LimiterStats {
   private _dropped = 0
   private _ignored = 0
   private _bypassed = 0
+  /** Refusals and expiries decided by the limit (rejectAt), and their count at the last sample: Sample.limited. */
+  private limitRefusals = 0
+  private limitRefusalsSampled = 0
 
   constructor (options: LimiterOptions<C>) {
     this.algorithm = options.algorithm
@@ -225,6 +228,7 @@ export class Limiter<C = unknown> implements LimiterStats {
 
   private rejectAt (reason: RejectReason, p: Partition | undefined, label: string | undefined = p?.name): RejectReason {
     if (p !== undefined) p.rejected++ // PartitionSet.reject, inlined
+    this.limitRefusals++
     return this.count(reason, label)
   }
 
@@ -335,6 +339,8 @@ export class Limiter<C = unknown> implements LimiterStats {
       if (dropped) this._dropped++
       else this._succeeded++
       if (this.serviceTime !== undefined) this.serviceTime.update(permit.rtt)
+      permit.limited = this.limitRefusals !== this.limitRefusalsSampled
+      this.limitRefusalsSampled = this.limitRefusals
       const algorithm = this.algorithm
       const before = algorithm.limit
       const classes = this.sampleClasses

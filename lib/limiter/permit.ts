@@ -25,6 +25,8 @@ export class Permit<C = unknown> implements Sample {
   dropped = false
   /** Set by Limiter.release: waiters were queued behind a burst when this request completed. */
   burst = false
+  /** Set by Limiter.release: the limit turned requests away since the previous completion (Sample.limited). */
+  limited = false
   /**
    * What kind of request this was, for a limiter with sample classes: set by the caller before
    * release (undefined: the fallback class; null: a class past the cap, not sampled).

@@ -222,7 +222,7 @@ export class SampleClasses {
   /** The recent peak limit, against which "low concurrency" is judged. */
   private peak = 0
   /** Reused for every normalized sample: the algorithm must not keep it past onSample. */
-  private readonly sample: Sample = { rtt: 0, inflight: 0, dropped: false, at: 0, weight: 1, burst: false }
+  private readonly sample: Sample = { rtt: 0, inflight: 0, dropped: false, at: 0, weight: 1, burst: false, limited: false }
 
   constructor (max = DEFAULT_MAX_SAMPLE_CLASSES, longLivedAfter = DEFAULT_LONG_LIVED_AFTER_MS) {
     this.max = max
@@ -266,6 +266,7 @@ export class SampleClasses {
     out.dropped = raw.dropped
     out.at = raw.at
     out.burst = raw.burst
+    out.limited = raw.limited
     // The share of a round trip this sample stands for: a class faster than the traffic's mean
     // holds its permit for that fraction of it (see Sample.weight).
     // A class answered in 0 ms (timer resolution) still stands for almost nothing, not for a

@@ -3,6 +3,7 @@ import fc from 'fast-check'
 import { Limiter } from '../../lib/limiter/limiter'
 import { Permit } from '../../lib/limiter/permit'
 import type { LimiterObserver, Outcome, RejectReason } from '../../lib/limiter/events'
+import type { Sample } from '../../lib/algorithms'
 import { StepAlgorithm, manualClock } from './helpers'
 
 function isPermit<C> (x: Permit<C> | RejectReason): x is Permit<C> {
@@ -108,6 +109,33 @@ t.test('reject() counts a rejection decided outside the limiter', async t => {
   t.equal(limiter.reject('event-loop', 'live'), 'event-loop')
   t.equal(limiter.rejected, 2)
   t.same(heard, [['draining', undefined], ['event-loop', 'live']], 'without partitions the name is passed as given')
+})
+
+t.test('a sample says whether the limit turned requests away since the previous one; others\' refusals do not count', async t => {
+  const limited: boolean[] = []
+  const algorithm = { name: 'record', limit: 1, onSample (s: Sample): void { limited.push(s.limited === true) }, state: () => ({}) }
+  const limiter = new Limiter<string>({ algorithm })
+  const serve = (): void => {
+    const p = limiter.tryAcquire('a')
+    if (!isPermit(p)) throw new Error('not admitted')
+    limiter.release(p, 'success')
+  }
+  serve()
+  const held = limiter.tryAcquire('held')
+  t.equal(limiter.tryAcquire('b'), 'limit')
+  if (!isPermit(held)) throw new Error('not admitted')
+  limiter.release(held, 'success')
+  serve()
+  limiter.reject('event-loop')
+  limiter.reject('draining')
+  serve()
+  const ignored = limiter.tryAcquire('c')
+  t.equal(limiter.tryAcquire('d'), 'limit')
+  if (!isPermit(ignored)) throw new Error('not admitted')
+  limiter.release(ignored, 'ignore')
+  serve()
+  t.same(limited, [false, true, false, false, true],
+    'turned away by the limit: the next sample; by an admission step of the caller: none; an ignored release passes it on')
 })
 
 t.test('a throwing algorithm cannot leak a permit', async t => {

@@ -107,6 +107,8 @@ export function runMultiSender (o: MultiSenderOptions): MultiSenderResult {
   let refused = 0
   let served = 0
   const credit = new Array<number>(n).fill(0)
+  /** Each process refused a request since its last completion (Sample.limited, as the Limiter sets it). */
+  const turnedAway = new Array<boolean>(n).fill(false)
   const sample: Sample = { rtt: 0, inflight: 0, dropped: false, at: 0 }
   const alive = (s: Sender, t: number): boolean => (s.joinAt ?? 0) <= t && t < (s.leaveAt ?? Infinity)
 
@@ -140,6 +142,8 @@ export function runMultiSender (o: MultiSenderOptions): MultiSenderResult {
       sample.rtt = rtt
       sample.inflight = job.inflight
       sample.at = epoch + t
+      sample.limited = turnedAway[s]
+      turnedAway[s] = false
       const normalized = cls.normalize(sample, cls.fallback, alg.limit)
       if (normalized !== undefined) alg.onSample(normalized)
       continue
@@ -176,6 +180,7 @@ export function runMultiSender (o: MultiSenderOptions): MultiSenderResult {
     }
     if (inflight[s] >= alg.limit) {
       if (counted) refused++
+      turnedAway[s] = true
       continue
     }
     const job: Job = { sender: s, start: t, inflight: ++inflight[s], end: 0 }
