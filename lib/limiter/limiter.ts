@@ -85,7 +85,7 @@ export class Limiter<C = unknown> implements LimiterStats {
   private _dropped = 0
   private _ignored = 0
   private _bypassed = 0
-  /** Refusals and expiries decided by the limit (rejectAt), and their count at the last sample: Sample.limited. */
+  /** Refusals and expiries because the limit was full (turnAway), and their count at the last sample: Sample.limited. */
   private limitRefusals = 0
   private limitRefusalsSampled = 0
 
@@ -198,14 +198,14 @@ export class Limiter<C = unknown> implements LimiterStats {
       return this.grant(context, p, label)
     }
     const queue = this.queue
-    if (queue === undefined || !mayQueue || queue.bypass()) return this.rejectAt(p === undefined ? 'limit' : 'partition', p, label)
+    if (queue === undefined || !mayQueue || queue.bypass()) return this.turnAway(p === undefined ? 'limit' : 'partition', p, label)
     const level = p === undefined ? 0 : p.level
     const wait = estimateWait(queue.aheadOf(level), limit, serviceTime)
-    if (wait > this.maxEstimatedWait) return this.rejectAt('estimated-wait', p, label)
-    if (queue.wouldExpire(wait, level)) return this.rejectAt(p === undefined ? 'limit' : 'partition', p, label)
-    if (budget !== undefined && deadlineUnreachable(budget, wait, serviceTime)) return this.rejectAt('deadline', p, label)
+    if (wait > this.maxEstimatedWait) return this.turnAway('estimated-wait', p, label)
+    if (queue.wouldExpire(wait, level)) return this.turnAway(p === undefined ? 'limit' : 'partition', p, label)
+    if (budget !== undefined && deadlineUnreachable(budget, wait, serviceTime)) return this.turnAway('deadline', p, label)
     const waiter = queue.enqueue(context, level, budget === undefined ? Infinity : this.now() + budget)
-    if (waiter === 'full') return this.rejectAt('queue-full', p, label)
+    if (waiter === 'full') return this.turnAway('queue-full', p, label)
     return waiter
   }
 
@@ -228,12 +228,17 @@ export class Limiter<C = unknown> implements LimiterStats {
 
   private rejectAt (reason: RejectReason, p: Partition | undefined, label: string | undefined = p?.name): RejectReason {
     if (p !== undefined) p.rejected++ // PartitionSet.reject, inlined
-    this.limitRefusals++
     return this.count(reason, label)
   }
 
+  /** A rejection because the limit was full (refused, or expired waiting): Sample.limited. */
+  private turnAway (reason: RejectReason, p: Partition | undefined, label: string | undefined = p?.name): RejectReason {
+    this.limitRefusals++
+    return this.rejectAt(reason, p, label)
+  }
+
   private expire (context: C, reason: ExpiryReason, level: number): void {
-    this.rejectAt(reason, this.partitions?.list[level])
+    this.turnAway(reason, this.partitions?.list[level])
     this.onQueueReject(context, reason)
   }
 

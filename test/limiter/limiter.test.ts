@@ -128,6 +128,7 @@ t.test('a sample says whether the limit turned requests away since the previous 
   serve()
   limiter.reject('event-loop')
   limiter.reject('draining')
+  t.equal(limiter.tryAcquire('spent', undefined, 0), 'deadline', 'a spent deadline, with a permit free')
   serve()
   const ignored = limiter.tryAcquire('c')
   t.equal(limiter.tryAcquire('d'), 'limit')
@@ -135,7 +136,7 @@ t.test('a sample says whether the limit turned requests away since the previous 
   limiter.release(ignored, 'ignore')
   serve()
   t.same(limited, [false, true, false, false, true],
-    'turned away by the limit: the next sample; by an admission step of the caller: none; an ignored release passes it on')
+    'turned away by the limit: the next sample; by an admission step of the caller or a spent deadline: none; an ignored release passes it on')
 })
 
 t.test('a throwing algorithm cannot leak a permit', async t => {
