@@ -213,9 +213,9 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
    * one already adds up to a share of their total), each interval holds this process's limit
    * within [0.85, 1] x the group's median, and a process starts from a share, not from
    * initialLimit on top of the others' (see docs/algorithms.md). A process whose limit turned
-   * requests away may go above the median by its part of the permits the others leave unused: with traffic
-   * spread unevenly (a newcomer gets only the connections opened after it listens), the busy
-   * processes use what the idle ones hold, and the group's total stays what it was.
+   * requests away may go above the median by its part of the permits the others leave unused:
+   * with traffic spread unevenly (a newcomer gets only the connections opened after it listens),
+   * the busy processes use what the idle ones hold, and the group's total stays what it was.
    */
   coordinate (view: PeerView | undefined): void {
     this.borrowed = 0

@@ -214,8 +214,8 @@ export function viewOf (reply: unknown, self: string): PeerView {
     // does not use (fewer than half in use): its limit measures nothing, and the median is that
     // of the others, unless every process lends. Counted in the median, the limits of the idle
     // processes of a group with uneven traffic held the busy ones up: with three processes of
-    // four offered a sixth of the traffic each, the busy one kept a backend queue of 12-13 (model
-    // in test/algorithms/coordinate.test.ts).
+    // four offered a ninth of the traffic each, the busy one kept a backend queue of about 12
+    // (model in test/algorithms/coordinate.test.ts).
     if (spare > KEPT_SPARE) {
       lent += spare - KEPT_SPARE
       lending.push(limit)
