@@ -79,10 +79,7 @@ export interface PeerView {
   processes: number
   /** Sum of their limits. */
   totalLimit: number
-  /**
-   * Median of the limits of those that do not lend (PeerReport.spare above KEPT_SPARE: their limit
-   * is not in use), this one's included; of all of them when every one lends.
-   */
+  /** Median of their limits, this one's included. */
   medianLimit: number
   /** Mean limit of the other processes that have settled; NaN when none has. */
   settledLimit: number

@@ -193,9 +193,7 @@ export function viewOf (reply: unknown, self: string): PeerView {
   let rank = 0
   let lent = 0
   let borrowers = 0
-  /** Limits of the processes that lend (PeerReport.spare above KEPT_SPARE), and of the others. */
-  const lending: number[] = []
-  const inUse: number[] = []
+  const reports: Array<{ limit: number, count: number }> = []
   let warming = false
   const pairs = Array.isArray(reply) ? reply : []
   for (let i = 0; i + 1 < pairs.length; i += 2) {
@@ -210,19 +208,9 @@ export function viewOf (reply: unknown, self: string): PeerView {
     if (String(pairs[i]) < self) rank++
     totalLimit += limit
     offered += count
-    // A process that lends does not use its limit, and its algorithm does not move a limit it
-    // does not use (fewer than half in use): its limit measures nothing, and the median is that
-    // of the others, unless every process lends. Counted in the median, the limits of the idle
-    // processes of a group with uneven traffic held the busy ones up: with three processes of
-    // four offered a ninth of the traffic each, the busy one kept a backend queue of about 12
-    // (model in test/algorithms/coordinate.test.ts).
-    if (spare > KEPT_SPARE) {
-      lent += spare - KEPT_SPARE
-      lending.push(limit)
-    } else {
-      if (spare <= KEPT_SPARE) borrowers++
-      inUse.push(limit)
-    }
+    reports.push({ limit, count })
+    if (spare > KEPT_SPARE) lent += spare - KEPT_SPARE
+    else if (spare <= KEPT_SPARE) borrowers++
     if (pairs[i] === self) {
       own = count
       continue
@@ -237,7 +225,7 @@ export function viewOf (reply: unknown, self: string): PeerView {
   return {
     processes,
     totalLimit,
-    medianLimit: median(inUse.length > 0 ? inUse : lending),
+    medianLimit: median(reports.map((r) => r.limit)),
     settledLimit: settled === 0 ? NaN : settledSum / settled,
     share: offered > 0 && !Number.isNaN(own) ? own / offered : NaN,
     rank,
