@@ -120,20 +120,21 @@ t.test('a sample says whether the limit turned requests away since the previous 
     if (!isPermit(p)) throw new Error('not admitted')
     limiter.release(p, 'success')
   }
+  /** Holds the one permit while another request is refused, then releases it with `outcome`. */
+  const refuseOneWhileHeld = (outcome: Outcome): void => {
+    const held = limiter.tryAcquire('held')
+    if (!isPermit(held)) throw new Error('not admitted')
+    t.equal(limiter.tryAcquire('refused'), 'limit')
+    limiter.release(held, outcome)
+  }
   serve()
-  const held = limiter.tryAcquire('held')
-  t.equal(limiter.tryAcquire('b'), 'limit')
-  if (!isPermit(held)) throw new Error('not admitted')
-  limiter.release(held, 'success')
+  refuseOneWhileHeld('success')
   serve()
   limiter.reject('event-loop')
   limiter.reject('draining')
   t.equal(limiter.tryAcquire('spent', undefined, 0), 'deadline', 'a spent deadline, with a permit free')
   serve()
-  const ignored = limiter.tryAcquire('c')
-  t.equal(limiter.tryAcquire('d'), 'limit')
-  if (!isPermit(ignored)) throw new Error('not admitted')
-  limiter.release(ignored, 'ignore')
+  refuseOneWhileHeld('ignore')
   serve()
   t.same(limited, [false, true, false, false, true],
     'turned away by the limit: the next sample; by an admission step of the caller or a spent deadline: none; an ignored release passes it on')
