@@ -85,9 +85,8 @@ export class Limiter<C = unknown> implements LimiterStats {
   private _dropped = 0
   private _ignored = 0
   private _bypassed = 0
-  /** Refusals and expiries because the limit was full (turnAway), and their count at the last sample: Sample.limited. */
-  private limitRefusals = 0
-  private limitRefusalsSampled = 0
+  /** The limit turned a request away (turnAway) since the last sample: Sample.limited. */
+  private turnedAway = false
 
   constructor (options: LimiterOptions<C>) {
     this.algorithm = options.algorithm
@@ -233,7 +232,7 @@ export class Limiter<C = unknown> implements LimiterStats {
 
   /** A rejection because the limit was full (refused, or expired waiting): Sample.limited. */
   private turnAway (reason: RejectReason, p: Partition | undefined, label: string | undefined = p?.name): RejectReason {
-    this.limitRefusals++
+    this.turnedAway = true
     return this.rejectAt(reason, p, label)
   }
 
@@ -344,8 +343,8 @@ export class Limiter<C = unknown> implements LimiterStats {
       if (dropped) this._dropped++
       else this._succeeded++
       if (this.serviceTime !== undefined) this.serviceTime.update(permit.rtt)
-      permit.limited = this.limitRefusals !== this.limitRefusalsSampled
-      this.limitRefusalsSampled = this.limitRefusals
+      permit.limited = this.turnedAway
+      this.turnedAway = false
       const algorithm = this.algorithm
       const before = algorithm.limit
       const classes = this.sampleClasses
