@@ -22,17 +22,9 @@
 //   merely when it empties: a server that works in batches (a synchronous handler) empties its
 //   queue every loop turn while the overload lasts, and a queue that went back to absorbing each
 //   time would hold requests for a whole window again and again.
-// - RECALL: a queue that left standing less than RECALL_INTERVALS intervals ago judges its next
-//   windows over a quarter of the interval (CoDel likewise resumes its drop rate when it re-enters
-//   dropping soon after leaving it). An overload does not end because one interval passed without
-//   shedding: a process offered a little more than it serves sheds in fits, and measured on 8
-//   processes at 2x, a queue that went back to absorbing grew to 30-70 waiters, waiting up to
-//   400 ms, through a second of windows that each ended a little below their start. A burst that
-//   follows an overload within a second is judged as fast; a burst on a queue that has not been
-//   standing keeps the whole interval.
 // The interval must outlast the longest burst to absorb: with 100 ms, a burst of 100 ms ends its
 // first window at its peak (see lib/backlog/options.ts for the default). Everything here is O(1):
-// a window start and length, a peak, the time of the last shed and of the last return to absorbing.
+// a window start, a peak and the time of the last shed.
 
 /** See lib/backlog/options.ts for why. */
 export const DEFAULT_INTERVAL_MS = 250
@@ -40,10 +32,6 @@ export const DEFAULT_INTERVAL_MS = 250
 // merely fluctuate around a growing backlog must not pass for a drain.
 const DRAIN_NUM = 15
 const DRAIN_DEN = 16
-// How long a queue that left standing recalls it, in intervals, and how much shorter its windows
-// are meanwhile.
-const RECALL_INTERVALS = 4
-const RECALL_WINDOW_DIVISOR = 4
 
 /** evaluate(): nothing changed, the queue just turned standing, or it just went back to absorbing. */
 export const UNCHANGED = 0
@@ -64,29 +52,14 @@ export class StandingDetector {
   private windowBase = 0
   /** While standing: the last time a waiter was shed. */
   private lastShedAt = 0
-  /** The current window's length: the interval, or a quarter of it while recalling a standing queue. */
-  private windowLength: number
-  /** When the queue last went back to absorbing. */
-  private absorbingSince = -Infinity
 
   constructor (interval: number) {
     this.interval = interval
-    this.windowLength = interval
   }
 
   /** When the current window ends; Infinity while standing. */
   get windowEnd (): number {
-    return this.standing ? Infinity : this.windowStart + this.windowLength
-  }
-
-  /** Starts a window at `now` with `length` waiters (0: the queue just became non-empty). */
-  private openWindow (length: number, now: number): void {
-    this.windowStart = now
-    this.windowPeak = length
-    this.windowBase = length
-    this.windowLength = now - this.absorbingSince < RECALL_INTERVALS * this.interval
-      ? this.interval / RECALL_WINDOW_DIVISOR
-      : this.interval
+    return this.standing ? Infinity : this.windowStart + this.interval
   }
 
   /**
@@ -96,7 +69,11 @@ export class StandingDetector {
   arrival (length: number, now: number): boolean {
     if (this.standing) return false
     const opens = length === 0
-    if (opens) this.openWindow(0, now)
+    if (opens) {
+      this.windowStart = now
+      this.windowPeak = 0
+      this.windowBase = 0
+    }
     if (length >= this.windowPeak) this.windowPeak = length + 1
     return opens
   }
@@ -123,12 +100,12 @@ export class StandingDetector {
     if (this.standing) {
       if (now - this.lastShedAt < this.interval) return UNCHANGED
       this.standing = false
-      // When it stopped shedding, not when this call noticed: nothing may have queued since.
-      this.absorbingSince = this.lastShedAt + this.interval
-      this.openWindow(length, now)
+      this.windowStart = now
+      this.windowPeak = length
+      this.windowBase = length
       return TURNED_ABSORBING
     }
-    if (length === 0 || now < this.windowStart + this.windowLength) return UNCHANGED
+    if (length === 0 || now < this.windowStart + this.interval) return UNCHANGED
     const reference = this.windowBase === 0 ? this.windowPeak : this.windowBase
     if (length * DRAIN_DEN >= reference * DRAIN_NUM) {
       this.standing = true
@@ -137,7 +114,9 @@ export class StandingDetector {
       return TURNED_STANDING
     }
     // Draining: a burst. A new window, measured against the queue as it is.
-    this.openWindow(length, now)
+    this.windowStart = now
+    this.windowPeak = length
+    this.windowBase = length
     return UNCHANGED
   }
 
