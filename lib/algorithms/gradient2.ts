@@ -192,10 +192,10 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
   report (): PeerReport {
     // Only a process that turned requests away needs more permits (spare 0: it may borrow); one
     // that did not lends what it leaves unused beyond KEPT_SPARE, or neither lends nor borrows.
-    // Counting every process with little spare as a borrower spread the lent permits over
-    // processes that had all they needed: after a rolling deploy's replacement, one process
-    // refused 60 % of its traffic while two others, just under their limits, refused nothing
-    // and took two thirds of what the newcomer lent.
+    // Little spare alone does not mean need: a process just under its limit that refuses nothing
+    // has all it needs, and counted as a borrower it takes a share of what is lent from the one
+    // that refuses (measured in a rolling deploy's replacement: two such processes took two
+    // thirds of what the newcomer lent while a third refused 60 % of its traffic).
     const unused = this.usedCount === 0 ? NaN : this.estimate - this.usedSum / this.usedCount
     this.spare = this.turnedAway ? 0 : unused > KEPT_SPARE ? unused : NaN
     this.usedSum = 0
