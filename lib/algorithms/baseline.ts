@@ -141,8 +141,12 @@ export class BaselineProbe {
   private readonly natural: WindowQuantile
   /** Healthy samples outside probes, whose windows may lower the baseline. */
   private readonly window: WindowQuantile
-  /** Short exponential average of RTT outside probes: the "loaded" RTT a probe compares with. */
-  private loadedRtt = -1
+  /**
+   * The "loaded" RTT a probe compares with: a short average of RTT outside probes, kept as a
+   * decayed sum and count (see loadedRtt).
+   */
+  private loadedSum = 0
+  private loadedCount = 0
   private readonly loadedDecay: number
   /** Cap / limit of the running probe: how much it reduced concurrency. */
   private fraction = 1
@@ -178,8 +182,9 @@ export class BaselineProbe {
    * its estimate, because samples taken under the cap say nothing about the uncapped limit.
    * `burst`: requests wait behind a burst (Sample.burst); a capped probe due now waits until a
    * sample without it, when the burst's backlog has drained, or `interval` samples at most.
+   * `weight`: the sample's share of a round trip (Sample.weight), by which the loaded RTT forgets.
    */
-  observe (rtt: number, inflight: number, estimate: number, minLimit: number, at?: number, burst = false): boolean {
+  observe (rtt: number, inflight: number, estimate: number, minLimit: number, at?: number, burst = false, weight = 1): boolean {
     if (at !== undefined) {
       if (Number.isNaN(this.firstAt)) this.firstAt = at
       this.lastAt = at
@@ -205,7 +210,15 @@ export class BaselineProbe {
     }
     const low = this.window.add(rtt)
     if (low < this.rtt) this.rtt = low
-    this.loadedRtt = this.loadedRtt < 0 ? rtt : this.loadedRtt + (rtt - this.loadedRtt) * this.loadedDecay
+    // Every sample counts once, and the average forgets by weight, as Gradient2's recent mean
+    // does. With per-route classes, nine cached answers (relative RTT 1, weight near 0) to one
+    // slow request, an average over the last ten samples by count holds zero, one or two slow
+    // ones: without any queue, 90 % cached and a slow route's own +-20 % spread, it read past the
+    // 1.68 that marks a queue after a half-limit probe 6 % of the time (0.1 % by weight), and each
+    // such reading took a deeper probe and cut the limit by up to half.
+    const keep = 1 - this.loadedDecay * weight
+    this.loadedSum = this.loadedSum * keep + rtt
+    this.loadedCount = this.loadedCount * keep + 1
     // Traffic below the probe's cap already is the measurement a probe would make, at no cost:
     // a window of such samples counts as a probe, and no capped one is needed.
     if (inflight <= Math.floor(estimate * this.settings.ratio)) {
@@ -237,6 +250,11 @@ export class BaselineProbe {
       this.natural.clear()
     }
     return false
+  }
+
+  /** The loaded RTT: the decayed mean of RTT outside probes; -1 before any sample. */
+  private get loadedRtt (): number {
+    return this.loadedCount === 0 ? -1 : this.loadedSum / this.loadedCount
   }
 
   private adoptable (probeRtt: number): number {

@@ -129,7 +129,7 @@ export class Gradient2Limit extends AdaptiveLimit implements CoordinatedLimit {
     // when the probe ends. The probes themselves compare with each sample's latency: fed this
     // mean, 8 coordinated processes' probes cost 300-500 ms p99 spikes in 4 of 7 runs.
     const mean = this.recentMean(rtt, weight)
-    const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit, sample.at, sample.burst === true)
+    const probing = this.probe.observe(rtt, sample.inflight, this.estimate, this.minLimit, sample.at, sample.burst === true, weight)
     this.cap = this.probe.cap
     // Only a process with peers to lend to or borrow from reports what it left unused, and whether
     // it turned requests away. A probe turns requests away by design.

@@ -321,3 +321,38 @@ t.test('a probe due while requests wait behind a burst starts at the first sampl
   t.equal(run(new Gradient2Limit({ initialLimit: 40, probeInterval: 100, probeSamples: 3, slowStart: false }), 1500), 1100,
     'held for probeInterval (100) samples at most: a queue that never drains does not stop probes for good')
 })
+
+t.test('Gradient2 reads no queue in a mix of cached answers and a slow route\'s own spread: probes stay at half, no cut', async t => {
+  const EPOCH = 1_700_000_000_000
+  // What the per-route classes feed for 90 % cached answers (relative RTT 1, weight 0.02) and
+  // 10 % of a 100 ms route (+-20 %) without any queue: 1 + (rtt - its 82 ms baseline) / the
+  // 8.5 ms traffic-weighted reference, so 1 to 5.5, weight 1. A fixed-seed sequence, 60 s at
+  // 8,000 samples a second: warm-up probes every second for 10 s, then every 5 s.
+  let seed = 7
+  const random = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647
+  const alg = new Gradient2Limit({ initialLimit: 20, slowStart: false })
+  const depths: number[] = []
+  const cuts: number[] = []
+  let before = NaN
+  let probing = false
+  let estimate = Number(alg.state().estimate)
+  for (let i = 0; i < 60 * 8000; i++) {
+    const slow = random() < 0.1
+    const rtt = slow ? 1 + Math.max(0, 80 + 40 * random() - 82) / 8.5 : 1
+    const limit = alg.limit
+    alg.onSample({ rtt, inflight: limit, dropped: false, at: EPOCH + i / 8, weight: slow ? 1 : 0.02 })
+    // A probe starts and ends with a change of the limit: read the state only then.
+    if (alg.limit === limit) continue
+    const state = alg.state()
+    if (!probing && state.probing === 'on') {
+      depths.push(alg.limit / estimate)
+      before = estimate
+    }
+    if (probing && state.probing === 'off') cuts.push(Number(state.estimate) / before)
+    probing = state.probing === 'on'
+    estimate = Number(state.estimate)
+  }
+  t.ok(depths.length >= 15, `probes every second, then every 5 s (${depths.length})`)
+  t.ok(depths.every((d) => d >= 0.45), `every probe at half the limit, none deeper (${depths.map((d) => d.toFixed(2)).join(', ')})`)
+  t.ok(cuts.every((c) => c >= 0.95), `no probe cut the limit (after / before: ${cuts.map((c) => c.toFixed(2)).join(', ')})`)
+})
