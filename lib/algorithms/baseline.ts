@@ -95,7 +95,7 @@ const PROBE_WEIGHT = 0.5
 /** Grid (ms) of warm-up probes and deeper retries on a shared clock. */
 const SHORT_GRID_MS = 1000
 
-/** A probe needs this many probeSamples of loaded samples since the last one (a fresh loaded RTT). */
+/** A probe needs this many probeSamples' weight of loaded samples since the last one (a fresh loaded RTT). */
 const FRESH = 3
 
 /** Fewest samples of a probe split among processes (its low quantile is then the 2nd lowest). */
@@ -148,6 +148,11 @@ export class BaselineProbe {
   private loadedSum = 0
   private loadedCount = 0
   private readonly loadedDecay: number
+  /**
+   * Weight of the samples outside probes since the last probe ended: the loaded RTT is fresh
+   * (holds little from before the probe) only after FRESH x probeSamples of it.
+   */
+  private freshWeight = 0
   /** Cap / limit of the running probe: how much it reduced concurrency. */
   private fraction = 1
   private floor = 1
@@ -213,12 +218,13 @@ export class BaselineProbe {
     // Every sample counts once, and the average forgets by weight, as Gradient2's recent mean
     // does. With per-route classes, nine cached answers (relative RTT 1, weight near 0) to one
     // slow request, an average over the last ten samples by count holds zero, one or two slow
-    // ones: without any queue, 90 % cached and a slow route's own +-20 % spread, it read past the
+    // ones: without any queue, 90 % cached and a slow route's own +-20 % spread, it reads past the
     // 1.68 that marks a queue after a half-limit probe 6 % of the time (0.1 % by weight), and each
-    // such reading took a deeper probe and cut the limit by up to half.
+    // such reading takes a deeper probe and cuts the limit by up to half.
     const keep = 1 - this.loadedDecay * weight
     this.loadedSum = this.loadedSum * keep + rtt
     this.loadedCount = this.loadedCount * keep + 1
+    this.freshWeight += weight
     // Traffic below the probe's cap already is the measurement a probe would make, at no cost:
     // a window of such samples counts as a probe, and no capped one is needed.
     if (inflight <= Math.floor(estimate * this.settings.ratio)) {
@@ -264,7 +270,7 @@ export class BaselineProbe {
     // At minLimit a deeper probe is impossible: take what this one saw and wait a full interval.
     if (queued && this.cap > this.floor) {
       this.depth *= this.settings.ratio
-      // Retry soon: a fresh loaded RTT needs a few samples, the probe a few more.
+      // Retry soon: once the loaded RTT is fresh again (see due), and the probe a few samples more.
       this.sinceProbe = this.settings.interval - Math.max(3 * this.probeWindow.size, Math.ceil(this.settings.interval / 10))
     } else {
       this.depth = this.settings.ratio
@@ -300,17 +306,18 @@ export class BaselineProbe {
    * `minInterval` after the last one. In shared mode, samples that carry a time on a clock the
    * processes share (the plugin's: epoch milliseconds) probe on a grid of that clock instead:
    * routine probes at each multiple of minInterval, warm-up probes and deeper retries at each
-   * whole second, once 3 x probeSamples samples have given a fresh loaded RTT. So processes that
+   * whole second, once 3 x probeSamples samples' weight has given a fresh loaded RTT. So processes that
    * share a backend cap their limits at the same moment and its queue drains for everyone's
    * probe; a probe taken by one process alone measures the queue the others keep and reads it as
    * "no load" (its own concurrency does not change it).
    */
   private due (since: number, estimate: number, minLimit: number, at: number | undefined): boolean {
+    // A probe compares with the loaded RTT: it must hold little from before the last probe.
+    if (this.freshWeight < Math.min(this.settings.interval, FRESH * this.probeWindow.size)) return false
     const every = this.settings.minInterval
     if (!this.shared || at === undefined || every === 0) {
       return since >= this.settings.interval && (this.depth < this.settings.ratio || estimate <= minLimit || !this.tooSoon(at))
     }
-    if (since < Math.min(this.settings.interval, FRESH * this.probeWindow.size)) return false
     if (estimate <= minLimit) return since >= this.settings.interval || !this.tooSoon(at)
     const grid = this.depth < this.settings.ratio || at - this.firstAt < WARMUP_MS || this.groupWarming ? Math.min(every, SHORT_GRID_MS) : every
     // The first probe too waits for a grid line, so that processes started together probe together.
@@ -330,6 +337,7 @@ export class BaselineProbe {
   }
 
   private finish (baseline: number, at: number | undefined): void {
+    this.freshWeight = 0
     this.lastProbeAt = at === undefined ? NaN : at
     this.rtt = baseline
     this.cap = Infinity

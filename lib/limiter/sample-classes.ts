@@ -96,9 +96,11 @@ export class SampleClass implements ReferenceShare {
   samples = 0
   /** Learned: a window of its samples was long (see the top of this file). */
   longLived = false
-  /** Its part of the reference (traffic-reference.ts). */
+  /** @internal Its part of the reference, kept by the one SampleClasses that made it (traffic-reference.ts). */
   share = 0
+  /** @internal */
   shareAt = 0
+  /** @internal */
   counted = NaN
   /** A window's low quantile from which on a class is long-lived (ms); Infinity: never. */
   private readonly longLivedAfter: number
@@ -276,7 +278,10 @@ export class SampleClasses {
     // holds its permit for that fraction of it (see Sample.weight).
     // A class answered in 0 ms (timer resolution) still stands for almost nothing, not for a
     // whole round trip: a weight of 0 reads as "absent" (1) to the algorithm.
-    out.weight = baseline === Infinity || baseline >= reference ? 1 : Math.max(baseline / reference, MIN_WEIGHT)
+    // With one class the reference is its baseline within rounding: its weight is 1.
+    out.weight = baseline === Infinity || reference === Infinity || baseline >= reference * (1 - 1e-9)
+      ? 1
+      : Math.max(baseline / reference, MIN_WEIGHT)
     // A failed request's latency says nothing about no-load speed (a failing downstream is fast).
     if (raw.dropped) return out
     // A request of `longLivedAfter` or more on a route still undecided (its own no-load latency
@@ -286,6 +291,15 @@ export class SampleClasses {
     cls.observe(raw.rtt, raw.inflight <= LOW_LOAD * this.peak, raw.inflight * 2 <= limit)
     this.reference.update(cls)
     return baseline === Infinity || undecided ? undefined : out
+  }
+
+  /**
+   * A request of `cls` still running at `age` ms (lib/longlived/aging.ts): its age teaches the
+   * class as a sample would, and the reference follows the class (it may be long-lived now).
+   */
+  observeAge (cls: SampleClass, age: number): void {
+    cls.observe(age, false, false)
+    this.reference.update(cls)
   }
 
   stats (): SampleClassStats {

@@ -5,11 +5,11 @@
 // and the reference is sum(share x baseline) / sum(share) over the classes that have a baseline.
 // Both sums decay with every sample at once; a class's share decays lazily, when it is next
 // touched. So when a class learns its baseline, or its baseline moves, the reference moves by
-// that class's share at once. An average of the baselines that each sample brought in instead
-// lagged a change by a few hundred samples: in the first seconds of a mix of cached answers
-// (0.5 ms) and a 100 ms route, the cached class learns first, and the 100 ms route's waits were
-// read against a reference near 0.5 ms for hundreds of samples: waits of 100x, a phantom queue
-// that shed traffic and drove the first probes to cut the limit by half.
+// that class's share at once. It must: in the first second of a mix of cached answers (0.5 ms)
+// and a 100 ms route, only cached answers complete at first and their class learns first; were
+// the slow route's baseline to enter the reference only with its samples from then on, over a
+// few hundred samples, its waits would be read against a reference of about 1 ms: 13x "no load"
+// without any queue, which sheds traffic and drives the first probes to cut the limit by half.
 // O(1) per sample: one power, a few multiplications.
 
 /** Per sample: the classes' traffic shares forget over a few hundred samples. */

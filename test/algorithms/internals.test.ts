@@ -1,6 +1,7 @@
 // Smaller behaviours: state before any sample, explicit knobs, probe give-up, app-limited holds.
 import t from 'tap'
 import { Gradient2Limit, VegasLimit } from '../../lib/algorithms'
+import { BaselineProbe } from '../../lib/algorithms/baseline'
 import { feed, fullUse, last } from './helpers'
 import type { Sample } from '../../lib/algorithms/types'
 
@@ -355,4 +356,19 @@ t.test('Gradient2 reads no queue in a mix of cached answers and a slow route\'s 
   t.ok(depths.length >= 15, `probes every second, then every 5 s (${depths.length})`)
   t.ok(depths.every((d) => d >= 0.45), `every probe at half the limit, none deeper (${depths.map((d) => d.toFixed(2)).join(', ')})`)
   t.ok(cuts.every((c) => c >= 0.95), `no probe cut the limit (after / before: ${cuts.map((c) => c.toFixed(2)).join(', ')})`)
+})
+
+t.test('a probe waits until the loaded RTT is fresh by weight: light samples count for little', async t => {
+  const settings = { interval: 100, minInterval: 0, ratio: 0.5, samples: 10, window: 20 }
+  const firstProbe = (weight: number): number => {
+    const probe = new BaselineProbe(settings)
+    for (let i = 1; i <= 5000; i++) {
+      probe.observe(10, 20, 20, 1, undefined, false, weight)
+      if (probe.probing) return i
+    }
+    return -1
+  }
+  t.equal(firstProbe(1), 100, 'weight 1: after probeInterval samples')
+  // FRESH (3) x probeSamples (10) = 30 of weight (1/32 adds up exactly).
+  t.equal(firstProbe(1 / 32), 960, 'weight 1/32: after 30 x 32 samples')
 })

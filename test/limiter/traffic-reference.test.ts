@@ -71,3 +71,29 @@ t.test('cold start of a mix: a slow route learned after the cached one reads no 
   // shares settle; about 21 ms when the slow route learns, as the first 100 ms were all cached).
   t.ok(worst < 2.5, `its samples read at most ${worst.toFixed(2)}x no load`)
 })
+
+t.test('a route its requests\' ages teach long-lived leaves the reference at once', async t => {
+  const classes = new SampleClasses()
+  const fast = classes.get('GET /fast')
+  const poll = classes.get('GET /poll')
+  if (fast === null || poll === null) throw new Error('classes')
+  // Learned: /fast at 10 ms, /poll at 400 ms (long enough to be a poll), even traffic.
+  for (let i = 0; i < 40; i++) classes.normalize({ rtt: i % 2 === 0 ? 10 : 400, inflight: 1, dropped: false }, i % 2 === 0 ? fast : poll, 20)
+  t.ok(poll.baseline === 400 && poll.mayBeLongLived, 'the poll route learned, undecided')
+  for (let i = 0; i < 20; i++) classes.observeAge(poll, 1500)
+  t.equal(poll.longLived, true, 'ages of 1.5 s make it long-lived')
+  // The reference is /fast's baseline alone: a 20 ms answer waited one service time.
+  const rtt = classes.normalize({ rtt: 20, inflight: 1, dropped: false }, fast, 20)?.rtt ?? NaN
+  t.ok(Math.abs(rtt - 2) < 1e-9, `reads 2x no load (${rtt})`)
+})
+
+t.test('one class: every sample weighs a whole round trip, whatever its baseline', async t => {
+  const classes = new SampleClasses()
+  const only = classes.get('GET /only')
+  const weights = new Set<number>()
+  for (let i = 0; i < 500; i++) {
+    const out = classes.normalize({ rtt: 7.3 + (i % 7) * 0.37, inflight: 1, dropped: false }, only, 20)
+    if (out !== undefined) weights.add(out.weight ?? NaN)
+  }
+  t.same([...weights], [1])
+})
