@@ -59,7 +59,6 @@
 // are not fed either, and are counted in `unsampled`.
 import type { Sample } from '../algorithms/types'
 import { WindowQuantile } from '../algorithms/window-quantile'
-import { TrafficReference, type ReferenceShare } from './traffic-reference'
 
 /** Samples per window. */
 const WINDOW = 20
@@ -78,6 +77,8 @@ const RING = 8
 const LONG_BASELINE = 0.25
 /** At most this fraction of the recent peak limit in flight is "low concurrency": a probe's half limit, with room for rounding and decay. */
 const LOW_LOAD = 0.6
+/** Per sample: the reference follows the mix over a few hundred samples. */
+const REFERENCE_DECAY = 0.005
 /** Per sample: the peak limit forgets a level in ~700 samples, far longer than a probe. */
 const PEAK_DECAY = 0.999
 
@@ -88,7 +89,7 @@ export const DEFAULT_MAX_SAMPLE_CLASSES = 1000
 /** A class half of whose last 20 samples are at least this long (ms) is long-lived. */
 export const DEFAULT_LONG_LIVED_AFTER_MS = 1000
 
-export class SampleClass implements ReferenceShare {
+export class SampleClass {
   readonly name: string
   /** No-load latency in ms; Infinity until the first window closed. */
   baseline = Infinity
@@ -96,12 +97,6 @@ export class SampleClass implements ReferenceShare {
   samples = 0
   /** Learned: a window of its samples was long (see the top of this file). */
   longLived = false
-  /** @internal Its part of the reference, kept by the one SampleClasses that made it (traffic-reference.ts). */
-  share = 0
-  /** @internal */
-  shareAt = 0
-  /** @internal */
-  counted = NaN
   /** A window's low quantile from which on a class is long-lived (ms); Infinity: never. */
   private readonly longLivedAfter: number
   /** Windows mostly below `longLivedAfter`; at RING the class is latched ordinary. */
@@ -222,8 +217,8 @@ export class SampleClasses {
   readonly fallback: SampleClass
   private readonly byName = new Map<string, SampleClass>()
   private unsampled = 0
-  /** Traffic-weighted average of the classes' baselines (ms): the scale of queueing delay. */
-  private readonly reference = new TrafficReference()
+  /** Traffic-weighted average of the sampled classes' baselines (ms): the scale of queueing delay. */
+  private reference = Infinity
   /** The recent peak limit, against which "low concurrency" is judged. */
   private peak = 0
   /** Reused for every normalized sample: the algorithm must not keep it past onSample. */
@@ -260,15 +255,13 @@ export class SampleClasses {
     // A long-lived class's requests admitted before it was learned still end with a sample: a 3 s
     // poll read against a baseline taken from its peers' ages so far (1 s, lib/longlived/aging.ts)
     // would be a huge queue, and its baseline would pull the reference.
-    if (cls.longLived && !raw.dropped) {
-      this.reference.update(cls)
-      return undefined
-    }
-    this.reference.add(cls)
+    if (cls.longLived && !raw.dropped) return undefined
     const baseline = cls.baseline
-    const reference = this.reference.value
+    if (baseline !== Infinity) {
+      this.reference = this.reference === Infinity ? baseline : this.reference + (baseline - this.reference) * REFERENCE_DECAY
+    }
     const out = this.sample
-    out.rtt = baseline === Infinity || raw.rtt <= baseline ? 1 : 1 + (raw.rtt - baseline) / reference
+    out.rtt = baseline === Infinity || raw.rtt <= baseline ? 1 : 1 + (raw.rtt - baseline) / this.reference
     out.inflight = raw.inflight
     out.dropped = raw.dropped
     out.at = raw.at
@@ -278,10 +271,7 @@ export class SampleClasses {
     // holds its permit for that fraction of it (see Sample.weight).
     // A class answered in 0 ms (timer resolution) still stands for almost nothing, not for a
     // whole round trip: a weight of 0 reads as "absent" (1) to the algorithm.
-    // With one class the reference is its baseline within rounding: its weight is 1.
-    out.weight = baseline === Infinity || reference === Infinity || baseline >= reference * (1 - 1e-9)
-      ? 1
-      : Math.max(baseline / reference, MIN_WEIGHT)
+    out.weight = baseline === Infinity || baseline >= this.reference ? 1 : Math.max(baseline / this.reference, MIN_WEIGHT)
     // A failed request's latency says nothing about no-load speed (a failing downstream is fast).
     if (raw.dropped) return out
     // A request of `longLivedAfter` or more on a route still undecided (its own no-load latency
@@ -289,17 +279,7 @@ export class SampleClasses {
     // the algorithm does not read a 3 s answer against a 300 ms baseline as a 10x overload.
     const undecided = raw.rtt >= this.longLivedAfter && cls.mayBeLongLived
     cls.observe(raw.rtt, raw.inflight <= LOW_LOAD * this.peak, raw.inflight * 2 <= limit)
-    this.reference.update(cls)
     return baseline === Infinity || undecided ? undefined : out
-  }
-
-  /**
-   * A request of `cls` still running at `age` ms (lib/longlived/aging.ts): its age teaches the
-   * class as a sample would, and the reference follows the class (it may be long-lived now).
-   */
-  observeAge (cls: SampleClass, age: number): void {
-    cls.observe(age, false, false)
-    this.reference.update(cls)
   }
 
   stats (): SampleClassStats {

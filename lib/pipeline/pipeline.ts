@@ -307,8 +307,7 @@ export class Pipeline<S extends Record<string, AdmissionStage | undefined>, C ex
   private aged (state: RequestState, age: number): void {
     const route = state.route
     const undecided = route !== undefined && !route.learned
-    const cls = route?.cls
-    if (cls != null) this.classes?.classes.observeAge(cls, age)
+    route?.cls?.observe(age, false, false)
     if (undecided && (route as LongLivedRoute).learned) this.learnedNow = route
     this.becameLongLived(state)
   }
