@@ -216,34 +216,6 @@ t.test('Gradient2 probes on a grid of the shared clock, so processes sharing a b
   t.ok(cut !== undefined && cut[1] === cut[0] / 2, `the probe that saw a queue halved the limit (${cut?.join(' -> ')})`)
 })
 
-t.test('a process alone spaces its warm-up probes by their duration; a coordinated one keeps the 1 s grid', async t => {
-  const EPOCH = 1_700_000_000_000
-  const opts = { initialLimit: 40, probeInterval: 1000, probeSamples: 3, slowStart: false }
-  // One sample per ms outside probes; during a probe one per `probeGapMs`: a probe of a slow
-  // service lasts its round trips (here 3 samples x 50 ms = 150 ms).
-  const starts = (alg: Gradient2Limit, probeGapMs: number, to: number): number[] => {
-    const out: number[] = []
-    let at = 0
-    while (at < to) {
-      const before = alg.state().probing
-      alg.onSample({ rtt: 10, inflight: alg.limit, dropped: false, at: EPOCH + at })
-      const after = alg.state().probing
-      if (before === 'off' && after === 'on') out.push(at)
-      at += after === 'on' ? probeGapMs : 1
-    }
-    return out
-  }
-  t.same(starts(new Gradient2Limit(opts), 1, 16_000), [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000, 15_000],
-    'probes of a few ms: every second while warming up, then every 5000 ms')
-  // 150 ms x 20 = 3000 ms: the next power of two of 1 s is 4 s.
-  t.same(starts(new Gradient2Limit(opts), 50, 16_000), [1000, 4000, 8000, 10_000, 15_000],
-    'probes of 150 ms: warm-up probes on the 4 s grid, which nests in the 1 s one')
-  const grouped = new Gradient2Limit(opts)
-  grouped.coordinate({ processes: 2, totalLimit: 80, medianLimit: 40, settledLimit: NaN, share: NaN, rank: 0, warming: false, lent: 0, borrowers: 0 })
-  t.same(starts(grouped, 50, 4_500), [1000, 2000, 3000, 4000],
-    'coordinated with another process: the group\'s 1 s grid, however long the probe')
-})
-
 t.test('at minLimit a probe cannot lower concurrency: it adopts what it saw, so a too-low baseline is raised', async t => {
   for (const make of [
     () => new Gradient2Limit({ minLimit: 8, initialLimit: 8, probeInterval: 10, probeSamples: 3, slowStart: false, baselineWindow: 1 }),
