@@ -95,13 +95,6 @@ const PROBE_WEIGHT = 0.5
 /** Grid (ms) of warm-up probes and deeper retries on a shared clock. */
 const SHORT_GRID_MS = 1000
 
-/**
- * Warm-up probes of a process alone start at most once per this many times the last capped
- * probe's duration (rounded up to a power of two of SHORT_GRID_MS): at half the limit a probe
- * costs about half its duration of capacity, so they cost at most about 2.5 %.
- */
-const WARMUP_SPACING = 20
-
 /** A probe needs this many probeSamples' weight of loaded samples since the last one (a fresh loaded RTT). */
 const FRESH = 3
 
@@ -134,12 +127,6 @@ export class BaselineProbe {
   /** Time of the first sample (NaN: none yet, or samples without a time). */
   private firstAt = NaN
   private lastAt = NaN
-  /** Time the running capped probe started (NaN: none, or samples without `at`). */
-  private startedAt = NaN
-  /** How long the last capped probe lasted (ms; 0 before any). */
-  private lastDuration = 0
-  /** Processes probing together (coordination), 1 alone. */
-  private peers = 1
   /**
    * Another process on the backend is warming up (coordination): probe on its short grid too, so
    * that its probes, which would otherwise run alone in the queue the others keep, drain it.
@@ -265,7 +252,6 @@ export class BaselineProbe {
       this.fraction = this.cap / estimate
       this.floor = minLimit
       this.seen = 0
-      this.startedAt = at === undefined ? NaN : at
       this.probeWindow.clear()
       this.natural.clear()
     }
@@ -311,7 +297,6 @@ export class BaselineProbe {
    */
   group (peers: number): void {
     const size = Math.max(MIN_GROUP_SAMPLES, Math.ceil(this.settings.samples / peers))
-    this.peers = peers
     if (this.probing || size === this.probeWindow.size) return
     this.probeWindow = new WindowQuantile(Math.min(size, this.settings.samples))
   }
@@ -320,9 +305,8 @@ export class BaselineProbe {
    * Whether a capped probe starts now: after `interval` samples, and then a routine probe only
    * `minInterval` after the last one. In shared mode, samples that carry a time on a clock the
    * processes share (the plugin's: epoch milliseconds) probe on a grid of that clock instead:
-   * routine probes at each multiple of minInterval, deeper retries at each whole second, warm-up
-   * probes at each whole second too (a process alone: see warmupGrid), once 3 x probeSamples
-   * samples' weight has given a fresh loaded RTT. So processes that
+   * routine probes at each multiple of minInterval, warm-up probes and deeper retries at each
+   * whole second, once 3 x probeSamples samples' weight has given a fresh loaded RTT. So processes that
    * share a backend cap their limits at the same moment and its queue drains for everyone's
    * probe; a probe taken by one process alone measures the queue the others keep and reads it as
    * "no load" (its own concurrency does not change it).
@@ -335,27 +319,10 @@ export class BaselineProbe {
       return since >= this.settings.interval && (this.depth < this.settings.ratio || estimate <= minLimit || !this.tooSoon(at))
     }
     if (estimate <= minLimit) return since >= this.settings.interval || !this.tooSoon(at)
-    let grid = every
-    if (this.depth < this.settings.ratio || this.groupWarming) grid = Math.min(every, SHORT_GRID_MS)
-    else if (at - this.firstAt < WARMUP_MS) grid = this.peers > 1 ? Math.min(every, SHORT_GRID_MS) : this.warmupGrid(every)
+    const grid = this.depth < this.settings.ratio || at - this.firstAt < WARMUP_MS || this.groupWarming ? Math.min(every, SHORT_GRID_MS) : every
     // The first probe too waits for a grid line, so that processes started together probe together.
     const last = Number.isNaN(this.lastProbeAt) ? this.firstAt : this.lastProbeAt
     return Math.floor(at / grid) !== Math.floor(last / grid)
-  }
-
-  /**
-   * The warm-up grid of a process alone: the shortest whole power of two of SHORT_GRID_MS, at most
-   * `every`, that is WARMUP_SPACING times the last probe's duration. A probe lasts two or three
-   * round trips, so each second's probe cost a 100 ms service 7-8 % of its capacity; spaced by its
-   * duration, a 10 ms service still probes every second while it warms (its cold-start baseline
-   * falls only through probes), and grids that are powers of two of one another nest, so
-   * processes on one backend that measured different durations still probe together on the
-   * longer one's lines. Processes that coordinate keep the group's 1 s grid.
-   */
-  private warmupGrid (every: number): number {
-    let grid = SHORT_GRID_MS
-    while (grid < every && grid < WARMUP_SPACING * this.lastDuration) grid *= 2
-    return Math.min(grid, every)
   }
 
   /**
@@ -370,8 +337,6 @@ export class BaselineProbe {
   }
 
   private finish (baseline: number, at: number | undefined): void {
-    if (at !== undefined && !Number.isNaN(this.startedAt)) this.lastDuration = at - this.startedAt
-    this.startedAt = NaN
     this.freshWeight = 0
     this.lastProbeAt = at === undefined ? NaN : at
     this.rtt = baseline
