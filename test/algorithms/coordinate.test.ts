@@ -25,7 +25,7 @@ function settle (g: Gradient2Limit): void {
   for (let i = 0; !g.report().settled; i++) g.onSample({ rtt: 10, inflight: 1, dropped: false, at: 1_700_000_000_000 + i })
 }
 
-t.test('a process joining a settled group starts at a settled peer\'s limit, then stays within 15 % under the group\'s median', async t => {
+t.test('a process joining a settled group starts at a settled peer\'s limit, then stays within 5 % under the group\'s median', async t => {
   const g = new Gradient2Limit({ initialLimit: 20 })
   g.coordinate(view({ processes: 4, totalLimit: 35, medianLimit: 5, settledLimit: 5 }))
   t.equal(g.limit, 5)
@@ -34,10 +34,10 @@ t.test('a process joining a settled group starts at a settled peer\'s limit, the
   t.equal(g.report().limit, 5)
   g.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 4.5 }))
   t.equal(g.report().limit, 4.5, 'above the median: down to it')
-  g.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 5 }))
-  t.equal(g.report().limit, 4.5, 'within 15 % below it: kept')
+  g.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 4.7 }))
+  t.equal(g.report().limit, 4.5, 'within 5 % below it: kept')
   g.coordinate(view({ processes: 4, totalLimit: 20, medianLimit: 6 }))
-  t.equal(g.report().limit, 5.1, 'further below: up to 0.85 x the median')
+  t.ok(Math.abs(g.report().limit - 5.7) < 1e-9, 'further below: up to 0.95 x the median')
 })
 
 t.test('alone, or without a view, nothing changes but the headroom split', async t => {
