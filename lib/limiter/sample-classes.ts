@@ -219,6 +219,8 @@ export class SampleClasses {
   private unsampled = 0
   /** Traffic-weighted average of the sampled classes' baselines (ms): the scale of queueing delay. */
   private reference = Infinity
+  /** Samples averaged into the reference so far (see normalize). */
+  private referenceSamples = 0
   /** The recent peak limit, against which "low concurrency" is judged. */
   private peak = 0
   /** Reused for every normalized sample: the algorithm must not keep it past onSample. */
@@ -258,7 +260,14 @@ export class SampleClasses {
     if (cls.longLived && !raw.dropped) return undefined
     const baseline = cls.baseline
     if (baseline !== Infinity) {
-      this.reference = this.reference === Infinity ? baseline : this.reference + (baseline - this.reference) * REFERENCE_DECAY
+      // A plain mean over the first 1 / REFERENCE_DECAY samples, then exponential. Seeded with
+      // the first class learned (in a cached mix, the cached answers, whose first window closes
+      // first) and moved 0.5 % per sample, the reference stayed a small fraction of the mix's
+      // mean for its first second: a 100 ms route's waits read as a queue ten times too long, a
+      // probe then found latency "scaling" with concurrency, and the limit was cut by half and
+      // probed at a quarter (2 of 16 for 400 ms).
+      const step = Math.max(REFERENCE_DECAY, 1 / ++this.referenceSamples)
+      this.reference = this.reference === Infinity ? baseline : this.reference + (baseline - this.reference) * step
     }
     const out = this.sample
     out.rtt = baseline === Infinity || raw.rtt <= baseline ? 1 : 1 + (raw.rtt - baseline) / this.reference

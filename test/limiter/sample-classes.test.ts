@@ -65,6 +65,27 @@ t.test('the baseline rises only on windows admitted with spare capacity', async 
   t.equal(cls?.baseline, 30, 'the eighth raises it')
 })
 
+t.test('the reference reaches the mix\'s mean within its first samples, whichever class is learned first', async t => {
+  const classes = new SampleClasses()
+  const cached = classes.get('cached')
+  const work = classes.get('work')
+  // The cached answers' first window closes first: the reference starts at their 0.1 ms.
+  for (let i = 0; i < 30; i++) classes.normalize(sample(0.1, 1), cached, 20)
+  for (let i = 0; i < 20; i++) classes.normalize(sample(100, 1), work, 20)
+  // Then the mix, 40 % cached: its mean no-load latency is 60 ms.
+  for (let i = 0; i < 20; i++) {
+    for (let j = 0; j < 2; j++) classes.normalize(sample(0.1, 1), cached, 20)
+    for (let j = 0; j < 3; j++) classes.normalize(sample(100, 1), work, 20)
+  }
+  const weight = Number(classes.normalize(sample(0.1, 1), cached, 20)?.weight)
+  const reference = 0.1 / weight
+  // Moved 0.5 % per sample from 0.1 ms, it would be at 24 ms; a 25 ms wait of the 100 ms route
+  // would then read as a queue of 1 + 25 / 24, twice what it is.
+  t.ok(reference > 40 && reference < 70, `after 100 samples of the mix: ${reference.toFixed(1)} ms`)
+  const waited = Number(classes.normalize(sample(125, 10), work, 20)?.rtt)
+  t.ok(waited < 1.75, `a 25 ms wait of the 100 ms route reads ${waited.toFixed(2)}`)
+})
+
 t.test('a sample weighs its class\'s share of a round trip: its no-load latency over the traffic\'s mean, at most 1', async t => {
   const classes = new SampleClasses()
   const cheap = classes.get('cheap')
