@@ -50,9 +50,9 @@ const WARMUP_SAMPLES = 10
  * How far below the group's median limit one process's limit may stay. The processes read one
  * queue, each against its own baseline and from its own few samples (at 8 processes a limit of
  * about 2.6 completes 2.6 samples per round trip), so between two intervals their limits wander
- * apart, and what the hold at each interval lets one keep, it keeps: 8 processes at 5x had mean
- * limits 1.21-1.24x apart with a floor of 0.85 x the median, 1.06-1.18x with 0.95
- * (docs/algorithms.md).
+ * apart, and what the hold at each interval lets one keep, it keeps: on the cluster benchmark, 8
+ * processes at 5x keep mean limits 1.21-1.24x apart with a floor of 0.85 x the median and
+ * 1.06-1.18x with 0.95 (docs/algorithms.md).
  */
 const SPREAD = 0.05
 

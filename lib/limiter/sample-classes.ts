@@ -260,12 +260,12 @@ export class SampleClasses {
     if (cls.longLived && !raw.dropped) return undefined
     const baseline = cls.baseline
     if (baseline !== Infinity) {
-      // A plain mean over the first 1 / REFERENCE_DECAY samples, then exponential. Seeded with
-      // the first class learned (in a cached mix, the cached answers, whose first window closes
-      // first) and moved 0.5 % per sample, the reference stayed a small fraction of the mix's
-      // mean for its first second: a 100 ms route's waits read as a queue ten times too long, a
-      // probe then found latency "scaling" with concurrency, and the limit was cut by half and
-      // probed at a quarter (2 of 16 for 400 ms).
+      // A plain mean over the first 1 / REFERENCE_DECAY samples, then exponential. The first class
+      // learned seeds it (in a cached mix, the cached answers, whose first window closes first);
+      // moved only 0.5 % per sample from there, it would stay a small fraction of the mix's mean
+      // for a second, reading a 100 ms route's waits as a queue several times too long: a probe
+      // then finds latency "scaling" with concurrency, cuts the limit by half and probes again at
+      // a quarter of it (2 of 16 for 400 ms).
       const step = Math.max(REFERENCE_DECAY, 1 / ++this.referenceSamples)
       this.reference = this.reference === Infinity ? baseline : this.reference + (baseline - this.reference) * step
     }
